@@ -1,0 +1,329 @@
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "schema.h"
+#include "store_internal.h"
+
+int64_t ab_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ab_store_fail(struct ab_store *s, int rc, struct ab_err *err,
+                  const char *what)
+{
+    int code;
+    const char *msg = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        code = AB_EBUSY;
+        break;
+    case SQLITE_FULL:
+        code = AB_EFULL;
+        break;
+    case SQLITE_NOMEM:
+        code = AB_ENOMEM;
+        break;
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+        code = AB_EDATA;
+        break;
+    default:
+        code = AB_EIO;
+        break;
+    }
+    return ab_err_set(err, code, "%s '%s': %s", what, s ? s->path : "?", msg);
+}
+
+sqlite3_stmt *ab_store_stmt(struct ab_store *s, const char *sql,
+                            struct ab_err *err)
+{
+    int i, rc;
+    sqlite3_stmt *st;
+
+    for (i = 0; i < s->nstmts; i++) {
+        if (s->stmts[i].sql == sql) {
+            sqlite3_reset(s->stmts[i].stmt);
+            sqlite3_clear_bindings(s->stmts[i].stmt);
+            return s->stmts[i].stmt;
+        }
+    }
+    rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+                            NULL);
+    if (rc != SQLITE_OK) {
+        ab_store_fail(s, rc, err, "cannot prepare statement on");
+        return NULL;
+    }
+    if (s->nstmts == AB_STORE_MAX_STMTS)
+        return st; /* uncached: caller's statement leaks until close */
+    s->stmts[s->nstmts].sql = sql;
+    s->stmts[s->nstmts].stmt = st;
+    s->nstmts++;
+    return st;
+}
+
+int ab_store_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (!v)
+        return sqlite3_bind_null(st, i);
+    return sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+char *ab_store_col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+int ab_store_exec(struct ab_store *s, const char *sql, struct ab_err *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        int code = ab_store_fail(s, rc, err, "database error on");
+        if (err && msg)
+            snprintf(err->msg, sizeof err->msg, "database error on '%s': %s",
+                     s->path, msg);
+        sqlite3_free(msg);
+        return code;
+    }
+    return 0;
+}
+
+static int user_version(struct ab_store *s, int *out, struct ab_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return ab_store_fail(s, rc, err, "cannot read database");
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return ab_store_fail(s, rc, err, "cannot read database");
+    }
+    *out = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+static int refuse_newer(struct ab_store *s, int v, struct ab_err *err)
+{
+    return ab_err_set(err, AB_ESCHEMA,
+                      "database '%s' has schema version %d, newer than this "
+                      "authbatch %s understands (%d): upgrade authbatch",
+                      s->path, v, AB_VERSION, ab_schema_count);
+}
+
+static int migrate(struct ab_store *s, struct ab_err *err)
+{
+    int v, rc;
+    char pragma[64];
+
+    if ((rc = user_version(s, &v, err)) != 0)
+        return rc;
+    if (v > ab_schema_count)
+        return refuse_newer(s, v, err);
+    if (v == ab_schema_count)
+        return 0;
+    if (s->flags & AB_STORE_READONLY)
+        return ab_err_set(err, AB_ESCHEMA,
+                          "database '%s' has schema version %d and needs an "
+                          "upgrade to %d: run 'authbatch init' first",
+                          s->path, v, ab_schema_count);
+    if ((rc = ab_store_begin(s, err)) != 0)
+        return rc;
+    /* Another process may have migrated between the read and the lock. */
+    if ((rc = user_version(s, &v, err)) != 0)
+        goto out_rollback;
+    if (v > ab_schema_count) {
+        rc = refuse_newer(s, v, err);
+        goto out_rollback;
+    }
+    for (; v < ab_schema_count; v++) {
+        const struct ab_schema_step *step = &ab_schema_steps[v];
+        if ((rc = ab_store_exec(s, step->sql, err)) != 0) {
+            if (err) {
+                char tmp[sizeof err->msg];
+                snprintf(tmp, sizeof tmp, "schema %s: %.400s", step->name,
+                         err->msg);
+                memcpy(err->msg, tmp, sizeof tmp);
+            }
+            goto out_rollback;
+        }
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d",
+                 step->version);
+        if ((rc = ab_store_exec(s, pragma, err)) != 0)
+            goto out_rollback;
+    }
+    return ab_store_commit(s, err);
+
+out_rollback:
+    ab_store_rollback(s);
+    return rc;
+}
+
+int ab_store_open(const char *path, int flags, struct ab_store **out,
+                  struct ab_err *err)
+{
+    struct ab_store *s;
+    int rc, oflags;
+    const char *bt = getenv("AUTHBATCH_BUSY_TIMEOUT_MS");
+
+    *out = NULL;
+    s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        return ab_err_set(err, AB_ENOMEM, "out of memory");
+    }
+    s->flags = flags;
+    oflags = (flags & AB_STORE_READONLY)
+                 ? SQLITE_OPEN_READONLY
+                 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    rc = sqlite3_open_v2(path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        rc = ab_store_fail(s, rc, err, "cannot open database");
+        if (rc != AB_ENOMEM)
+            rc = AB_EIO;
+        goto out_close;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, bt ? atoi(bt) : 5000);
+    if (!(flags & AB_STORE_READONLY)) {
+        rc = ab_store_exec(s, "PRAGMA journal_mode = WAL", err);
+        if (rc != 0)
+            goto out_close;
+    }
+    rc = ab_store_exec(s,
+                       "PRAGMA synchronous = NORMAL;"
+                       "PRAGMA foreign_keys = ON;",
+                       err);
+    if (rc != 0 || (rc = migrate(s, err)) != 0)
+        goto out_close;
+    *out = s;
+    return 0;
+
+out_close:
+    ab_store_close(s);
+    return rc;
+}
+
+void ab_store_close(struct ab_store *s)
+{
+    int i;
+
+    if (!s)
+        return;
+    for (i = 0; i < s->nstmts; i++)
+        sqlite3_finalize(s->stmts[i].stmt);
+    if (s->db) {
+        if (!sqlite3_get_autocommit(s->db))
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close_v2(s->db);
+    }
+    free(s->path);
+    free(s);
+}
+
+const char *ab_store_path(const struct ab_store *s)
+{
+    return s->path;
+}
+
+int ab_store_schema_version(struct ab_store *s)
+{
+    int v = -1;
+    user_version(s, &v, NULL);
+    return v;
+}
+
+int ab_store_schema_latest(void)
+{
+    return ab_schema_count;
+}
+
+int ab_store_begin(struct ab_store *s, struct ab_err *err)
+{
+    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return ab_store_fail(s, rc, err, "cannot start a transaction on");
+    return 0;
+}
+
+int ab_store_commit(struct ab_store *s, struct ab_err *err)
+{
+    int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = ab_store_fail(s, rc, err, "cannot commit to");
+        ab_store_rollback(s);
+        return rc;
+    }
+    return 0;
+}
+
+void ab_store_rollback(struct ab_store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static const char sql_counts[] =
+    "SELECT status, count(*) FROM companies GROUP BY status";
+static const char sql_retry_due[] =
+    "SELECT count(*) FROM companies"
+    " WHERE status = 'retry_wait' AND next_attempt_at <= ?1";
+static const char sql_next_retry[] =
+    "SELECT min(next_attempt_at) FROM companies WHERE status = 'retry_wait'";
+
+int ab_store_counts(struct ab_store *s, struct ab_counts *out,
+                    struct ab_err *err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (!(st = ab_store_stmt(s, sql_counts, err)))
+        return err ? err->code : AB_EIO;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        int64_t n = sqlite3_column_int64(st, 1);
+        out->total += n;
+        if (!k)
+            continue;
+        if (strcmp(k, "pending") == 0)
+            out->pending = n;
+        else if (strcmp(k, "in_flight") == 0)
+            out->in_flight = n;
+        else if (strcmp(k, "retry_wait") == 0)
+            out->retry_wait = n;
+        else if (strcmp(k, "done") == 0)
+            out->done = n;
+        else if (strcmp(k, "already_authed") == 0)
+            out->already_authed = n;
+        else if (strcmp(k, "failed") == 0)
+            out->failed = n;
+    }
+    if (rc != SQLITE_DONE)
+        return ab_store_fail(s, rc, err, "cannot count companies in");
+    if (!(st = ab_store_stmt(s, sql_retry_due, err)))
+        return err ? err->code : AB_EIO;
+    sqlite3_bind_int64(st, 1, ab_now_ms());
+    if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+        return ab_store_fail(s, rc, err, "cannot count companies in");
+    out->due_retry = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (!(st = ab_store_stmt(s, sql_next_retry, err)))
+        return err ? err->code : AB_EIO;
+    if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+        return ab_store_fail(s, rc, err, "cannot count companies in");
+    out->next_retry_at = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}

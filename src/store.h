@@ -1,0 +1,59 @@
+/* store.h - the SQLite database: opening, migrations, transactions, counts.
+ *
+ * The store_*.c files are the only ones that include <sqlite3.h>; each
+ * concern has its own header (store_import.h, store_queue.h, store_report.h).
+ *
+ * Opening brings the file up to the newest schema (schema/NNN_*.sql, tracked
+ * by PRAGMA user_version) in one BEGIN IMMEDIATE transaction; a file from a
+ * newer authbatch is refused with AB_ESCHEMA. The connection uses WAL,
+ * synchronous=NORMAL, foreign keys, and a busy timeout (5 s, or
+ * AUTHBATCH_BUSY_TIMEOUT_MS). Write transactions start with BEGIN IMMEDIATE.
+ * A store is used from one thread.
+ */
+#ifndef AB_STORE_H
+#define AB_STORE_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+struct ab_store;
+
+enum {
+    AB_STORE_READONLY = 1 << 0, /* no writes, no migration: for --dry-run */
+};
+
+/* Opens (creating if needed, unless read-only) and migrates the database at
+ * path. On success *out is a new store for ab_store_close(). */
+int ab_store_open(const char *path, int flags, struct ab_store **out,
+                  struct ab_err *err);
+
+/* Closes the store; NULL is a no-op. Unfinished transactions roll back. */
+void ab_store_close(struct ab_store *s);
+
+const char *ab_store_path(const struct ab_store *s);
+
+/* Schema version of the open file, and the newest this build knows. */
+int ab_store_schema_version(struct ab_store *s);
+int ab_store_schema_latest(void);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Rollback never fails visibly. */
+int ab_store_begin(struct ab_store *s, struct ab_err *err);
+int ab_store_commit(struct ab_store *s, struct ab_err *err);
+void ab_store_rollback(struct ab_store *s);
+
+/* Unix time in milliseconds (wall clock), as stored in the database. */
+int64_t ab_now_ms(void);
+
+struct ab_counts {
+    int64_t pending, in_flight, retry_wait, done, already_authed, failed;
+    int64_t total;
+    int64_t due_retry;     /* retry_wait rows already due */
+    int64_t next_retry_at; /* earliest next_attempt_at of retry_wait, or 0 */
+};
+
+/* Counts companies per status from the status index (no table scan). */
+int ab_store_counts(struct ab_store *s, struct ab_counts *out,
+                    struct ab_err *err);
+
+#endif
