@@ -357,15 +357,19 @@ enum sbx_company_kind sbx_check_company(const struct sbx_business *biz,
                                         const char *company,
                                         struct sbx_answer *ans)
 {
+    enum sbx_company_kind kind = SBX_COMPANY_NORMAL;
+    char *trimmed = strdup(company);
+    const char *key = trimmed ? trim(trimmed) : company;
+
     if (has_marker(company, biz->invalid_marker) ||
-        sbx_names_contains(biz->invalid_list, company)) {
+        sbx_names_contains(biz->invalid_list, key)) {
         sbx_answer_set(ans, 200, 1005, "INVALID PARAM", NULL);
-        return SBX_COMPANY_INVALID;
-    }
-    if (has_marker(company, biz->authed_marker) ||
-        sbx_names_contains(biz->authed_list, company)) {
+        kind = SBX_COMPANY_INVALID;
+    } else if (has_marker(company, biz->authed_marker) ||
+               sbx_names_contains(biz->authed_list, key)) {
         sbx_answer_set(ans, 200, 1605, "COMPANY ALREADY AUTHED", NULL);
-        return SBX_COMPANY_AUTHED;
+        kind = SBX_COMPANY_AUTHED;
     }
-    return SBX_COMPANY_NORMAL;
+    free(trimmed);
+    return kind;
 }

@@ -1,0 +1,30 @@
+/* runstats.h - live figures of one `authbatch run`, owned by the dispatcher
+ * and lent (read-only) to the progress display and the metrics writer. */
+#ifndef AB_RUNSTATS_H
+#define AB_RUNSTATS_H
+
+#include <stdint.h>
+
+#include "outcome.h"
+
+struct ab_run_stats {
+    int64_t run_id;     /* runs.id, 0 for a dry run */
+    int64_t started_ms; /* Unix ms */
+    int64_t now_ms;     /* when these figures were taken */
+    int64_t total;      /* companies this run set out to finish (due at
+                           start, capped by --limit); 0 if unknown */
+    /* Companies finished this run, by final state. */
+    int64_t done, already_authed, failed;
+    /* Attempts (requests) this run, total and by outcome class. */
+    int64_t attempts;
+    int64_t by_outcome[AB_OUT__COUNT];
+    int64_t retries;   /* attempts that were not a company's first */
+    int64_t throttles; /* times the dispatcher paused for throttling */
+    int64_t in_flight; /* requests on the wire now */
+    int64_t waiting;   /* companies waiting for a retry now */
+    double rate_limit; /* the limiter's current rate, req/s; 0 = unlimited */
+    double rate_now;   /* answers per second over the last few seconds */
+    int exit_status;   /* -1 while running */
+};
+
+#endif
