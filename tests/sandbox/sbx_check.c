@@ -1,3 +1,6 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* strdup, getline, strncasecmp */
+#endif
 #include "sbx_check.h"
 
 #include <ctype.h>

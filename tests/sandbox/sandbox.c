@@ -1,0 +1,1367 @@
+/*
+ * qys-sandbox -- a local stand-in for the Qiyuesuo endpoint
+ * POST /companyauth/miniappexchange, with faults on demand.
+ *
+ * Threads: libmicrohttpd runs an epoll thread pool; one timer thread resumes
+ * suspended connections whose delayed answer is due (latency, jitter, slow
+ * fault); the main thread waits for SIGINT/SIGTERM and shuts down.
+ *
+ * Every API request owns a struct req (MHD's per-request context). Its
+ * answer is decided once the body is in (sandbox_decide), possibly parked in
+ * the timer heap, and sent by sandbox_finish. Counters live in struct stats
+ * behind one mutex; issued tickets in struct ledger behind another.
+ * See README.md for the flags, codes and JSON shapes.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* strdup, getline, strncasecmp */
+#endif
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/rand.h>
+
+#include "sbx_check.h"
+#include "sbx_fault.h"
+#include "sbx_nonce.h"
+
+#define API_PATH "/companyauth/miniappexchange"
+#define JSON_CTYPE "application/json;charset=UTF-8"
+#define MAX_BODY (1024 * 1024)
+#define SHUTDOWN_GRACE_MS 1000
+
+#define EXIT_USAGE 64
+#define EXIT_NOINPUT 66
+#define EXIT_UNAVAILABLE 69
+#define EXIT_OSERR 71
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                       */
+/* ------------------------------------------------------------------ */
+
+struct cfg {
+    unsigned int port;
+    const char *token;
+    const char *secret;
+    uint64_t seed;
+    int no_replay_check;
+    const char *authed_marker;
+    const char *invalid_marker;
+    const char *authed_list_path;
+    const char *invalid_list_path;
+    struct sbx_fault_rates rates;
+    int64_t slow_ms;
+    unsigned int retry_after;
+    int64_t latency_ms;
+    int64_t jitter_ms;
+    uint64_t max_rps;
+    int64_t window_ms;
+    const char *stats_file;
+    const char *tls_cert;
+    const char *tls_key;
+    unsigned int threads;
+    unsigned int max_connections;
+};
+
+/* ------------------------------------------------------------------ */
+/* Answer classes and counters                                         */
+/* ------------------------------------------------------------------ */
+
+enum cls {
+    CLS_ISSUED = 0,
+    CLS_ALREADY_AUTHED,
+    CLS_REJECTED,
+    CLS_THROTTLED,
+    CLS_TRANSIENT,
+    CLS_FATAL,
+    CLS_ABORTED, /* decided, but the server shut down / client left first */
+    CLS_COUNT
+};
+
+static const char *const cls_names[CLS_COUNT] = {
+    "issued", "already_authed", "rejected", "throttled",
+    "transient", "fatal", "aborted"};
+
+#define FAULT_MAX_RPS SBX_FAULT_COUNT /* extra slot after the PRNG faults */
+#define MAX_CODES 64
+
+struct per_second {
+    int64_t sec;
+    uint64_t n;
+};
+
+struct code_count {
+    long long code;
+    uint64_t n;
+};
+
+struct stats {
+    pthread_mutex_t mu;
+    uint64_t requests;
+    uint64_t answers[CLS_COUNT];
+    uint64_t faults[SBX_FAULT_COUNT + 1];
+    uint64_t sig_failures;
+    uint64_t replays;
+    uint64_t in_flight;
+    uint64_t max_concurrent;
+    uint64_t max_per_second;
+    struct per_second *ps;
+    size_t nps, capps;
+    struct code_count codes[MAX_CODES];
+    size_t ncodes;
+};
+
+struct ticket {
+    char *company;
+    char ticket[33];
+};
+
+struct ledger {
+    pthread_mutex_t mu;
+    struct ticket *v;
+    size_t n, cap;
+};
+
+/* ------------------------------------------------------------------ */
+/* Per-request state                                                   */
+/* ------------------------------------------------------------------ */
+
+enum kind { K_API, K_LEDGER, K_STATS, K_NOTFOUND };
+enum rstate { S_READING, S_DECIDED };
+
+struct req {
+    enum kind kind;
+    enum rstate state;
+    char *body;
+    size_t len, cap;
+    int too_big;
+    int over_rps;
+    int released; /* counted in stats.answers, in_flight decremented */
+    int abort;    /* set by the timer at shutdown: close without answer */
+    /* the decided answer */
+    enum cls cls;
+    unsigned int status;
+    int has_code;
+    long long code;
+    char *out;
+    size_t outlen;
+    const char *ctype;
+    int retry_after; /* seconds, or -1: no header */
+    int reset;
+    int issue;      /* success: make the ticket when the answer goes out */
+    char *company;  /* owned; set when issue */
+    int64_t delay_ms;
+};
+
+/* ------------------------------------------------------------------ */
+/* Timer: a min-heap of suspended connections                          */
+/* ------------------------------------------------------------------ */
+
+struct tentry {
+    int64_t due;
+    struct MHD_Connection *conn;
+    struct req *r;
+};
+
+struct timer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct tentry *heap;
+    size_t n, cap;
+    int stopping;
+    int stopped;
+    int64_t deadline;
+    pthread_t thread;
+};
+
+/* ------------------------------------------------------------------ */
+/* The server                                                          */
+/* ------------------------------------------------------------------ */
+
+static struct cfg cfg;
+static struct stats stats;
+static struct ledger ledger;
+static struct timer timer;
+static struct sbx_nonce_set *nonces;
+static struct sbx_names *authed_list, *invalid_list;
+static struct sbx_business business;
+static pthread_mutex_t rng_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t rng_state;
+static int rng_needed;
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void die(int status, const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("qys-sandbox: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(status);
+}
+
+/* ---- stats -------------------------------------------------------- */
+
+static void stats_arrival(struct req *r)
+{
+    int64_t sec;
+    struct per_second *p = NULL;
+
+    pthread_mutex_lock(&stats.mu);
+    sec = wall_ms() / 1000;
+    stats.requests++;
+    if (++stats.in_flight > stats.max_concurrent)
+        stats.max_concurrent = stats.in_flight;
+    for (size_t i = stats.nps; i > 0 && i + 4 > stats.nps; i--) {
+        if (stats.ps[i - 1].sec == sec) {
+            p = &stats.ps[i - 1];
+            break;
+        }
+    }
+    if (p == NULL) {
+        if (stats.nps == stats.capps) {
+            size_t ncap = stats.capps ? stats.capps * 2 : 64;
+            struct per_second *nv = realloc(stats.ps, ncap * sizeof *nv);
+
+            if (nv != NULL) {
+                stats.ps = nv;
+                stats.capps = ncap;
+            }
+        }
+        if (stats.nps < stats.capps) {
+            p = &stats.ps[stats.nps++];
+            p->sec = sec;
+            p->n = 0;
+        }
+    }
+    if (p != NULL) {
+        p->n++;
+        if (p->n > stats.max_per_second)
+            stats.max_per_second = p->n;
+        if (cfg.max_rps > 0 && p->n > cfg.max_rps)
+            r->over_rps = 1;
+    }
+    pthread_mutex_unlock(&stats.mu);
+}
+
+static void stats_count(uint64_t *counter)
+{
+    pthread_mutex_lock(&stats.mu);
+    (*counter)++;
+    pthread_mutex_unlock(&stats.mu);
+}
+
+/* The request's answer is out (or it was dropped): count it once. */
+static void stats_release(struct req *r, enum cls cls)
+{
+    if (r->released)
+        return;
+    r->released = 1;
+    pthread_mutex_lock(&stats.mu);
+    stats.in_flight--;
+    stats.answers[cls]++;
+    if (cls != CLS_ABORTED && r->has_code) {
+        size_t i;
+
+        for (i = 0; i < stats.ncodes; i++)
+            if (stats.codes[i].code == r->code)
+                break;
+        if (i == stats.ncodes && i < MAX_CODES) {
+            stats.codes[i].code = r->code;
+            stats.codes[i].n = 0;
+            stats.ncodes++;
+        }
+        if (i < stats.ncodes)
+            stats.codes[i].n++;
+    }
+    pthread_mutex_unlock(&stats.mu);
+}
+
+static json_t *stats_json(void)
+{
+    json_t *o = json_object(), *a = json_object(), *f = json_object();
+    json_t *ps = json_object(), *codes = json_object();
+    char key[32];
+
+    pthread_mutex_lock(&stats.mu);
+    json_object_set_new(o, "requests", json_integer((json_int_t)stats.requests));
+    json_object_set_new(o, "in_flight",
+                        json_integer((json_int_t)stats.in_flight));
+    for (int i = 0; i < CLS_COUNT; i++)
+        json_object_set_new(a, cls_names[i],
+                            json_integer((json_int_t)stats.answers[i]));
+    json_object_set_new(o, "answers", a);
+    for (int i = 1; i < SBX_FAULT_COUNT; i++)
+        json_object_set_new(f, sbx_fault_name((enum sbx_fault)i),
+                            json_integer((json_int_t)stats.faults[i]));
+    json_object_set_new(f, "max_rps",
+                        json_integer((json_int_t)stats.faults[FAULT_MAX_RPS]));
+    json_object_set_new(o, "faults", f);
+    for (size_t i = 0; i < stats.ncodes; i++) {
+        snprintf(key, sizeof key, "%lld", stats.codes[i].code);
+        json_object_set_new(codes, key,
+                            json_integer((json_int_t)stats.codes[i].n));
+    }
+    json_object_set_new(o, "codes", codes);
+    json_object_set_new(o, "sig_failures",
+                        json_integer((json_int_t)stats.sig_failures));
+    json_object_set_new(o, "replays", json_integer((json_int_t)stats.replays));
+    json_object_set_new(o, "max_concurrent",
+                        json_integer((json_int_t)stats.max_concurrent));
+    json_object_set_new(o, "max_per_second",
+                        json_integer((json_int_t)stats.max_per_second));
+    for (size_t i = 0; i < stats.nps; i++) {
+        snprintf(key, sizeof key, "%" PRId64, stats.ps[i].sec);
+        json_object_set_new(ps, key, json_integer((json_int_t)stats.ps[i].n));
+    }
+    json_object_set_new(o, "per_second", ps);
+    pthread_mutex_unlock(&stats.mu);
+    pthread_mutex_lock(&ledger.mu);
+    json_object_set_new(o, "tickets", json_integer((json_int_t)ledger.n));
+    pthread_mutex_unlock(&ledger.mu);
+    if (nonces != NULL)
+        json_object_set_new(o, "nonces_remembered",
+                            json_integer((json_int_t)sbx_nonce_count(nonces)));
+    return o;
+}
+
+/* ---- ledger ------------------------------------------------------- */
+
+/* Make a fresh ticket for company and append it. Returns 0 or -1 (OOM). */
+static int ledger_issue(const char *company, char out[33])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[16];
+    char *copy;
+
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return -1;
+    for (size_t i = 0; i < sizeof raw; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 0x0f];
+    }
+    out[32] = '\0';
+    copy = strdup(company);
+    if (copy == NULL)
+        return -1;
+    pthread_mutex_lock(&ledger.mu);
+    if (ledger.n == ledger.cap) {
+        size_t ncap = ledger.cap ? ledger.cap * 2 : 1024;
+        struct ticket *nv = realloc(ledger.v, ncap * sizeof *nv);
+
+        if (nv == NULL) {
+            pthread_mutex_unlock(&ledger.mu);
+            free(copy);
+            return -1;
+        }
+        ledger.v = nv;
+        ledger.cap = ncap;
+    }
+    ledger.v[ledger.n].company = copy;
+    memcpy(ledger.v[ledger.n].ticket, out, 33);
+    ledger.n++;
+    pthread_mutex_unlock(&ledger.mu);
+    return 0;
+}
+
+static json_t *ledger_json(void)
+{
+    json_t *o = json_object(), *arr = json_array();
+
+    pthread_mutex_lock(&ledger.mu);
+    for (size_t i = 0; i < ledger.n; i++)
+        json_array_append_new(arr, json_pack("{s:I,s:s,s:s}", "seq",
+                                             (json_int_t)(i + 1), "company",
+                                             ledger.v[i].company, "ticket",
+                                             ledger.v[i].ticket));
+    pthread_mutex_unlock(&ledger.mu);
+    json_object_set_new(o, "tickets", arr);
+    return o;
+}
+
+/* ---- timer -------------------------------------------------------- */
+
+static void heap_swap(size_t a, size_t b)
+{
+    struct tentry t = timer.heap[a];
+
+    timer.heap[a] = timer.heap[b];
+    timer.heap[b] = t;
+}
+
+static void heap_pop(struct tentry *out)
+{
+    size_t i = 0;
+
+    *out = timer.heap[0];
+    timer.heap[0] = timer.heap[--timer.n];
+    for (;;) {
+        size_t l = 2 * i + 1, rr = l + 1, m = i;
+
+        if (l < timer.n && timer.heap[l].due < timer.heap[m].due)
+            m = l;
+        if (rr < timer.n && timer.heap[rr].due < timer.heap[m].due)
+            m = rr;
+        if (m == i)
+            break;
+        heap_swap(i, m);
+        i = m;
+    }
+}
+
+/*
+ * Park conn until due (monotonic ms). The connection is suspended here, under
+ * the timer lock, before the timer thread can see it. Returns -1 when the
+ * server is shutting down and the answer would come too late: the caller
+ * then drops the connection instead.
+ */
+static int timer_add(struct MHD_Connection *conn, struct req *r, int64_t due)
+{
+    size_t i;
+
+    pthread_mutex_lock(&timer.mu);
+    if (timer.stopped || (timer.stopping && due > timer.deadline))
+        goto out_refuse;
+    if (timer.n == timer.cap) {
+        size_t ncap = timer.cap ? timer.cap * 2 : 256;
+        struct tentry *nv = realloc(timer.heap, ncap * sizeof *nv);
+
+        if (nv == NULL)
+            goto out_refuse;
+        timer.heap = nv;
+        timer.cap = ncap;
+    }
+    MHD_suspend_connection(conn);
+    i = timer.n++;
+    timer.heap[i].due = due;
+    timer.heap[i].conn = conn;
+    timer.heap[i].r = r;
+    while (i > 0 && timer.heap[(i - 1) / 2].due > timer.heap[i].due) {
+        heap_swap(i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+    if (i == 0)
+        pthread_cond_signal(&timer.cv);
+    pthread_mutex_unlock(&timer.mu);
+    return 0;
+
+out_refuse:
+    pthread_mutex_unlock(&timer.mu);
+    return -1;
+}
+
+static void *timer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&timer.mu);
+    for (;;) {
+        int64_t now = mono_ms();
+
+        if (timer.n > 0 &&
+            (timer.heap[0].due <= now ||
+             (timer.stopping && timer.heap[0].due > timer.deadline))) {
+            struct tentry e;
+
+            heap_pop(&e);
+            if (e.due > now)
+                e.r->abort = 1;
+            pthread_mutex_unlock(&timer.mu);
+            MHD_resume_connection(e.conn);
+            pthread_mutex_lock(&timer.mu);
+            continue;
+        }
+        if (timer.stopping && timer.n == 0)
+            break;
+        if (timer.n > 0) {
+            int64_t due = timer.heap[0].due;
+            struct timespec ts;
+
+            ts.tv_sec = (time_t)(due / 1000);
+            ts.tv_nsec = (long)(due % 1000) * 1000000L;
+            pthread_cond_timedwait(&timer.cv, &timer.mu, &ts);
+        } else {
+            pthread_cond_wait(&timer.cv, &timer.mu);
+        }
+    }
+    timer.stopped = 1;
+    pthread_mutex_unlock(&timer.mu);
+    return NULL;
+}
+
+static int timer_start(void)
+{
+    pthread_condattr_t ca;
+
+    pthread_mutex_init(&timer.mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&timer.cv, &ca);
+    pthread_condattr_destroy(&ca);
+    return pthread_create(&timer.thread, NULL, timer_main, NULL) == 0 ? 0
+                                                                      : -1;
+}
+
+/*
+ * Answers due within grace_ms still go out; later ones (slow faults) are
+ * dropped now. Returns once no connection is suspended any more.
+ */
+static void timer_stop(int64_t grace_ms)
+{
+    pthread_mutex_lock(&timer.mu);
+    timer.stopping = 1;
+    timer.deadline = mono_ms() + grace_ms;
+    pthread_cond_signal(&timer.cv);
+    pthread_mutex_unlock(&timer.mu);
+    pthread_join(timer.thread, NULL);
+    free(timer.heap);
+    timer.heap = NULL;
+}
+
+/* ---- deciding the answer ------------------------------------------ */
+
+static void set_text(struct req *r, enum cls cls, unsigned int status,
+                     const char *ctype, const char *body)
+{
+    r->cls = cls;
+    r->status = status;
+    r->ctype = ctype;
+    free(r->out);
+    r->out = strdup(body);
+    r->outlen = r->out ? strlen(r->out) : 0;
+}
+
+static void set_answer(struct req *r, enum cls cls,
+                       const struct sbx_answer *ans)
+{
+    char *json = sbx_answer_json(ans);
+
+    set_text(r, cls, ans->http_status, JSON_CTYPE, json ? json : "");
+    free(json);
+    r->has_code = 1;
+    r->code = ans->code;
+}
+
+static void set_429(struct req *r, unsigned int retry_after)
+{
+    struct sbx_answer ans;
+
+    sbx_answer_set(&ans, 429, 429, "TOO MANY REQUESTS", NULL);
+    set_answer(r, CLS_THROTTLED, &ans);
+    r->retry_after = (int)retry_after;
+}
+
+static void set_fault(struct req *r, enum sbx_fault fault, double v)
+{
+    static const unsigned int codes5xx[3] = {500, 502, 503};
+    static const char *const html5xx[3] = {
+        "<html><head><title>500 Internal Server Error</title></head><body>"
+        "<h1>500 Internal Server Error</h1></body></html>",
+        "<html><head><title>502 Bad Gateway</title></head><body>"
+        "<center><h1>502 Bad Gateway</h1></center></body></html>",
+        "<html><head><title>503 Service Temporarily Unavailable</title>"
+        "</head><body><center><h1>503 Service Temporarily Unavailable</h1>"
+        "</center></body></html>"};
+    static const char *const garbage[4] = {
+        "{\"code\":0,\"resu",
+        "{\"code\":0,\"message\":\"SUCCESS\",\"result\":{\"ticket\":\"",
+        "<html><body>upstream error</body></html>",
+        ""};
+    struct sbx_answer ans;
+    size_t k;
+
+    stats_count(&stats.faults[fault]);
+    switch (fault) {
+    case SBX_FAULT_5XX:
+        k = (size_t)(v * 6.0) % 6; /* 3 statuses x (HTML | empty) */
+        set_text(r, CLS_TRANSIENT, codes5xx[k % 3], "text/html",
+                 k < 3 ? html5xx[k % 3] : "");
+        break;
+    case SBX_FAULT_RESET:
+        r->cls = CLS_TRANSIENT;
+        r->reset = 1;
+        break;
+    case SBX_FAULT_SLOW:
+        set_text(r, CLS_TRANSIENT, 504, "text/html",
+                 "<html><head><title>504 Gateway Time-out</title></head>"
+                 "<body><center><h1>504 Gateway Time-out</h1></center>"
+                 "</body></html>");
+        r->delay_ms += cfg.slow_ms;
+        break;
+    case SBX_FAULT_GARBAGE:
+        set_text(r, CLS_TRANSIENT, 200, JSON_CTYPE,
+                 garbage[(size_t)(v * 4.0) % 4]);
+        break;
+    case SBX_FAULT_THROTTLE:
+        sbx_answer_set(&ans, 200, 11990006,
+                       "\xe6\x8e\xa5\xe5\x8f\xa3\xe8\xb0\x83\xe7\x94\xa8"
+                       "\xe9\xa2\x91\xe7\xb9\x81",
+                       NULL);
+        set_answer(r, CLS_THROTTLED, &ans);
+        break;
+    case SBX_FAULT_429:
+        set_429(r, cfg.retry_after);
+        break;
+    case SBX_FAULT_NONE:
+    case SBX_FAULT_COUNT:
+        break;
+    }
+}
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+static void sandbox_decide(struct MHD_Connection *c, struct req *r)
+{
+    struct sbx_auth_input in;
+    struct sbx_answer ans;
+    char *company = NULL;
+    enum sbx_fault fault;
+    double u = 1.0, v = 0.0, w = 0.0;
+    int rc;
+
+    r->retry_after = -1;
+    r->delay_ms = cfg.latency_ms;
+
+    /* One PRNG step per API request, whatever its fate: with the same
+     * request order, the same requests get the same faults. */
+    if (rng_needed) {
+        pthread_mutex_lock(&rng_mu);
+        u = sbx_rng_unit(&rng_state);
+        v = sbx_rng_unit(&rng_state);
+        w = sbx_rng_unit(&rng_state);
+        pthread_mutex_unlock(&rng_mu);
+        if (cfg.jitter_ms > 0)
+            r->delay_ms += (int64_t)(w * (double)(cfg.jitter_ms + 1));
+    }
+
+    in.token = header(c, SBX_HDR_TOKEN);
+    in.timestamp = header(c, SBX_HDR_TIMESTAMP);
+    in.nonce = header(c, SBX_HDR_NONCE);
+    in.signature = header(c, SBX_HDR_SIGNATURE);
+    rc = sbx_check_auth(&in, cfg.token, cfg.secret, wall_ms(), cfg.window_ms,
+                        &ans);
+    if (rc != 0)
+        goto out_fatal;
+    if (!cfg.no_replay_check) {
+        rc = sbx_nonce_check_add(nonces, in.nonce, mono_ms());
+        if (rc != 0)
+            goto out_replay;
+    }
+    if (r->over_rps)
+        goto out_max_rps;
+    fault = sbx_fault_pick(&cfg.rates, u);
+    if (fault != SBX_FAULT_NONE) {
+        set_fault(r, fault, v);
+        return;
+    }
+
+    if (sbx_check_content_type(header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
+                               &ans) != 0) {
+        set_answer(r, CLS_REJECTED, &ans);
+        return;
+    }
+    if (r->too_big) {
+        sbx_answer_set(&ans, 200, 1005, "INVALID PARAM: body too large",
+                       NULL);
+        set_answer(r, CLS_REJECTED, &ans);
+        return;
+    }
+    if (sbx_check_body(r->body ? r->body : "", r->len, &company, &ans) != 0) {
+        set_answer(r, CLS_REJECTED, &ans);
+        return;
+    }
+    switch (sbx_check_company(&business, company, &ans)) {
+    case SBX_COMPANY_INVALID:
+        set_answer(r, CLS_REJECTED, &ans);
+        free(company);
+        return;
+    case SBX_COMPANY_AUTHED:
+        set_answer(r, CLS_ALREADY_AUTHED, &ans);
+        free(company);
+        return;
+    case SBX_COMPANY_NORMAL:
+        break;
+    }
+    r->cls = CLS_ISSUED;
+    r->status = 200;
+    r->ctype = JSON_CTYPE;
+    r->has_code = 1;
+    r->code = 0;
+    r->issue = 1;
+    r->company = company;
+    return;
+
+out_fatal:
+    if (rc == 443)
+        stats_count(&stats.sig_failures);
+    set_answer(r, CLS_FATAL, &ans);
+    return;
+out_replay:
+    if (rc > 0) {
+        stats_count(&stats.replays);
+        sbx_answer_replay(&ans);
+        set_answer(r, CLS_FATAL, &ans);
+    } else {
+        sbx_answer_set(&ans, 500, 1001, "ERROR", NULL);
+        set_answer(r, CLS_TRANSIENT, &ans);
+    }
+    return;
+out_max_rps:
+    stats_count(&stats.faults[FAULT_MAX_RPS]);
+    set_429(r, 1);
+}
+
+/* ---- sending ------------------------------------------------------ */
+
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned int status,
+                             const char *ctype, const char *body, size_t len,
+                             int retry_after)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    char ra[16];
+
+    resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
+                                           MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (retry_after >= 0) {
+        snprintf(ra, sizeof ra, "%d", retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+    ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result queue_json(struct MHD_Connection *c,
+                                  unsigned int status, json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT);
+    enum MHD_Result ret;
+
+    json_decref(o);
+    if (s == NULL)
+        return MHD_NO;
+    ret = queue(c, status, JSON_CTYPE, s, strlen(s), -1);
+    free(s);
+    return ret;
+}
+
+static void hard_reset(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct linger lg = {1, 0};
+
+    if (ci != NULL)
+        setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+}
+
+static enum MHD_Result sandbox_finish(struct MHD_Connection *c, struct req *r)
+{
+    enum MHD_Result ret;
+
+    if (r->abort) {
+        stats_release(r, CLS_ABORTED);
+        return MHD_NO;
+    }
+    if (r->reset) {
+        hard_reset(c);
+        stats_release(r, r->cls);
+        return MHD_NO;
+    }
+    if (r->issue) {
+        char t[33];
+        struct sbx_answer ans;
+
+        if (ledger_issue(r->company, t) != 0) {
+            sbx_answer_set(&ans, 500, 1001, "ERROR", NULL);
+            set_answer(r, CLS_TRANSIENT, &ans);
+        } else {
+            json_t *o = json_pack("{s:i,s:s,s:{s:s}}", "code", 0, "message",
+                                  "SUCCESS", "result", "ticket", t);
+
+            free(r->out);
+            r->out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            r->outlen = r->out ? strlen(r->out) : 0;
+            json_decref(o);
+        }
+    }
+    ret = queue(c, r->status, r->ctype, r->out ? r->out : "", r->outlen,
+                r->retry_after);
+    stats_release(r, ret == MHD_YES ? r->cls : CLS_ABORTED);
+    return ret;
+}
+
+static enum MHD_Result sandbox_api(struct MHD_Connection *c, struct req *r)
+{
+    if (r->state == S_READING) {
+        sandbox_decide(c, r);
+        r->state = S_DECIDED;
+        if (r->delay_ms > 0) {
+            if (timer_add(c, r, mono_ms() + r->delay_ms) == 0)
+                return MHD_YES;
+            r->abort = 1;
+        }
+    }
+    return sandbox_finish(c, r);
+}
+
+static enum kind route(const char *method, const char *url)
+{
+    if (strcmp(method, "POST") == 0 && strcmp(url, API_PATH) == 0)
+        return K_API;
+    if (strcmp(method, "GET") == 0 && strcmp(url, "/__ledger") == 0)
+        return K_LEDGER;
+    if (strcmp(method, "GET") == 0 && strcmp(url, "/__stats") == 0)
+        return K_STATS;
+    return K_NOTFOUND;
+}
+
+static void append_body(struct req *r, const char *data, size_t n)
+{
+    if (r->too_big || r->kind != K_API)
+        return;
+    if (r->len + n > MAX_BODY) {
+        r->too_big = 1;
+        return;
+    }
+    if (r->len + n + 1 > r->cap) {
+        size_t ncap = r->cap ? r->cap : 1024;
+        char *nb;
+
+        while (ncap < r->len + n + 1)
+            ncap *= 2;
+        nb = realloc(r->body, ncap);
+        if (nb == NULL) {
+            r->too_big = 1;
+            return;
+        }
+        r->body = nb;
+        r->cap = ncap;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    r->body[r->len] = '\0';
+}
+
+static enum MHD_Result on_mhd_request(void *cls, struct MHD_Connection *c,
+                                      const char *url, const char *method,
+                                      const char *version,
+                                      const char *upload_data,
+                                      size_t *upload_data_size, void **con_cls)
+{
+    struct req *r = *con_cls;
+
+    (void)cls;
+    (void)version;
+    if (r == NULL) {
+        r = calloc(1, sizeof *r);
+        if (r == NULL)
+            return MHD_NO;
+        r->kind = route(method, url);
+        *con_cls = r;
+        if (r->kind == K_API)
+            stats_arrival(r);
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        append_body(r, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    switch (r->kind) {
+    case K_API:
+        return sandbox_api(c, r);
+    case K_LEDGER:
+        return queue_json(c, 200, ledger_json());
+    case K_STATS:
+        return queue_json(c, 200, stats_json());
+    case K_NOTFOUND:
+        break;
+    }
+    return queue_json(c, 404, json_pack("{s:i,s:s}", "code", 404, "message",
+                                        "NOT FOUND"));
+}
+
+static void on_mhd_completed(void *cls, struct MHD_Connection *c,
+                             void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    struct req *r = *con_cls;
+
+    (void)cls;
+    (void)c;
+    (void)toe;
+    if (r == NULL)
+        return;
+    if (r->kind == K_API)
+        stats_release(r, CLS_ABORTED);
+    free(r->body);
+    free(r->out);
+    free(r->company);
+    free(r);
+    *con_cls = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Command line                                                        */
+/* ------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+    fputs(
+        "usage: qys-sandbox [options]\n"
+        "A local stand-in for POST /companyauth/miniappexchange.\n"
+        "\n"
+        "  --port N             listen on 127.0.0.1:N (0 = pick a free port; "
+        "default 0)\n"
+        "  --token T            app token (else env QYS_ACCESS_TOKEN)\n"
+        "  --secret S           app secret (else env QYS_ACCESS_SECRET)\n"
+        "  --tls-cert FILE      serve HTTPS with this PEM certificate...\n"
+        "  --tls-key FILE       ...and this PEM private key\n"
+        "  --threads N          MHD thread pool size (default 2)\n"
+        "  --max-connections N  concurrent connection limit (default 4096)\n"
+        "  --window-ms MS       timestamp skew and nonce memory "
+        "(default 600000)\n"
+        "  --no-replay-check    accept replayed nonces (load tests)\n"
+        "  --authed-marker STR  names containing STR get 1605 "
+        "(default [AUTHED])\n"
+        "  --invalid-marker STR names containing STR get 1005 "
+        "(default [INVALID])\n"
+        "  --authed-list FILE   names (one per line) that get 1605\n"
+        "  --invalid-list FILE  names (one per line) that get 1005\n"
+        "  --seed N             fault PRNG seed (default 1)\n"
+        "  --fault-5xx F        fraction answered HTTP 500/502/503\n"
+        "  --fault-reset F      fraction whose connection is reset\n"
+        "  --fault-slow F       fraction answered 504 after --slow-ms\n"
+        "  --slow-ms MS         delay of the slow fault (default 120000)\n"
+        "  --fault-garbage F    fraction answered 200 with a broken body\n"
+        "  --fault-throttle F   fraction answered 200 code 11990006\n"
+        "  --fault-429 F        fraction answered HTTP 429 + Retry-After\n"
+        "  --retry-after S      Retry-After of --fault-429 (default 1)\n"
+        "  --latency-ms MS      fixed delay added to every API answer\n"
+        "  --jitter-ms MS       uniform extra delay 0..MS\n"
+        "  --max-rps N          429 once more than N requests arrived in "
+        "the current second\n"
+        "  --stats-file FILE    on SIGTERM/SIGINT write "
+        "{\"stats\":..,\"ledger\":..} here\n"
+        "  --help               this text\n"
+        "\n"
+        "Observability: GET /__stats, GET /__ledger. See "
+        "tests/sandbox/README.md.\n",
+        f);
+}
+
+static double arg_frac(const char *name, const char *s)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !(v >= 0.0 && v <= 1.0))
+        die(EXIT_USAGE, "%s: '%s' is not a fraction in 0..1", name, s);
+    return v;
+}
+
+static uint64_t arg_uint(const char *name, const char *s, uint64_t max)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max)
+        die(EXIT_USAGE, "%s: '%s' is not an integer in 0..%" PRIu64, name, s,
+            max);
+    return (uint64_t)v;
+}
+
+enum {
+    OPT_PORT = 256,
+    OPT_TOKEN,
+    OPT_SECRET,
+    OPT_SEED,
+    OPT_NO_REPLAY,
+    OPT_AUTHED_MARKER,
+    OPT_INVALID_MARKER,
+    OPT_AUTHED_LIST,
+    OPT_INVALID_LIST,
+    OPT_F5XX,
+    OPT_FRESET,
+    OPT_FSLOW,
+    OPT_SLOW_MS,
+    OPT_FGARBAGE,
+    OPT_FTHROTTLE,
+    OPT_F429,
+    OPT_RETRY_AFTER,
+    OPT_LATENCY,
+    OPT_JITTER,
+    OPT_MAX_RPS,
+    OPT_STATS_FILE,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_THREADS,
+    OPT_MAX_CONN,
+    OPT_WINDOW,
+    OPT_HELP,
+};
+
+static void parse_args(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"port", required_argument, NULL, OPT_PORT},
+        {"token", required_argument, NULL, OPT_TOKEN},
+        {"secret", required_argument, NULL, OPT_SECRET},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"no-replay-check", no_argument, NULL, OPT_NO_REPLAY},
+        {"authed-marker", required_argument, NULL, OPT_AUTHED_MARKER},
+        {"invalid-marker", required_argument, NULL, OPT_INVALID_MARKER},
+        {"authed-list", required_argument, NULL, OPT_AUTHED_LIST},
+        {"invalid-list", required_argument, NULL, OPT_INVALID_LIST},
+        {"fault-5xx", required_argument, NULL, OPT_F5XX},
+        {"fault-reset", required_argument, NULL, OPT_FRESET},
+        {"fault-slow", required_argument, NULL, OPT_FSLOW},
+        {"slow-ms", required_argument, NULL, OPT_SLOW_MS},
+        {"fault-garbage", required_argument, NULL, OPT_FGARBAGE},
+        {"fault-throttle", required_argument, NULL, OPT_FTHROTTLE},
+        {"fault-429", required_argument, NULL, OPT_F429},
+        {"retry-after", required_argument, NULL, OPT_RETRY_AFTER},
+        {"latency-ms", required_argument, NULL, OPT_LATENCY},
+        {"jitter-ms", required_argument, NULL, OPT_JITTER},
+        {"max-rps", required_argument, NULL, OPT_MAX_RPS},
+        {"stats-file", required_argument, NULL, OPT_STATS_FILE},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"max-connections", required_argument, NULL, OPT_MAX_CONN},
+        {"window-ms", required_argument, NULL, OPT_WINDOW},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    const uint64_t day_ms = 24ULL * 3600 * 1000;
+    int c;
+
+    cfg.seed = 1;
+    cfg.authed_marker = "[AUTHED]";
+    cfg.invalid_marker = "[INVALID]";
+    cfg.slow_ms = 120000;
+    cfg.retry_after = 1;
+    cfg.window_ms = SBX_WINDOW_MS_DEFAULT;
+    cfg.threads = 2;
+    cfg.max_connections = 4096;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_PORT:
+            cfg.port = (unsigned int)arg_uint("--port", optarg, 65535);
+            break;
+        case OPT_TOKEN:
+            cfg.token = optarg;
+            break;
+        case OPT_SECRET:
+            cfg.secret = optarg;
+            break;
+        case OPT_SEED:
+            cfg.seed = arg_uint("--seed", optarg, UINT64_MAX);
+            break;
+        case OPT_NO_REPLAY:
+            cfg.no_replay_check = 1;
+            break;
+        case OPT_AUTHED_MARKER:
+            cfg.authed_marker = optarg;
+            break;
+        case OPT_INVALID_MARKER:
+            cfg.invalid_marker = optarg;
+            break;
+        case OPT_AUTHED_LIST:
+            cfg.authed_list_path = optarg;
+            break;
+        case OPT_INVALID_LIST:
+            cfg.invalid_list_path = optarg;
+            break;
+        case OPT_F5XX:
+            cfg.rates.frac[SBX_FAULT_5XX] = arg_frac("--fault-5xx", optarg);
+            break;
+        case OPT_FRESET:
+            cfg.rates.frac[SBX_FAULT_RESET] =
+                arg_frac("--fault-reset", optarg);
+            break;
+        case OPT_FSLOW:
+            cfg.rates.frac[SBX_FAULT_SLOW] = arg_frac("--fault-slow", optarg);
+            break;
+        case OPT_SLOW_MS:
+            cfg.slow_ms = (int64_t)arg_uint("--slow-ms", optarg, day_ms);
+            break;
+        case OPT_FGARBAGE:
+            cfg.rates.frac[SBX_FAULT_GARBAGE] =
+                arg_frac("--fault-garbage", optarg);
+            break;
+        case OPT_FTHROTTLE:
+            cfg.rates.frac[SBX_FAULT_THROTTLE] =
+                arg_frac("--fault-throttle", optarg);
+            break;
+        case OPT_F429:
+            cfg.rates.frac[SBX_FAULT_429] = arg_frac("--fault-429", optarg);
+            break;
+        case OPT_RETRY_AFTER:
+            cfg.retry_after =
+                (unsigned int)arg_uint("--retry-after", optarg, 86400);
+            break;
+        case OPT_LATENCY:
+            cfg.latency_ms = (int64_t)arg_uint("--latency-ms", optarg, day_ms);
+            break;
+        case OPT_JITTER:
+            cfg.jitter_ms = (int64_t)arg_uint("--jitter-ms", optarg, day_ms);
+            break;
+        case OPT_MAX_RPS:
+            cfg.max_rps = arg_uint("--max-rps", optarg, UINT32_MAX);
+            break;
+        case OPT_STATS_FILE:
+            cfg.stats_file = optarg;
+            break;
+        case OPT_TLS_CERT:
+            cfg.tls_cert = optarg;
+            break;
+        case OPT_TLS_KEY:
+            cfg.tls_key = optarg;
+            break;
+        case OPT_THREADS:
+            cfg.threads = (unsigned int)arg_uint("--threads", optarg, 256);
+            if (cfg.threads == 0)
+                die(EXIT_USAGE, "--threads: must be at least 1");
+            break;
+        case OPT_MAX_CONN:
+            cfg.max_connections =
+                (unsigned int)arg_uint("--max-connections", optarg, 1000000);
+            break;
+        case OPT_WINDOW:
+            cfg.window_ms = (int64_t)arg_uint("--window-ms", optarg, day_ms);
+            break;
+        case 'h':
+        case OPT_HELP:
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            exit(EXIT_USAGE);
+        }
+    }
+    if (optind < argc)
+        die(EXIT_USAGE, "unexpected argument '%s' (see --help)", argv[optind]);
+    if (cfg.token == NULL)
+        cfg.token = getenv("QYS_ACCESS_TOKEN");
+    if (cfg.secret == NULL)
+        cfg.secret = getenv("QYS_ACCESS_SECRET");
+    if (cfg.token == NULL || cfg.token[0] == '\0' || cfg.secret == NULL ||
+        cfg.secret[0] == '\0')
+        die(EXIT_USAGE, "no credentials: give --token/--secret or set "
+                        "QYS_ACCESS_TOKEN/QYS_ACCESS_SECRET");
+    if (sbx_fault_rates_valid(&cfg.rates) != 0)
+        die(EXIT_USAGE, "fault fractions must add up to at most 1");
+    if ((cfg.tls_cert == NULL) != (cfg.tls_key == NULL))
+        die(EXIT_USAGE, "--tls-cert and --tls-key go together");
+    for (int i = 1; i < SBX_FAULT_COUNT; i++)
+        if (cfg.rates.frac[i] > 0)
+            rng_needed = 1;
+    if (cfg.jitter_ms > 0)
+        rng_needed = 1;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+
+    if (f == NULL)
+        die(EXIT_NOINPUT, "cannot open '%s': %s", path, strerror(errno));
+    do {
+        if (cap - len < 4096) {
+            char *nb = realloc(buf, cap + 65536);
+
+            if (nb == NULL)
+                die(EXIT_OSERR, "cannot read '%s': out of memory", path);
+            buf = nb;
+            cap += 65536;
+        }
+        n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+    } while (n > 0);
+    if (ferror(f))
+        die(EXIT_NOINPUT, "cannot read '%s': %s", path, strerror(errno));
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Write {"stats":..,"ledger":..} atomically (temp file + rename). */
+static int write_stats_file(const char *path)
+{
+    json_t *o = json_pack("{s:o,s:o}", "stats", stats_json(), "ledger",
+                          ledger_json());
+    size_t n = strlen(path) + 16;
+    char *tmp = malloc(n);
+    int rc = -1;
+
+    if (o == NULL || tmp == NULL)
+        goto out;
+    snprintf(tmp, n, "%s.tmp", path);
+    if (json_dump_file(o, tmp, JSON_COMPACT) != 0)
+        goto out;
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc != 0)
+        fprintf(stderr, "qys-sandbox: cannot write stats file '%s'\n", path);
+    json_decref(o);
+    free(tmp);
+    return rc;
+}
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct MHD_OptionItem tls_opts[3] = {
+        {MHD_OPTION_END, 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                         MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    const union MHD_DaemonInfo *info;
+    struct sockaddr_in addr;
+    struct MHD_Daemon *d;
+    char *cert = NULL, *key = NULL;
+    char err[256];
+    sigset_t sigs;
+    int sig;
+
+    parse_args(argc, argv);
+    rng_state = cfg.seed;
+    business.authed_marker = cfg.authed_marker;
+    business.invalid_marker = cfg.invalid_marker;
+    if (cfg.authed_list_path != NULL &&
+        sbx_names_load(cfg.authed_list_path, &authed_list, err, sizeof err))
+        die(EXIT_NOINPUT, "%s", err);
+    if (cfg.invalid_list_path != NULL &&
+        sbx_names_load(cfg.invalid_list_path, &invalid_list, err, sizeof err))
+        die(EXIT_NOINPUT, "%s", err);
+    business.authed_list = authed_list;
+    business.invalid_list = invalid_list;
+    if (cfg.tls_cert != NULL) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+            die(EXIT_UNAVAILABLE, "this libmicrohttpd has no TLS support");
+        cert = read_file(cfg.tls_cert);
+        key = read_file(cfg.tls_key);
+        flags |= MHD_USE_TLS;
+        tls_opts[0].option = MHD_OPTION_HTTPS_MEM_CERT;
+        tls_opts[0].ptr_value = cert;
+        tls_opts[1].option = MHD_OPTION_HTTPS_MEM_KEY;
+        tls_opts[1].ptr_value = key;
+    }
+    nonces = sbx_nonce_new(cfg.window_ms);
+    if (nonces == NULL)
+        die(EXIT_OSERR, "out of memory");
+    pthread_mutex_init(&stats.mu, NULL);
+    pthread_mutex_init(&ledger.mu, NULL);
+    raise_nofile();
+
+    /* Signals are taken by sigwait() below, in the main thread only. */
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    if (timer_start() != 0)
+        die(EXIT_OSERR, "cannot start the timer thread");
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)cfg.port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_mhd_request, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, cfg.threads,
+        MHD_OPTION_CONNECTION_LIMIT, cfg.max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
+        MHD_OPTION_NOTIFY_COMPLETED, on_mhd_completed, NULL,
+        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+    if (d == NULL)
+        die(EXIT_OSERR, "cannot listen on 127.0.0.1:%u", cfg.port);
+    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    if (info == NULL || info->port == 0)
+        die(EXIT_OSERR, "cannot tell which port was bound");
+    printf("listening on %s://127.0.0.1:%u\n", cert ? "https" : "http",
+           (unsigned int)info->port);
+    fflush(stdout);
+
+    do {
+        if (sigwait(&sigs, &sig) != 0)
+            sig = 0;
+    } while (sig != SIGINT && sig != SIGTERM);
+
+    timer_stop(SHUTDOWN_GRACE_MS);
+    MHD_stop_daemon(d);
+    if (cfg.stats_file != NULL)
+        write_stats_file(cfg.stats_file);
+
+    for (size_t i = 0; i < ledger.n; i++)
+        free(ledger.v[i].company);
+    free(ledger.v);
+    free(stats.ps);
+    sbx_nonce_free(nonces);
+    sbx_names_free(authed_list);
+    sbx_names_free(invalid_list);
+    free(cert);
+    free(key);
+    return 0;
+}
