@@ -676,14 +676,21 @@ static void sandbox_decide(struct MHD_Connection *c, struct req *r)
                         &ans);
     if (rc != 0)
         goto out_fatal;
+    /*
+     * Faults and --max-rps refusals happen "in front of" the application,
+     * like a flaky gateway: such a request does not consume its nonce, so a
+     * transport-level re-send of the same bytes (libcurl does this once when
+     * a reused connection dies before any response byte) is not a replay.
+     */
+    fault = sbx_fault_pick(&cfg.rates, u);
     if (!cfg.no_replay_check) {
-        rc = sbx_nonce_check_add(nonces, in.nonce, mono_ms());
+        rc = sbx_nonce_check_add(nonces, in.nonce, mono_ms(),
+                                 fault == SBX_FAULT_NONE && !r->over_rps);
         if (rc != 0)
             goto out_replay;
     }
     if (r->over_rps)
         goto out_max_rps;
-    fault = sbx_fault_pick(&cfg.rates, u);
     if (fault != SBX_FAULT_NONE) {
         set_fault(r, fault, v);
         return;

@@ -113,7 +113,7 @@ static void grow(struct sbx_nonce_set *set)
 }
 
 int sbx_nonce_check_add(struct sbx_nonce_set *set, const char *nonce,
-                        int64_t now_ms)
+                        int64_t now_ms, int remember)
 {
     uint64_t h = fnv1a(nonce);
     size_t len = strlen(nonce);
@@ -133,6 +133,8 @@ int sbx_nonce_check_add(struct sbx_nonce_set *set, const char *nonce,
         rc = 1;
         goto out;
     }
+    if (!remember)
+        goto out;
     e = malloc(sizeof *e + len + 1);
     if (e == NULL) {
         rc = -1;

@@ -19,12 +19,13 @@ struct sbx_nonce_set *sbx_nonce_new(int64_t window_ms);
 void sbx_nonce_free(struct sbx_nonce_set *set);
 
 /*
- * Check and remember nonce at time now_ms (any monotonic clock in ms; the
- * set never lets time go backwards). Returns 1 if the nonce was seen within
- * the window (replay), 0 if it was fresh and is now remembered, -1 on OOM.
+ * Check nonce at time now_ms (any monotonic clock in ms; the set never lets
+ * time go backwards) and, if remember is non-zero and it is fresh, remember
+ * it. Returns 1 if the nonce was seen within the window (replay), 0 if it
+ * was fresh, -1 on OOM (nothing remembered).
  */
 int sbx_nonce_check_add(struct sbx_nonce_set *set, const char *nonce,
-                        int64_t now_ms);
+                        int64_t now_ms, int remember);
 
 /* Number of nonces currently remembered. */
 size_t sbx_nonce_count(struct sbx_nonce_set *set);

@@ -308,19 +308,22 @@ static void test_nonce__replay_within_window_only(void **state)
 
     (void)state;
     assert_non_null(set);
-    assert_int_equal(sbx_nonce_check_add(set, "a", 0), 0);
-    assert_int_equal(sbx_nonce_check_add(set, "a", 999), 1);
-    assert_int_equal(sbx_nonce_check_add(set, "b", 500), 0);
-    assert_int_equal(sbx_nonce_check_add(set, "a", 1000), 0); /* expired */
+    assert_int_equal(sbx_nonce_check_add(set, "a", 0, 0), 0); /* peek */
+    assert_int_equal(sbx_nonce_check_add(set, "a", 0, 0), 0);
+    assert_int_equal(sbx_nonce_count(set), 0);
+    assert_int_equal(sbx_nonce_check_add(set, "a", 0, 1), 0);
+    assert_int_equal(sbx_nonce_check_add(set, "a", 999, 1), 1);
+    assert_int_equal(sbx_nonce_check_add(set, "b", 500, 1), 0);
+    assert_int_equal(sbx_nonce_check_add(set, "a", 1000, 1), 0); /* expired */
     /* time never goes back: "b" (expires 1500) is still remembered */
-    assert_int_equal(sbx_nonce_check_add(set, "b", 10), 1);
+    assert_int_equal(sbx_nonce_check_add(set, "b", 10, 1), 1);
     /* memory is bounded by the window, through table growth */
     for (int i = 0; i < 5000; i++) {
         snprintf(buf, sizeof buf, "n%d", i);
-        assert_int_equal(sbx_nonce_check_add(set, buf, 2000 + i / 10), 0);
+        assert_int_equal(sbx_nonce_check_add(set, buf, 2000 + i / 10, 1), 0);
     }
     assert_true(sbx_nonce_count(set) <= 5000);
-    assert_int_equal(sbx_nonce_check_add(set, "late", 100000), 0);
+    assert_int_equal(sbx_nonce_check_add(set, "late", 100000, 1), 0);
     assert_int_equal(sbx_nonce_count(set), 1);
     sbx_nonce_free(set);
     sbx_nonce_free(NULL);
