@@ -88,6 +88,7 @@ api() {
     [[ "${OMIT:-}" == nonce ]] || h+=(-H "x-qys-open-nonce: $nonce")
     [[ "${OMIT:-}" == signature ]] || h+=(-H "x-qys-open-signature: $sig")
     LAST_NONCE=$nonce LAST_TS=$ts LAST_SIG=$sig
+    : >"$WORK/body" # curl leaves no file behind for an empty body
     curl -sS -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' \
         -X POST "$URL$API_PATH" "${h[@]}" \
         -H "Content-Type: ${H_CT:-application/json;charset=UTF-8}" \
@@ -98,7 +99,9 @@ stats() { curl -sS "$URL/__stats" "$@"; }
 ledger() { curl -sS "$URL/__ledger" "$@"; }
 
 # gen_config FILE N BODY_PREFIX [CURL-CONFIG LINES]: N signed requests, each
-# with a fresh nonce, as a curl config file. One md5sum process for all.
+# with a fresh nonce, as a curl config file (one md5sum process for all).
+# Per-transfer options such as write-out must be in the extra lines: curl
+# applies command-line options only to the last group.
 gen_config() {
     local file=$1 n=$2 prefix=$3 extra=${4:-} dir="$WORK/sig.$RANDOM" i ts
     mkdir -p "$dir"
@@ -122,8 +125,8 @@ gen_config() {
             echo 'header = "Content-Type: application/json;charset=UTF-8"'
             printf 'data-binary = "{\\"companyName\\":\\"%s %d\\",\\"applicant\\":{\\"contact\\":\\"13800000000\\",\\"contactType\\":\\"MOBILE\\"}}"\n' "$prefix" "$i"
             echo 'output = "/dev/null"'
-            [[ -z "$extra" ]] || echo "$extra"
-            echo 'next'
+            [[ -z "$extra" ]] || printf '%s\n' "$extra"
+            ((i == n - 1)) || echo 'next'
         } >>"$file"
     done
     rm -rf "$dir"

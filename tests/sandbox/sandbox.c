@@ -1264,6 +1264,16 @@ out:
     return rc;
 }
 
+/* MHD's error log, minus the line it prints for every deliberate reset. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    if (strncmp(fmt, "Application reported internal error", 35) == 0)
+        return;
+    fputs("qys-sandbox: mhd: ", stderr);
+    vfprintf(stderr, fmt, ap);
+}
+
 static void raise_nofile(void)
 {
     struct rlimit rl;
@@ -1282,7 +1292,8 @@ int main(int argc, char **argv)
         {MHD_OPTION_END, 0, NULL},
     };
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                         MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+                         MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                         MHD_USE_TURBO; /* no shutdown(): reset = real RST */
     const union MHD_DaemonInfo *info;
     struct sockaddr_in addr;
     struct MHD_Daemon *d;
@@ -1341,6 +1352,7 @@ int main(int argc, char **argv)
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
         MHD_OPTION_NOTIFY_COMPLETED, on_mhd_completed, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (d == NULL)
         die(EXIT_OSERR, "cannot listen on 127.0.0.1:%u", cfg.port);
