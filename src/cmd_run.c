@@ -1,11 +1,519 @@
+/* cmd_run.c - `authbatch run`: options, credentials, the run lock, then the
+ * dispatcher; progress, metrics and pings around it; the exit status. */
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cmd.h"
+#include "creds.h"
+#include "dispatch.h"
+#include "import.h"
+#include "lock.h"
 #include "log.h"
+#include "metrics.h"
+#include "ping.h"
+#include "progress.h"
+#include "sign.h"
+#include "store.h"
+#include "store_queue.h"
+#include "store_report.h"
+
+#define HOST_TEST "https://openapi.qiyuesuo.cn"
+#define HOST_PROD "https://openapi.qiyuesuo.com"
+#define METRICS_EVERY_MS 5000
+
+struct run_cfg {
+    struct ab_dispatch_opts d;
+    const char *csv;
+    const char *credentials;
+    const char *metrics_file;
+    const char *ping_url;
+    enum ab_progress_mode progress;
+    int dry_run;
+    char base_url[2048];
+};
+
+struct tick_ctx {
+    struct ab_store *s;
+    struct ab_progress *progress;
+    const char *metrics_file;
+    int64_t last_metrics_ms;
+    int64_t last_success_ms;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: authbatch [--db PATH] run [options]\n\n"
+        "Requests a ticket for every due company (pending, retry_wait that\n"
+        "is due, in_flight left by a run that died) and records the result.\n\n"
+        "Where:\n"
+        "  --base-url URL        API base (default $QYS_BASE_URL or the test "
+        "host)\n"
+        "  --env test|prod       %s or %s\n"
+        "  --cacert FILE         trust this CA bundle (TLS is always "
+        "verified)\n"
+        "  --credentials FILE    access_token= / access_secret= lines, mode "
+        "0600;\n"
+        "                        default: $QYS_ACCESS_TOKEN, "
+        "$QYS_ACCESS_SECRET\n"
+        "  --csv FILE            import FILE first (see 'import --help')\n\n"
+        "How fast:\n"
+        "  --concurrency N       requests in flight (default 8)\n"
+        "  --rate R              requests per second, 0 = unlimited (default "
+        "10)\n"
+        "  --burst B             requests allowed at once (default 1)\n"
+        "  --timeout S           seconds per attempt (default 30; connect 15)\n"
+        "\nRetries:\n"
+        "  --max-attempts N      attempts per company (default 5)\n"
+        "  --retry-base-ms MS    first backoff ceiling (default 500)\n"
+        "  --retry-max-ms MS     backoff cap (default 60000)\n"
+        "  --retry-codes LIST    more vendor codes to retry (e.g. 1003,1004)\n"
+        "  --fatal-codes LIST    more vendor codes that stop the run\n\n"
+        "How much:\n"
+        "  --limit N             companies at most\n"
+        "  --max-runtime DUR     stop sending after DUR (e.g. 50m, 1h30m)\n"
+        "  --dry-run             print the requests (secrets redacted); "
+        "send\n"
+        "                        nothing, change nothing\n\n"
+        "Watching:\n"
+        "  --progress MODE       auto|bar|log|none (default auto)\n"
+        "  --metrics-file FILE   Prometheus text file, rewritten atomically\n"
+        "  --ping-url URL        healthchecks-style /start, success, /FAIL "
+        "pings\n\n"
+        "Exit status: 0 all done, 1 some companies failed, 64 usage, 65 bad "
+        "--csv rows,\n66 --csv unreadable, 69 API unreachable, 74 database, "
+        "75 stopped with work\nleft or locked by another run, 77 "
+        "credentials or account refused, 78 config.\n",
+        HOST_TEST, HOST_PROD);
+}
+
+static int bad(const char *opt, const char *v)
+{
+    ab_log_error("run: invalid value '%s' for %s", v, opt);
+    return AB_EXIT_USAGE;
+}
+
+static int parse(int argc, char **argv, struct run_cfg *c)
+{
+    enum {
+        O_BASE = 256, O_ENV, O_CACERT, O_CREDS, O_CSV, O_CONC, O_RATE,
+        O_BURST, O_TIMEOUT, O_MAXATT, O_RBASE, O_RMAX, O_RCODES, O_FCODES,
+        O_LIMIT, O_MAXRT, O_DRY, O_PROGRESS, O_METRICS, O_PING,
+    };
+    static const struct option opts[] = {
+        {"base-url", required_argument, NULL, O_BASE},
+        {"env", required_argument, NULL, O_ENV},
+        {"cacert", required_argument, NULL, O_CACERT},
+        {"credentials", required_argument, NULL, O_CREDS},
+        {"csv", required_argument, NULL, O_CSV},
+        {"concurrency", required_argument, NULL, O_CONC},
+        {"rate", required_argument, NULL, O_RATE},
+        {"burst", required_argument, NULL, O_BURST},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"max-attempts", required_argument, NULL, O_MAXATT},
+        {"retry-base-ms", required_argument, NULL, O_RBASE},
+        {"retry-max-ms", required_argument, NULL, O_RMAX},
+        {"retry-codes", required_argument, NULL, O_RCODES},
+        {"fatal-codes", required_argument, NULL, O_FCODES},
+        {"limit", required_argument, NULL, O_LIMIT},
+        {"max-runtime", required_argument, NULL, O_MAXRT},
+        {"dry-run", no_argument, NULL, O_DRY},
+        {"progress", required_argument, NULL, O_PROGRESS},
+        {"metrics-file", required_argument, NULL, O_METRICS},
+        {"ping-url", required_argument, NULL, O_PING},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *base = getenv("QYS_BASE_URL");
+    long long n;
+    double r;
+    char *end;
+    int ch;
+
+    if (!base || !*base)
+        base = HOST_TEST;
+    c->d.concurrency = 8;
+    c->d.rate = 10;
+    c->d.burst = 1;
+    c->d.timeout_ms = 30000;
+    c->d.connect_timeout_ms = 15000;
+    c->d.retry.max_attempts = 5;
+    c->d.retry.base_ms = 500;
+    c->d.retry.max_ms = 60000;
+    c->progress = AB_PROGRESS_AUTO;
+
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case O_BASE:
+            base = optarg;
+            break;
+        case O_ENV:
+            if (strcmp(optarg, "test") == 0)
+                base = HOST_TEST;
+            else if (strcmp(optarg, "prod") == 0)
+                base = HOST_PROD;
+            else
+                return bad("--env", optarg);
+            break;
+        case O_CACERT:
+            c->d.cacert = optarg;
+            break;
+        case O_CREDS:
+            c->credentials = optarg;
+            break;
+        case O_CSV:
+            c->csv = optarg;
+            break;
+        case O_CONC:
+            if ((n = ab_cli_parse_count(optarg)) < 1 || n > 4096)
+                return bad("--concurrency (1-4096)", optarg);
+            c->d.concurrency = (int)n;
+            break;
+        case O_RATE:
+            r = strtod(optarg, &end);
+            if (end == optarg || *end || !(r >= 0) || r > 1e6)
+                return bad("--rate", optarg);
+            c->d.rate = r;
+            break;
+        case O_BURST:
+            if ((n = ab_cli_parse_count(optarg)) < 1 || n > 100000)
+                return bad("--burst", optarg);
+            c->d.burst = (int)n;
+            break;
+        case O_TIMEOUT:
+            r = strtod(optarg, &end);
+            if (end == optarg || *end || !(r > 0) || r > 3600)
+                return bad("--timeout", optarg);
+            c->d.timeout_ms = (long)(r * 1000);
+            break;
+        case O_MAXATT:
+            if ((n = ab_cli_parse_count(optarg)) < 1 || n > 1000)
+                return bad("--max-attempts", optarg);
+            c->d.retry.max_attempts = (int)n;
+            break;
+        case O_RBASE:
+            if ((n = ab_cli_parse_count(optarg)) < 0 || n > 86400000)
+                return bad("--retry-base-ms", optarg);
+            c->d.retry.base_ms = n;
+            break;
+        case O_RMAX:
+            if ((n = ab_cli_parse_count(optarg)) < 0 || n > 86400000)
+                return bad("--retry-max-ms", optarg);
+            c->d.retry.max_ms = n;
+            break;
+        case O_RCODES:
+            if (ab_api_parse_codes(optarg, c->d.codes.retry,
+                                   &c->d.codes.nretry) != 0)
+                return bad("--retry-codes", optarg);
+            break;
+        case O_FCODES:
+            if (ab_api_parse_codes(optarg, c->d.codes.fatal,
+                                   &c->d.codes.nfatal) != 0)
+                return bad("--fatal-codes", optarg);
+            break;
+        case O_LIMIT:
+            if ((n = ab_cli_parse_count(optarg)) < 1)
+                return bad("--limit", optarg);
+            c->d.limit = n;
+            break;
+        case O_MAXRT:
+            if ((n = ab_cli_parse_duration(optarg)) < 1)
+                return bad("--max-runtime", optarg);
+            c->d.max_runtime_ms = n * 1000;
+            break;
+        case O_DRY:
+            c->dry_run = 1;
+            break;
+        case O_PROGRESS:
+            if (ab_progress_parse_mode(optarg, &c->progress) != 0)
+                return bad("--progress", optarg);
+            break;
+        case O_METRICS:
+            c->metrics_file = optarg;
+            break;
+        case O_PING:
+            c->ping_url = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return -1;
+        default:
+            usage(stderr);
+            return AB_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        ab_log_error("run: unexpected argument '%s'", argv[optind]);
+        return AB_EXIT_USAGE;
+    }
+    if (strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0)
+        return bad("--base-url (http:// or https://)", base);
+    if (snprintf(c->base_url, sizeof c->base_url, "%s", base) >=
+        (int)sizeof c->base_url)
+        return bad("--base-url", "(too long)");
+    n = (long long)strlen(c->base_url);
+    while (n > 0 && c->base_url[n - 1] == '/')
+        c->base_url[--n] = '\0';
+    c->d.base_url = c->base_url;
+    if (c->dry_run && c->csv) {
+        ab_log_error("run: --dry-run changes nothing, so it cannot --csv; "
+                     "import first");
+        return AB_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static char *options_json(const struct run_cfg *c)
+{
+    json_t *o = json_pack("{s:s, s:i, s:f, s:i, s:i, s:I, s:I, s:I, s:I, "
+                          "s:I}",
+                          "base_url", c->d.base_url, "concurrency",
+                          c->d.concurrency, "rate", c->d.rate, "burst",
+                          c->d.burst, "max_attempts", c->d.retry.max_attempts,
+                          "retry_base_ms", (json_int_t)c->d.retry.base_ms,
+                          "retry_max_ms", (json_int_t)c->d.retry.max_ms,
+                          "timeout_ms", (json_int_t)c->d.timeout_ms, "limit",
+                          (json_int_t)c->d.limit, "max_runtime_ms",
+                          (json_int_t)c->d.max_runtime_ms);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
+}
+
+/* --dry-run: one block per request that would go out. */
+struct dry {
+    const struct run_cfg *c;
+    int64_t n;
+};
+
+static int print_dry(void *ctx, const struct ab_company *co)
+{
+    struct dry *d = ctx;
+    char nonce[AB_SIGN_NONCE_LEN + 1] = "";
+    char *body = ab_api_body(co);
+
+    ab_sign_nonce(nonce);
+    printf("POST %s%s\n"
+           "x-qys-open-accesstoken: <redacted>\n"
+           "x-qys-open-timestamp: %lld\n"
+           "x-qys-open-nonce: %s\n"
+           "x-qys-open-signature: <redacted>\n"
+           "version: authbatch-%s\n"
+           "Content-Type: application/json;charset=UTF-8\n\n%s\n\n",
+           d->c->d.base_url, AB_API_PATH, (long long)ab_now_ms(), nonce,
+           AB_VERSION, body ? body : "");
+    free(body);
+    d->n++;
+    return 0;
+}
+
+static int dry_run(const struct ab_cli *cli, const struct run_cfg *c)
+{
+    struct ab_store *s;
+    struct ab_err err = {0};
+    struct dry d = {c, 0};
+    int rc;
+
+    if ((rc = ab_cli_open_store(cli, AB_STORE_READONLY, &s)) != 0)
+        return rc;
+    rc = ab_queue_peek(s, ab_now_ms(), c->d.limit, print_dry, &d, &err);
+    ab_store_close(s);
+    if (rc != 0) {
+        ab_log_error("%s", err.msg);
+        return ab_cli_exit_for(rc);
+    }
+    ab_log_info("dry run: %lld requests would be sent to %s; nothing was "
+                "sent or changed",
+                (long long)d.n, c->d.base_url);
+    return AB_EXIT_OK;
+}
+
+static void on_import_reject(void *ctx, const char *source, int64_t line,
+                             const char *reason)
+{
+    (void)ctx;
+    ab_log_error("%s:%lld: %s", source, (long long)line, reason);
+}
+
+static void on_import_warn(void *ctx, const char *source, const char *msg)
+{
+    (void)ctx;
+    ab_log_warn("%s: %s", source, msg);
+}
+
+/* Imports --csv; returns 0 or an exit status; *rejected set. */
+static int import_csv(struct ab_store *s, const char *path, int64_t *rejected)
+{
+    struct ab_import_opts io = {0};
+    struct ab_import_result ir;
+    struct ab_err err = {0};
+    int rc;
+
+    io.on_reject = on_import_reject;
+    io.on_warn = on_import_warn;
+    rc = ab_import_file(s, path, &io, &ir, &err);
+    *rejected = ir.rejected;
+    if (rc != 0) {
+        ab_log_error("%s", err.msg);
+        return ab_cli_exit_for(rc);
+    }
+    ab_log_info("import: %s: %lld new, %lld updated, %lld unchanged, %lld "
+                "rejected",
+                path, (long long)ir.new_rows, (long long)ir.updated,
+                (long long)ir.unchanged, (long long)ir.rejected);
+    return 0;
+}
+
+static void write_metrics(struct tick_ctx *t, const struct ab_run_stats *st)
+{
+    struct ab_counts n;
+    struct ab_err err = {0};
+
+    if (ab_store_counts(t->s, &n, &err) != 0 ||
+        ab_metrics_write(t->metrics_file, st, &n, t->last_success_ms, &err) !=
+            0)
+        ab_log_warn("metrics: %s", err.msg);
+}
+
+static void on_tick(void *ctx, const struct ab_run_stats *st)
+{
+    struct tick_ctx *t = ctx;
+
+    ab_progress_update(t->progress, st);
+    if (t->metrics_file && st->now_ms - t->last_metrics_ms >= METRICS_EVERY_MS) {
+        t->last_metrics_ms = st->now_ms;
+        write_metrics(t, st);
+    }
+}
+
+static int exit_status(enum ab_dispatch_end end, const struct ab_counts *n)
+{
+    switch (end) {
+    case AB_END_FATAL:
+        return AB_EXIT_NOPERM;
+    case AB_END_UNREACHABLE:
+        return AB_EXIT_UNAVAILABLE;
+    case AB_END_DB:
+        return AB_EXIT_IOERR;
+    case AB_END_SOFTWARE:
+        return AB_EXIT_SOFTWARE;
+    case AB_END_COMPLETE:
+    case AB_END_STOPPED:
+        break;
+    }
+    if (n->pending + n->retry_wait + n->in_flight > 0)
+        return AB_EXIT_TEMPFAIL;
+    return n->failed > 0 ? AB_EXIT_FAILED : AB_EXIT_OK;
+}
+
+static void summary(const struct ab_run_stats *st, const struct ab_counts *n,
+                    int status)
+{
+    double secs = (double)(st->now_ms - st->started_ms) / 1000.0;
+    ab_log_info("run: %lld done, %lld already authed, %lld failed; %lld "
+                "requests (%lld retries, %lld throttled) in %.1f s, %.1f/s; "
+                "%lld left; exit %d",
+                (long long)st->done, (long long)st->already_authed,
+                (long long)st->failed, (long long)st->attempts,
+                (long long)st->retries,
+                (long long)st->by_outcome[AB_OUT_THROTTLED], secs,
+                secs > 0 ? (double)st->attempts / secs : 0.0,
+                (long long)(n->pending + n->retry_wait + n->in_flight),
+                status);
+}
 
 int ab_cmd_run(const struct ab_cli *cli, int argc, char **argv)
 {
-    (void)cli;
-    (void)argc;
-    (void)argv;
-    ab_log_error("run: not implemented yet");
-    return AB_EXIT_SOFTWARE;
+    struct run_cfg c;
+    struct ab_creds creds;
+    struct ab_lock *lock = NULL;
+    struct ab_store *s = NULL;
+    struct ab_err err = {0};
+    struct ab_run_stats st;
+    struct ab_counts n;
+    struct tick_ctx t = {0};
+    enum ab_dispatch_end end;
+    int64_t rejected = 0;
+    char *opts = NULL;
+    int rc, status;
+
+    memset(&c, 0, sizeof c);
+    if ((rc = parse(argc, argv, &c)) != 0)
+        return rc < 0 ? AB_EXIT_OK : rc;
+    if (c.dry_run)
+        return dry_run(cli, &c);
+    if ((rc = ab_creds_load(&creds, c.credentials, &err)) != 0) {
+        ab_log_error("%s", err.msg);
+        return AB_EXIT_CONFIG;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if ((rc = ab_lock_acquire(cli->db_path, &lock, &err)) != 0) {
+        ab_log_error("%s", err.msg);
+        status = rc == AB_EBUSY ? AB_EXIT_TEMPFAIL : AB_EXIT_IOERR;
+        goto out_creds;
+    }
+    if ((status = ab_cli_open_store(cli, 0, &s)) != 0)
+        goto out_unlock;
+    if (c.csv && (status = import_csv(s, c.csv, &rejected)) != 0)
+        goto out_close;
+    if (c.ping_url)
+        ab_ping(c.ping_url, "/start");
+
+    c.d.creds = &creds;
+    c.d.options_json = opts = options_json(&c);
+    t.s = s;
+    t.progress = ab_progress_new(cli->verbosity < 0 ? AB_PROGRESS_NONE
+                                                    : c.progress);
+    t.metrics_file = c.metrics_file;
+    ab_store_last_success_ms(s, &t.last_success_ms, NULL);
+    c.d.on_tick = on_tick;
+    c.d.tick_ctx = &t;
+
+    rc = ab_dispatch_run(s, &c.d, &st, &end, &err);
+    ab_progress_finish(t.progress, &st);
+    if (rc != 0) {
+        ab_log_error("%s", err.msg);
+        status = ab_cli_exit_for(rc);
+        goto out_progress;
+    }
+    if (err.msg[0])
+        ab_log_error("%s", err.msg);
+    if (ab_store_counts(s, &n, &err) != 0) {
+        ab_log_error("%s", err.msg);
+        memset(&n, 0, sizeof n);
+        if (end == AB_END_COMPLETE || end == AB_END_STOPPED)
+            end = AB_END_DB;
+    }
+    status = exit_status(end, &n);
+    if (status == AB_EXIT_OK && rejected > 0)
+        status = AB_EXIT_DATAERR;
+    st.exit_status = status;
+    if (ab_queue_run_update(s, &st, 1, &err) != 0)
+        ab_log_warn("%s", err.msg);
+    if (status == AB_EXIT_OK)
+        t.last_success_ms = ab_now_ms();
+    if (c.metrics_file)
+        write_metrics(&t, &st);
+    if (cli->verbosity >= 0)
+        summary(&st, &n, status);
+    if (c.ping_url) {
+        char suffix[16];
+        snprintf(suffix, sizeof suffix, "/%d", status);
+        ab_ping(c.ping_url, status == AB_EXIT_OK ? "" : suffix);
+    }
+
+out_progress:
+    ab_progress_free(t.progress);
+    free(opts);
+out_close:
+    ab_store_close(s);
+out_unlock:
+    ab_lock_release(lock);
+out_creds:
+    ab_creds_release(&creds);
+    return status;
 }

@@ -1,0 +1,52 @@
+/* api.h - the vendor endpoint as data: request body out, outcome class in.
+ *
+ * No I/O. ab_api_body() turns a company into the compact UTF-8 JSON body of
+ * POST /companyauth/miniappexchange (absent optional fields omitted, never
+ * null or ""). ab_api_classify() turns what came back (transport error, or
+ * HTTP status + body) into one outcome class of SPEC §2, with the code,
+ * message and ticket it carried.
+ */
+#ifndef AB_API_H
+#define AB_API_H
+
+#include <stddef.h>
+
+#include "company.h"
+#include "outcome.h"
+
+#define AB_API_PATH "/companyauth/miniappexchange"
+#define AB_API_MAX_EXTRA 32
+
+/* Codes that `run --retry-codes` / `--fatal-codes` move to another class. */
+struct ab_api_codes {
+    long retry[AB_API_MAX_EXTRA];
+    int nretry;
+    long fatal[AB_API_MAX_EXTRA];
+    int nfatal;
+};
+
+/* Parses "1,2,3" into codes (appending); returns 0 or AB_EINVAL. */
+int ab_api_parse_codes(const char *s, long *codes, int *n);
+
+/* Returns a new malloc'd NUL-terminated body (caller frees), or NULL when
+ * out of memory. */
+char *ab_api_body(const struct ab_company *c);
+
+struct ab_api_result {
+    enum ab_outcome outcome;
+    long http_status; /* 0 when no HTTP answer arrived */
+    int has_code;
+    long code;        /* the vendor's code (8-digit responseCode mapped) */
+    char message[512]; /* the vendor's message, a transport error, or why the
+                          body was not understood; UTF-8, NUL-terminated */
+    char ticket[256];  /* non-empty only for AB_OUT_ISSUED */
+};
+
+/* transport_error: NULL if an HTTP answer arrived, else curl's text.
+ * extra may be NULL. Always fills *r. */
+void ab_api_classify(const char *transport_error, long http_status,
+                     const char *body, size_t body_len,
+                     const struct ab_api_codes *extra,
+                     struct ab_api_result *r);
+
+#endif

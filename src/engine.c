@@ -1,0 +1,481 @@
+#include "engine.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store.h"
+
+#define MAX_BODY (1 << 20) /* answers are tiny; anything bigger is wrong */
+#define POOL_MAX 256       /* idle easy handles kept for reuse */
+
+struct sock_ctx {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct ab_engine *e;
+};
+
+struct req {
+    struct req *prev, *next;
+    struct ab_engine *e;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    char *body;
+    char *resp;
+    size_t resp_len, resp_cap;
+    int too_big;
+    char errbuf[CURL_ERROR_SIZE];
+    ab_engine_cb cb;
+    void *ctx;
+    int64_t started_ms;
+    uint64_t t0_ns;
+};
+
+struct ab_engine {
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;
+    uv_timer_t watchdog;
+    struct ab_engine_opts o;
+    char *cacert, *user_agent;
+    struct req *reqs;
+    int in_flight;
+    int broken;
+    int closing; /* in ab_engine_free: the multi handle is going away */
+    int open_handles;  /* uv handles not yet closed, the engine included */
+    struct sock_ctx **fds; /* live poll contexts by fd */
+    int nfds;
+    CURL *pool[POOL_MAX];
+    int npool;
+};
+
+static void check_multi_info(struct ab_engine *e);
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct ab_engine *e = h->data;
+    if (--e->open_handles == 0) {
+        free(e->fds);
+        free(e->cacert);
+        free(e->user_agent);
+        free(e);
+    }
+}
+
+static void on_sock_closed(uv_handle_t *h)
+{
+    struct sock_ctx *c = (struct sock_ctx *)h;
+    struct ab_engine *e = c->e;
+    free(c);
+    if (--e->open_handles == 0) {
+        free(e->fds);
+        free(e->cacert);
+        free(e->user_agent);
+        free(e);
+    }
+}
+
+static void socket_action(struct ab_engine *e, curl_socket_t fd, int flags)
+{
+    int running;
+    CURLMcode mc;
+
+    if (e->broken)
+        return;
+    mc = curl_multi_socket_action(e->multi, fd, flags, &running);
+    if (mc != CURLM_OK) {
+        /* The multi handle's state is unknown now (curl's documentation):
+         * the caller must stop using it. */
+        e->broken = 1;
+        ab_log_error("http engine failed: %s", curl_multi_strerror(mc));
+        return;
+    }
+    check_multi_info(e);
+}
+
+static void on_uv_poll(uv_poll_t *h, int status, int events)
+{
+    struct sock_ctx *c = (struct sock_ctx *)h;
+    int flags = 0;
+
+    if (status < 0) {
+        flags = CURL_CSELECT_ERR;
+    } else {
+        if (events & UV_READABLE)
+            flags |= CURL_CSELECT_IN;
+        if (events & UV_WRITABLE)
+            flags |= CURL_CSELECT_OUT;
+    }
+    socket_action(c->e, c->fd, flags);
+}
+
+static void on_uv_timeout(uv_timer_t *t)
+{
+    socket_action(t->data, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static void on_uv_watchdog(uv_timer_t *t)
+{
+    struct ab_engine *e = t->data;
+    if (e->in_flight > 0)
+        socket_action(e, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    struct ab_engine *e = userp;
+    (void)multi;
+    if (timeout_ms < 0)
+        uv_timer_stop(&e->timer);
+    else
+        uv_timer_start(&e->timer, on_uv_timeout, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+static int fd_slot(struct ab_engine *e, curl_socket_t fd)
+{
+    if (fd >= e->nfds) {
+        int n = e->nfds ? e->nfds : 64;
+        struct sock_ctx **p;
+        while (n <= fd)
+            n *= 2;
+        if (!(p = realloc(e->fds, (size_t)n * sizeof *p)))
+            return -1;
+        memset(p + e->nfds, 0, (size_t)(n - e->nfds) * sizeof *p);
+        e->fds = p;
+        e->nfds = n;
+    }
+    return 0;
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
+                          void *socketp)
+{
+    struct ab_engine *e = userp;
+    struct sock_ctx *c = socketp;
+    int events = 0;
+    (void)easy;
+
+    if (what == CURL_POLL_REMOVE) {
+        if (c) {
+            uv_poll_stop(&c->poll);
+            if (c->fd < e->nfds && e->fds[c->fd] == c)
+                e->fds[c->fd] = NULL;
+            uv_close((uv_handle_t *)&c->poll, on_sock_closed);
+            if (!e->closing)
+                curl_multi_assign(e->multi, fd, NULL);
+        }
+        return 0;
+    }
+    if (!c) {
+        if (fd_slot(e, fd) != 0)
+            return -1;
+        c = e->fds[fd];
+        if (c) {
+            /* A live handle still watches this fd number (the old socket
+             * closed before its REMOVE): reuse it, never init a second. */
+            uv_poll_stop(&c->poll);
+        } else {
+            if (!(c = calloc(1, sizeof *c)))
+                return -1;
+            if (uv_poll_init_socket(e->loop, &c->poll, fd) != 0) {
+                free(c);
+                return -1;
+            }
+            c->poll.data = e;
+            c->e = e;
+            c->fd = fd;
+            e->open_handles++;
+            e->fds[fd] = c;
+        }
+        curl_multi_assign(e->multi, fd, c);
+    }
+    if (what & CURL_POLL_IN)
+        events |= UV_READABLE;
+    if (what & CURL_POLL_OUT)
+        events |= UV_WRITABLE;
+    uv_poll_start(&c->poll, events, on_uv_poll);
+    return 0;
+}
+
+static size_t on_curl_write(char *ptr, size_t size, size_t nmemb, void *userp)
+{
+    struct req *r = userp;
+    size_t n = size * nmemb;
+
+    if (r->resp_len + n + 1 > MAX_BODY) {
+        r->too_big = 1;
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    if (r->resp_len + n + 1 > r->resp_cap) {
+        size_t cap = r->resp_cap ? r->resp_cap : 512;
+        char *p;
+        while (cap < r->resp_len + n + 1)
+            cap *= 2;
+        if (!(p = realloc(r->resp, cap)))
+            return 0;
+        r->resp = p;
+        r->resp_cap = cap;
+    }
+    memcpy(r->resp + r->resp_len, ptr, n);
+    r->resp_len += n;
+    r->resp[r->resp_len] = '\0';
+    return n;
+}
+
+static void unlink_req(struct ab_engine *e, struct req *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        e->reqs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    e->in_flight--;
+}
+
+static void complete(struct req *r, CURLcode code, const char *why)
+{
+    struct ab_engine *e = r->e;
+    struct ab_http_result res;
+    curl_off_t ra = 0;
+
+    memset(&res, 0, sizeof res);
+    unlink_req(e, r);
+    res.started_ms = r->started_ms;
+    res.duration_ms = (int64_t)((uv_hrtime() - r->t0_ns) / 1000000);
+    if (why) {
+        res.transport_error = why;
+    } else if (code != CURLE_OK) {
+        if (r->too_big)
+            res.transport_error = "answer larger than 1 MiB";
+        else
+            res.transport_error =
+                r->errbuf[0] ? r->errbuf : curl_easy_strerror(code);
+    } else {
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
+        if (curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &ra) ==
+                CURLE_OK &&
+            ra > 0)
+            res.retry_after_s = (long)ra;
+        res.body = r->resp ? r->resp : "";
+        res.body_len = r->resp_len;
+    }
+    r->cb(r->ctx, &res);
+
+    curl_slist_free_all(r->hdrs);
+    free(r->body);
+    free(r->resp);
+    if (e->npool < POOL_MAX) {
+        curl_easy_reset(r->easy);
+        e->pool[e->npool++] = r->easy;
+    } else {
+        curl_easy_cleanup(r->easy);
+    }
+    free(r);
+}
+
+static void check_multi_info(struct ab_engine *e)
+{
+    CURLMsg *msg;
+    int left;
+
+    while ((msg = curl_multi_info_read(e->multi, &left))) {
+        CURL *easy;
+        CURLcode code;
+        struct req *r = NULL;
+
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        /* Copy before remove_handle: msg does not survive it. */
+        easy = msg->easy_handle;
+        code = msg->data.result;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+        curl_multi_remove_handle(e->multi, easy);
+        complete(r, code, NULL);
+    }
+}
+
+int ab_engine_new(uv_loop_t *loop, const struct ab_engine_opts *o,
+                  struct ab_engine **out, struct ab_err *err)
+{
+    struct ab_engine *e;
+    static int curl_ready;
+
+    *out = NULL;
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return ab_err_set(err, AB_EIO, "cannot initialise libcurl");
+        curl_ready = 1;
+    }
+    if (!(e = calloc(1, sizeof *e)))
+        return ab_err_set(err, AB_ENOMEM, "out of memory");
+    e->loop = loop;
+    e->o = *o;
+    if ((o->cacert && !(e->cacert = strdup(o->cacert))) ||
+        !(e->user_agent = strdup(o->user_agent ? o->user_agent : "authbatch")) ||
+        !(e->multi = curl_multi_init())) {
+        free(e->cacert);
+        free(e->user_agent);
+        free(e);
+        return ab_err_set(err, AB_ENOMEM, "out of memory");
+    }
+    e->o.cacert = e->cacert;
+    e->o.user_agent = e->user_agent;
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+    /* A socket-count guard, not the concurrency cap (the caller's job). */
+    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                      (long)(o->max_connections > 0 ? o->max_connections : 8));
+    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS,
+                      (long)(o->max_connections > 0 ? o->max_connections : 8) +
+                          4);
+    uv_timer_init(loop, &e->timer);
+    uv_timer_init(loop, &e->watchdog);
+    e->timer.data = e;
+    e->watchdog.data = e;
+    e->open_handles = 2;
+    uv_timer_start(&e->watchdog, on_uv_watchdog, 1000, 1000);
+    uv_unref((uv_handle_t *)&e->watchdog);
+    *out = e;
+    return 0;
+}
+
+int ab_engine_post(struct ab_engine *e, const char *url,
+                   const char *const *headers, int nheaders, char *body,
+                   size_t body_len, ab_engine_cb cb, void *ctx,
+                   struct ab_err *err)
+{
+    struct req *r;
+    CURL *easy;
+    struct curl_slist *h = NULL, *t;
+    int i;
+
+    if (e->broken) {
+        free(body);
+        return ab_err_set(err, AB_EIO, "http engine is broken");
+    }
+    if (!(r = calloc(1, sizeof *r))) {
+        free(body);
+        return ab_err_set(err, AB_ENOMEM, "out of memory");
+    }
+    easy = e->npool > 0 ? e->pool[--e->npool] : curl_easy_init();
+    if (!easy)
+        goto out_nomem;
+    r->easy = easy;
+    r->body = body;
+    body = NULL;
+    for (i = 0; i < nheaders; i++) {
+        if (!(t = curl_slist_append(h, headers[i])))
+            goto out_nomem;
+        h = t;
+    }
+    if (!(t = curl_slist_append(h, "Content-Type: application/json;"
+                                   "charset=UTF-8")) ||
+        !(h = t, t = curl_slist_append(h, "Expect:")))
+        goto out_nomem;
+    r->hdrs = h = t;
+
+    curl_easy_setopt(easy, CURLOPT_URL, url);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r->body);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, r->hdrs);
+    curl_easy_setopt(easy, CURLOPT_USERAGENT, e->user_agent);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_curl_write);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, e->o.timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, e->o.connect_timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+    /* Wait for a TLS connection's ALPN answer rather than opening one
+     * connection per request; never for plain HTTP/1 (it would serialise). */
+    if (strncmp(url, "https:", 6) == 0)
+        curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+    /* Verification is on by default; say so, so no change elsewhere can
+     * quietly turn it off. */
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (e->o.cacert)
+        curl_easy_setopt(easy, CURLOPT_CAINFO, e->o.cacert);
+
+    r->e = e;
+    r->cb = cb;
+    r->ctx = ctx;
+    r->started_ms = ab_now_ms();
+    r->t0_ns = uv_hrtime();
+    if (curl_multi_add_handle(e->multi, easy) != CURLM_OK) {
+        curl_slist_free_all(r->hdrs);
+        free(r->body);
+        curl_easy_cleanup(easy);
+        free(r);
+        return ab_err_set(err, AB_EIO, "cannot add a request");
+    }
+    r->next = e->reqs;
+    if (e->reqs)
+        e->reqs->prev = r;
+    e->reqs = r;
+    e->in_flight++;
+    return 0;
+
+out_nomem:
+    curl_slist_free_all(h);
+    free(r->body);
+    free(body);
+    if (easy)
+        curl_easy_cleanup(easy);
+    free(r);
+    return ab_err_set(err, AB_ENOMEM, "out of memory");
+}
+
+int ab_engine_in_flight(const struct ab_engine *e)
+{
+    return e->in_flight;
+}
+
+int ab_engine_broken(const struct ab_engine *e)
+{
+    return e->broken;
+}
+
+void ab_engine_cancel_all(struct ab_engine *e)
+{
+    while (e->reqs) {
+        struct req *r = e->reqs;
+        curl_multi_remove_handle(e->multi, r->easy);
+        complete(r, CURLE_ABORTED_BY_CALLBACK, "cancelled");
+    }
+}
+
+void ab_engine_free(struct ab_engine *e)
+{
+    int i;
+
+    if (!e)
+        return;
+    ab_engine_cancel_all(e);
+    for (i = 0; i < e->npool; i++)
+        curl_easy_cleanup(e->pool[i]);
+    e->npool = 0;
+    e->closing = 1;
+    /* May call on_curl_socket(REMOVE) for pooled connections. */
+    curl_multi_cleanup(e->multi);
+    e->multi = NULL;
+    for (i = 0; i < e->nfds; i++) {
+        struct sock_ctx *c = e->fds[i];
+        if (c) {
+            e->fds[i] = NULL;
+            uv_poll_stop(&c->poll);
+            uv_close((uv_handle_t *)&c->poll, on_sock_closed);
+        }
+    }
+    uv_close((uv_handle_t *)&e->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&e->watchdog, on_handle_closed);
+}

@@ -1,0 +1,68 @@
+#include "sign.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+#include "err.h"
+
+static void hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t i;
+    for (i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int ab_sign(const char *token, const char *secret, const char *timestamp,
+            const char *nonce, char out[AB_SIGN_HEX_LEN + 1])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok;
+
+    ok = ctx && EVP_DigestInit_ex(ctx, EVP_md5(), NULL) &&
+         EVP_DigestUpdate(ctx, token, strlen(token)) &&
+         EVP_DigestUpdate(ctx, secret, strlen(secret)) &&
+         EVP_DigestUpdate(ctx, timestamp, strlen(timestamp)) &&
+         EVP_DigestUpdate(ctx, nonce, strlen(nonce)) &&
+         EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 16;
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        return AB_EIO;
+    hex(md, 16, out);
+    return 0;
+}
+
+int ab_sign_nonce(char out[AB_SIGN_NONCE_LEN + 1])
+{
+    unsigned char b[16];
+    char h[33];
+
+    if (RAND_bytes(b, sizeof b) != 1)
+        return AB_EIO;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    hex(b, 16, h);
+    memcpy(out, h, 8);
+    out[8] = '-';
+    memcpy(out + 9, h + 8, 4);
+    out[13] = '-';
+    memcpy(out + 14, h + 12, 4);
+    out[18] = '-';
+    memcpy(out + 19, h + 16, 4);
+    out[23] = '-';
+    memcpy(out + 24, h + 20, 12);
+    out[36] = '\0';
+    return 0;
+}
+
+void ab_sign_wipe(void *p, unsigned long n)
+{
+    OPENSSL_cleanse(p, n);
+}

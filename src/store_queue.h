@@ -1,0 +1,61 @@
+/* store_queue.h - the companies table as a work queue for `run`.
+ *
+ * Only one run works on a database at a time (lock.h), so "claimed by this
+ * run" is simply status 'in_flight'. A run that died leaves such rows behind;
+ * the next run puts them back with ab_queue_recover() before claiming.
+ * Claiming, releasing and recording happen inside transactions the caller
+ * opens with ab_store_begin() (claim and release open their own).
+ */
+#ifndef AB_STORE_QUEUE_H
+#define AB_STORE_QUEUE_H
+
+#include <stdint.h>
+
+#include "api.h"
+#include "company.h"
+#include "runstats.h"
+#include "store.h"
+
+/* Puts rows a dead run left 'in_flight' back to 'pending'; *n = how many. */
+int ab_queue_recover(struct ab_store *s, int64_t *n, struct ab_err *err);
+
+/* Claims up to max due companies (due 'retry_wait' first, then 'pending'),
+ * marking them 'in_flight' in one transaction. Fills out[0..*n) with new
+ * companies (release each with ab_company_release()). */
+int ab_queue_claim(struct ab_store *s, int64_t now_ms, int max,
+                   struct ab_company *out, int *n, struct ab_err *err);
+
+/* Puts claimed companies that were never sent back to 'pending'. */
+int ab_queue_release(struct ab_store *s, const int64_t *ids, int n,
+                     struct ab_err *err);
+
+/* Visits up to limit due companies without changing anything (dry run).
+ * fn returns non-zero to stop early. */
+int ab_queue_peek(struct ab_store *s, int64_t now_ms, int64_t limit,
+                  int (*fn)(void *ctx, const struct ab_company *c), void *ctx,
+                  struct ab_err *err);
+
+/* One answered (or failed) attempt and the company's state after it.
+ * Call inside a transaction. */
+struct ab_queue_result {
+    int64_t company_id;
+    int64_t run_id;
+    int attempt_no;       /* the company's attempts after this one */
+    int64_t started_at;   /* Unix ms */
+    int64_t duration_ms;
+    const struct ab_api_result *api;
+    const char *status;   /* the company's new status */
+    int64_t next_attempt_at; /* for 'retry_wait', else 0 */
+};
+int ab_queue_record(struct ab_store *s, const struct ab_queue_result *r,
+                    struct ab_err *err);
+
+/* Runs table. options_json is stored as is (it must hold no secret). */
+int ab_queue_run_start(struct ab_store *s, const char *options_json,
+                       int64_t *run_id, struct ab_err *err);
+/* Updates the run's counters (inside the caller's transaction, or alone);
+ * with ended = 1 also its end time and exit status. */
+int ab_queue_run_update(struct ab_store *s, const struct ab_run_stats *st,
+                        int ended, struct ab_err *err);
+
+#endif
