@@ -1,11 +1,186 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "cmd.h"
+#include "import.h"
 #include "log.h"
+#include "store.h"
+#include "validate.h"
+
+/* Rejected rows printed; the rest are counted (all are stored). */
+#define PRINT_MAX 100
+
+struct printer {
+    int64_t printed, hidden;
+};
+
+static void on_reject(void *ctx, const char *source, int64_t line,
+                      const char *reason)
+{
+    struct printer *p = ctx;
+    if (p->printed >= PRINT_MAX) {
+        p->hidden++;
+        return;
+    }
+    p->printed++;
+    fprintf(stderr, "%s:%lld: %s\n", source, (long long)line, reason);
+}
+
+static void on_warn(void *ctx, const char *source, const char *message)
+{
+    (void)ctx;
+    ab_log_warn("%s: %s", source, message);
+}
+
+static void help(void)
+{
+    printf(
+        "usage: authbatch [--db PATH] [-q|-v] import [--strict] "
+        "[--rejects OUT.csv] FILE|-\n"
+        "\n"
+        "Reads companies from a CSV file (or standard input for '-') into the "
+        "database,\n"
+        "in one transaction.\n"
+        "\n"
+        "Options:\n"
+        "  --strict           import nothing unless every row is good\n"
+        "  --rejects OUT.csv  write the rejected rows of this import to "
+        "OUT.csv: the\n"
+        "                     file's columns plus 'reason'; fix them and "
+        "import OUT.csv\n"
+        "                     (the reason column is ignored)\n"
+        "  -h, --help         this help\n"
+        "\n"
+        "Input: RFC 4180 CSV, UTF-8 with or without a BOM, CRLF or LF line "
+        "ends, a\n"
+        "header row. Header names are case-insensitive, camelCase or "
+        "snake_case:\n"
+        "  companyName           required, at most %d characters, unique\n"
+        "  applicantContact      required; a mainland mobile (+86/86/0086, "
+        "spaces and\n"
+        "                        hyphens allowed; stored as 11 digits) or an "
+        "email\n"
+        "  applicantContactType  MOBILE or EMAIL (any case); if absent: '@' "
+        "means EMAIL\n"
+        "  registerNo            18-character unified social credit code "
+        "(check\n"
+        "                        character verified, stored upper case) or "
+        "15-digit\n"
+        "                        registration number (check digit verified)\n"
+        "  legalPerson           at most %d characters\n"
+        "  applicantName         at most %d characters\n"
+        "  callbackUrl           http:// or https:// URL, at most %d "
+        "characters\n"
+        "  closeButton           true/false, 1/0, yes/no (any case)\n"
+        "  modifyFields          comma list of corpName, registerNo, "
+        "legalPerson\n"
+        "Lengths count characters (code points). Fields are trimmed (spaces, "
+        "tabs,\n"
+        "U+00A0, U+3000); they must be valid UTF-8 without control "
+        "characters.\n"
+        "Unknown columns are ignored with a warning. A field may be at most "
+        "%d bytes.\n"
+        "\n"
+        "Each bad row is reported as FILE:LINE: reason (the first %d on "
+        "screen), stored\n"
+        "in the rejected_rows table (replacing those of an earlier import of "
+        "the same\n"
+        "FILE name) and skipped; the good rows are imported. A company twice "
+        "in one\n"
+        "file is rejected on its second line. A company already in the "
+        "database is\n"
+        "updated if it has no ticket yet (pending, retry_wait, failed; a "
+        "corrected\n"
+        "failed row goes back to pending), and left alone when finished "
+        "(done,\n"
+        "already_authed) or being processed (in_flight). Importing the same "
+        "file\n"
+        "again changes nothing. Memory use does not grow with the file.\n"
+        "\n"
+        "Prints a summary on stderr: FILE: N new, N updated, N unchanged, N "
+        "rejected.\n"
+        "\n"
+        "Exit status: 0 all rows imported; 65 some rows rejected (the others "
+        "were\n"
+        "imported, unless --strict), or the file is unusable (empty, missing "
+        "a\n"
+        "required column, a column twice); 66 FILE cannot be read; 64 usage; "
+        "74\n"
+        "database error (nothing imported).\n",
+        AB_VALIDATE_MAX_COMPANY_NAME, AB_VALIDATE_MAX_PERSON,
+        AB_VALIDATE_MAX_PERSON, AB_VALIDATE_MAX_CALLBACK_URL,
+        AB_IMPORT_MAX_FIELD, PRINT_MAX);
+}
 
 int ab_cmd_import(const struct ab_cli *cli, int argc, char **argv)
 {
-    (void)cli;
-    (void)argc;
-    (void)argv;
-    ab_log_error("import: not implemented yet");
-    return AB_EXIT_SOFTWARE;
+    static const struct option opts[] = {
+        {"strict", no_argument, NULL, 's'},
+        {"rejects", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct ab_import_opts o = {0};
+    struct ab_import_result r;
+    struct ab_err err = {0};
+    struct printer pr = {0, 0};
+    struct ab_store *s;
+    const char *path;
+    int c, rc;
+
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            o.strict = 1;
+            break;
+        case 'r':
+            o.rejects_path = optarg;
+            break;
+        case 'h':
+            help();
+            return AB_EXIT_OK;
+        default:
+            fprintf(stderr, "usage: authbatch import [--strict] "
+                            "[--rejects OUT.csv] FILE|-\n");
+            return AB_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        ab_log_error("import: expected one FILE (or '-' for standard input)"
+                     "; see 'authbatch import --help'");
+        return AB_EXIT_USAGE;
+    }
+    path = argv[optind];
+    if (o.rejects_path && strcmp(o.rejects_path, path) == 0) {
+        ab_log_error("import: --rejects must name another file than '%s'",
+                     path);
+        return AB_EXIT_USAGE;
+    }
+    o.on_reject = on_reject;
+    o.on_warn = on_warn;
+    o.ctx = &pr;
+
+    if ((rc = ab_cli_open_store(cli, 0, &s)) != 0)
+        return rc;
+    rc = ab_import_file(s, path, &o, &r, &err);
+    ab_store_close(s);
+
+    if (pr.hidden > 0)
+        fprintf(stderr, "... and %lld more rejected rows (all stored)\n",
+                (long long)pr.hidden);
+    if (rc != 0) {
+        if (rc == AB_EDATA || rc == AB_ENOENT || rc == AB_ENOMEM)
+            ab_log_error("%s", err.msg);
+        else
+            ab_log_error("%s; nothing imported", err.msg);
+        return ab_cli_exit_for(rc);
+    }
+    if (ab_log_verbosity() >= 0)
+        fprintf(stderr, "import: %s: %lld new, %lld updated, %lld "
+                        "unchanged, %lld rejected\n",
+                strcmp(path, "-") == 0 ? "<stdin>" : path,
+                (long long)r.new_rows, (long long)r.updated,
+                (long long)r.unchanged, (long long)r.rejected);
+    return r.rejected > 0 ? AB_EXIT_DATAERR : AB_EXIT_OK;
 }

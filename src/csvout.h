@@ -1,0 +1,27 @@
+/* csvout.h - writing RFC 4180 CSV.
+ *
+ * A field is quoted when it holds a comma, a double quote, CR or LF, or
+ * starts or ends with a space or tab (so a reader that trims unquoted fields
+ * gets it back unchanged); quotes inside are doubled. Rows end in CRLF.
+ * Bytes are written as given: no encoding check.
+ */
+#ifndef AB_CSVOUT_H
+#define AB_CSVOUT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Writes one field to f, preceded by a comma unless first. Returns 0, or -1
+ * with errno set when the write failed. */
+int ab_csvout_field(FILE *f, const char *s, size_t n, int first);
+
+/* Ends a row (CRLF). 0 or -1. */
+int ab_csvout_end_row(FILE *f);
+
+/* Appends one field (and its comma unless first) to buf, which holds *len of
+ * size bytes; stops at size - 1 and keeps buf NUL-terminated. Returns 0, or
+ * -1 when the field did not fit (buf then holds what fitted). */
+int ab_csvout_append(char *buf, size_t size, size_t *len, const char *s,
+                     size_t n, int first);
+
+#endif

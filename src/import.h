@@ -1,0 +1,106 @@
+/* import.h - companies from a CSV file into the store, in one transaction.
+ *
+ * Input: RFC 4180 CSV (parsed by libcsv in strict mode), UTF-8 with or
+ * without a BOM, CRLF, LF or CR line ends (mixed is fine), a header row
+ * first. Header names are matched case-insensitively, camelCase as in the API
+ * or snake_case (see validate.h for the columns). companyName and
+ * applicantContact are required columns; unknown columns are warned about
+ * once and ignored; an empty header cell (a trailing comma) is ignored.
+ *
+ * File-level problems stop the import before anything is written and return
+ * AB_EDATA with the message in err: an empty file ("empty file, expected a
+ * header row"), a missing required column, a column named twice, more than
+ * AB_IMPORT_MAX_COLUMNS columns. A header-only file imports nothing.
+ *
+ * Row-level problems reject that row and go on: every row is checked by
+ * ab_validate_row(); besides, a row with more non-empty fields than the
+ * header has columns ("N fields, header has M"; trailing empty fields are
+ * tolerated, missing ones count as empty), a field longer than
+ * AB_IMPORT_MAX_FIELD bytes, malformed quoting (a quote inside an unquoted
+ * field, text after a closing quote -- parsing resumes on the next line),
+ * a file ending inside a quoted field ("unterminated quoted field starting at
+ * line N"), and a company already seen earlier in the same file ("duplicate
+ * company 'X' (first on line N)"). Each rejected row is reported through
+ * on_reject and stored in rejected_rows (source, line, reason, raw). Line
+ * numbers are physical lines of the file (1 = the header); a record spanning
+ * lines (a quoted newline) is reported at the line it starts on; blank lines
+ * are skipped but counted.
+ *
+ * raw is not the physical text: it is the record re-encoded as one CSV line
+ * from the parsed fields (fields as read, before trimming, quoted where
+ * needed; unquoted fields lose leading and trailing spaces, as libcsv drops
+ * them), cut at AB_IMPORT_MAX_RAW bytes.
+ *
+ * Memory does not grow with the file: it is read in 64 KiB chunks, only the
+ * current record is held (each field at most AB_IMPORT_MAX_FIELD bytes plus a
+ * chunk; longer fields are counted and cut, never buffered whole), and "seen
+ * in this file" lives in a SQLite TEMP table (store_import.h).
+ *
+ * The whole import is one BEGIN IMMEDIATE transaction; the rejected rows
+ * stored earlier for the same source name are replaced. With strict set, any
+ * rejected row rolls everything back (all rows are still checked and
+ * reported). A database error, disk full included, rolls everything back.
+ */
+#ifndef AB_IMPORT_H
+#define AB_IMPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+
+struct ab_store;
+
+#define AB_IMPORT_MAX_FIELD (64 * 1024) /* bytes in one field */
+#define AB_IMPORT_MAX_RAW 4096          /* bytes of raw text stored */
+#define AB_IMPORT_MAX_COLUMNS 256       /* header columns */
+
+struct ab_import_opts {
+    /* Name used in messages and rejected_rows.source; NULL: the path as
+     * given, or "<stdin>" for "-". */
+    const char *source;
+    /* Import nothing unless every row is good. */
+    int strict;
+    /* If set, the rejected rows of this import are written there as CSV:
+     * the file's own header plus a "reason" column, each row's fields as
+     * read plus its reason, so the file can be fixed and imported again.
+     * Written to a temporary file and renamed into place at the end (also
+     * when nothing was rejected: then it holds the header only). */
+    const char *rejects_path;
+    /* Called for every rejected row, in file order; may be NULL. */
+    void (*on_reject)(void *ctx, const char *source, int64_t line,
+                      const char *reason);
+    /* Called for warnings (unknown columns, rows left alone because a run
+     * has them in flight); may be NULL. */
+    void (*on_warn)(void *ctx, const char *source, const char *message);
+    void *ctx;
+};
+
+struct ab_import_result {
+    int64_t rows;      /* data records read (header and blank lines aside) */
+    int64_t new_rows;  /* companies inserted */
+    int64_t updated;   /* unticketed companies whose request fields changed */
+    int64_t unchanged; /* same fields, finished or in flight: left alone */
+    int64_t in_flight; /* of unchanged: left alone because in_flight */
+    int64_t rejected;  /* rows rejected */
+    int committed;     /* 1 if the transaction was committed */
+};
+
+/* Imports path ("-" = stdin) into s. r is always filled in (counts of what
+ * was read and what would have happened, committed tells whether it did).
+ * Returns 0 when the import was committed, rejected rows or not (check
+ * r->rejected); AB_EDATA for a file-level problem or, with strict, any
+ * rejected row (nothing written); AB_ENOENT when path cannot be opened or
+ * read; AB_EIO when rejects_path cannot be written; store errors (AB_EIO,
+ * AB_EFULL, AB_EBUSY, AB_ENOMEM) as they come, after a rollback. err gets the
+ * message, prefixed with the source name where it is about the file. */
+int ab_import_file(struct ab_store *s, const char *path,
+                   const struct ab_import_opts *o, struct ab_import_result *r,
+                   struct ab_err *err);
+
+/* The same, from an open stream (not closed here); source names it. */
+int ab_import_stream(struct ab_store *s, FILE *in, const char *source,
+                     const struct ab_import_opts *o,
+                     struct ab_import_result *r, struct ab_err *err);
+
+#endif
