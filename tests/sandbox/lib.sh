@@ -12,7 +12,11 @@ SBX_PIDS=()
 FAILS=0
 
 cleanup() {
-    local pid
+    local rc=$? pid
+    if ((rc != 0)) && [[ -s "$WORK/stderr" ]]; then
+        echo "--- sandbox stderr:" >&2
+        head -c 20000 "$WORK/stderr" >&2
+    fi
     for pid in "${SBX_PIDS[@]}"; do
         kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
