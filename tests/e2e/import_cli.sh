@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# End-to-end: `authbatch import` with the real binary and the sqlite3 CLI.
+# Env: AUTHBATCH (binary), AB_TEST_DATA (tests/data).
+set -euo pipefail
+
+AB=${AUTHBATCH:?set AUTHBATCH to the authbatch binary}
+DATA=${AB_TEST_DATA:?set AB_TEST_DATA to tests/data}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+export AUTHBATCH_DB="$WORK/t.db"
+
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok: $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL: $1" >&2; }
+eq() { # eq WHAT GOT WANT
+    if [[ "$2" == "$3" ]]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi
+}
+has() { # has WHAT FILE TEXT
+    if grep -qF -- "$3" "$2"; then ok "$1"; else
+        bad "$1: '$3' not in $2:"; sed 's/^/    /' "$2" >&2
+    fi
+}
+run() { # run: sets rc, output in out/err
+    set +e
+    "$AB" "$@" >out 2>err
+    rc=$?
+    set -e
+}
+q() { sqlite3 "$AUTHBATCH_DB" "$@"; }
+
+# --- a clean file, twice ---------------------------------------------------
+run import "$DATA/sample.csv"
+eq "sample.csv exits 0" "$rc" 0
+has "summary line" err "import: $DATA/sample.csv: 6 new, 0 updated, 0 unchanged, 0 rejected"
+eq "6 pending companies" "$(q "SELECT count(*) FROM companies WHERE status = 'pending'")" 6
+eq "mobile normalised" \
+    "$(q "SELECT applicant_contact FROM companies WHERE company_name = '深圳示例贸易有限公司'")" \
+    13900139000
+run import "$DATA/sample.csv"
+eq "re-import exits 0" "$rc" 0
+has "re-import changes nothing" err "0 new, 0 updated, 6 unchanged, 0 rejected"
+run status
+eq "status exits 0" "$rc" 0
+if grep -Eq 'pending[^0-9]+6' out; then ok "status counts the import"; else
+    bad "status counts the import: $(cat out)"; fi
+run -q import "$DATA/sample.csv"
+eq "-q: no summary" "$(cat err)" ""
+
+# --- a file with bad rows ----------------------------------------------------
+cp "$DATA/bad.csv" bad.csv
+run import --rejects rej.csv bad.csv
+eq "bad rows exit 65" "$rc" 65
+has "summary counts rejects" err "bad.csv: 3 new, 0 updated, 0 unchanged, 9 rejected"
+has "wrong USCC check char" err "bad.csv:4: registerNo '91310000MA1FL4F903': wrong check character '3' (expected '2')"
+has "short mobile" err "bad.csv:5: applicantContact '1370000444' is not a mainland mobile number"
+has "email without dot" err "bad.csv:6: applicantContact 'feng.san@example' is not an email address"
+has "ftp callback" err "bad.csv:7: callbackUrl 'ftp://example.com/cb' must start with http:// or https://"
+has "empty company name" err "bad.csv:8: companyName is required"
+has "closeButton word" err "bad.csv:9: closeButton 'maybe'"
+has "modifyFields item" err "bad.csv:10: modifyFields item 'address'"
+has "duplicate names first line" err "bad.csv:11: duplicate company '苏州示例制造有限公司' (first on line 3)"
+has "contact vs declared type" err "bad.csv:12: applicantContact 'jiang.ba@example.com' is not a mainland mobile number"
+eq "rejected rows stored" "$(q "SELECT group_concat(line) FROM (SELECT line FROM rejected_rows WHERE source = 'bad.csv' ORDER BY line)")" \
+    "4,5,6,7,8,9,10,11,12"
+eq "rejects file: header + 9 rows" "$(grep -c $'\r$' rej.csv)" 10
+has "rejects file header" rej.csv "companyName,registerNo,legalPerson,applicantName,applicantContact,applicantContactType,callbackUrl,closeButton,modifyFields,reason"
+run import bad.csv
+eq "re-import of bad rows still 65" "$rc" 65
+eq "rejects replaced, not duplicated" "$(q "SELECT count(*) FROM rejected_rows WHERE source = 'bad.csv'")" 9
+
+# Fix the rejected rows and import the rejects file.
+sed -e 's/91310000MA1FL4F903/91310000MA1FL4F902/' \
+    -e 's/1370000444,/13700004444,/' \
+    -e 's/feng.san@example,/feng.san@example.com,/' \
+    -e 's#ftp://#https://#' \
+    -e 's/^,,褚五/嘉定示例物业有限公司,,褚五/' \
+    -e 's/,maybe,/,yes,/' \
+    -e 's/"corpName,address"/corpName/' \
+    -e 's/^苏州示例制造有限公司,,吴十,吴十,13700009999/昆山示例制造有限公司,,吴十,吴十,13700009999/' \
+    -e 's/jiang.ba@example.com,MOBILE/jiang.ba@example.com,EMAIL/' \
+    rej.csv > fixed.csv
+run import fixed.csv
+eq "fixed rejects import cleanly" "$rc" 0
+has "fixed rows are new" err "fixed.csv: 9 new, 0 updated, 0 unchanged, 0 rejected"
+has "reason column ignored with a warning" err "ignoring unknown column 'reason'"
+eq "all companies in" "$(q "SELECT count(*) FROM companies")" 18
+
+# --- standard input ----------------------------------------------------------
+printf 'company_name,applicant_contact\r\n标准输入公司,stdin@example.com\r\n' >stdin.csv
+set +e
+"$AB" import - <stdin.csv >out 2>err
+rc=$?
+set -e
+eq "stdin exits 0" "$rc" 0
+has "stdin source name" err "import: <stdin>: 1 new"
+
+# --- --strict ----------------------------------------------------------------
+run --db strict.db import --strict bad.csv
+eq "--strict exits 65" "$rc" 65
+has "--strict says nothing imported" err "nothing imported (--strict)"
+has "--strict reports every reason" err "bad.csv:12:"
+eq "--strict leaves the database empty" "$(sqlite3 strict.db "SELECT count(*) FROM companies")" 0
+
+# --- whole-file problems and usage ------------------------------------------
+: >empty.csv
+run import empty.csv
+eq "empty file exits 65" "$rc" 65
+has "empty file message" err "empty.csv: empty file, expected a header row"
+printf 'companyName,legalPerson\nA,B\n' >nocontact.csv
+run import nocontact.csv
+eq "missing column exits 65" "$rc" 65
+has "missing column message" err "nocontact.csv: missing required column 'applicantContact'"
+run import missing.csv
+eq "missing file exits 66" "$rc" 66
+has "missing file message" err "cannot open 'missing.csv': No such file or directory"
+run import
+eq "no FILE exits 64" "$rc" 64
+run import a.csv b.csv
+eq "two FILEs exit 64" "$rc" 64
+run import --bogus a.csv
+eq "unknown option exits 64" "$rc" 64
+run import --help
+eq "--help exits 0" "$rc" 0
+has "--help documents --strict" out "--strict"
+has "--help documents exit status" out "65 some rows rejected"
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
