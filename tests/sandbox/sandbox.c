@@ -201,6 +201,14 @@ static struct sbx_nonce_set *nonces;
 static struct sbx_names *authed_list, *invalid_list;
 static struct sbx_business business;
 static pthread_mutex_t rng_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* API requests whose MHD context still exists (until NOTIFY_COMPLETED):
+ * shutdown waits for them so that answers already due are fully sent. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t n;
+} live = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
 static uint64_t rng_state;
 static int rng_needed;
 
@@ -904,8 +912,12 @@ static enum MHD_Result on_mhd_request(void *cls, struct MHD_Connection *c,
             return MHD_NO;
         r->kind = route(method, url);
         *con_cls = r;
-        if (r->kind == K_API)
+        if (r->kind == K_API) {
             stats_arrival(r);
+            pthread_mutex_lock(&live.mu);
+            live.n++;
+            pthread_mutex_unlock(&live.mu);
+        }
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -937,8 +949,13 @@ static void on_mhd_completed(void *cls, struct MHD_Connection *c,
     (void)toe;
     if (r == NULL)
         return;
-    if (r->kind == K_API)
+    if (r->kind == K_API) {
         stats_release(r, CLS_ABORTED);
+        pthread_mutex_lock(&live.mu);
+        if (--live.n == 0)
+            pthread_cond_broadcast(&live.cv);
+        pthread_mutex_unlock(&live.mu);
+    }
     free(r->body);
     free(r->out);
     free(r->company);
@@ -1274,6 +1291,26 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     vfprintf(stderr, fmt, ap);
 }
 
+/* Wait until no API request is left, or until deadline (CLOCK_REALTIME,
+ * the default clock of live.cv). */
+static void wait_live_drained(int64_t grace_ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(grace_ms / 1000);
+    ts.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&live.mu);
+    while (live.n > 0)
+        if (pthread_cond_timedwait(&live.cv, &live.mu, &ts) != 0)
+            break;
+    pthread_mutex_unlock(&live.mu);
+}
+
 static void raise_nofile(void)
 {
     struct rlimit rl;
@@ -1299,6 +1336,7 @@ int main(int argc, char **argv)
     struct MHD_Daemon *d;
     char *cert = NULL, *key = NULL;
     char err[256];
+    MHD_socket listen_fd;
     sigset_t sigs;
     int sig;
 
@@ -1346,13 +1384,13 @@ int main(int argc, char **argv)
     addr.sin_port = htons((uint16_t)cfg.port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_mhd_request, NULL, MHD_OPTION_SOCK_ADDR,
+        flags, 0, NULL, NULL, on_mhd_request, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, cfg.threads,
         MHD_OPTION_CONNECTION_LIMIT, cfg.max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
         MHD_OPTION_NOTIFY_COMPLETED, on_mhd_completed, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (d == NULL)
         die(EXIT_OSERR, "cannot listen on 127.0.0.1:%u", cfg.port);
@@ -1368,8 +1406,14 @@ int main(int argc, char **argv)
             sig = 0;
     } while (sig != SIGINT && sig != SIGTERM);
 
+    /* No new connections; answers due within the grace period go out, later
+     * ones are dropped; then wait (bounded) until those answers are sent. */
+    listen_fd = MHD_quiesce_daemon(d);
     timer_stop(SHUTDOWN_GRACE_MS);
+    wait_live_drained(SHUTDOWN_GRACE_MS / 2);
     MHD_stop_daemon(d);
+    if (listen_fd != MHD_INVALID_SOCKET)
+        close(listen_fd);
     if (cfg.stats_file != NULL)
         write_stats_file(cfg.stats_file);
 
