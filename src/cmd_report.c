@@ -110,7 +110,7 @@ int ab_cmd_report(const struct ab_cli *cli, int argc, char **argv)
     if (output && (rc = ab_atomicfile_open(output, &af, &err)) != 0) {
         ab_store_close(s);
         ab_log_error("report: %s", err.msg);
-        return rc == AB_ENOENT ? AB_EXIT_NOINPUT : 73; /* EX_CANTCREAT */
+        return AB_EXIT_IOERR; /* the output cannot be created */
     }
     rc = ab_report_write(s, &o, af ? ab_atomicfile_stream(af) : stdout, &err);
     ab_store_close(s);
