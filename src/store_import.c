@@ -4,12 +4,6 @@
 
 #include "store_internal.h"
 
-/* Page cache for the import, in KiB (negative = KiB for SQLite): enough to
- * keep the hot part of the company-name index in memory, small enough to keep
- * the process well under 16 MiB. Restored to the default afterwards. */
-#define IMPORT_CACHE_PRAGMA "PRAGMA main.cache_size = -8192"
-#define DEFAULT_CACHE_PRAGMA "PRAGMA main.cache_size = -2000"
-
 static const char sql_seen_create[] =
     "CREATE TEMP TABLE IF NOT EXISTS ab_import_seen"
     " (id INTEGER PRIMARY KEY, line INTEGER NOT NULL)";
@@ -86,8 +80,7 @@ int ab_store_import_begin(struct ab_store *s, const char *source,
         return rc;
     if ((rc = ab_store_begin(s, err)) != 0)
         return rc;
-    if ((rc = ab_store_exec(s, IMPORT_CACHE_PRAGMA, err)) != 0 ||
-        (rc = ab_store_exec(s, sql_seen_clear, err)) != 0)
+    if ((rc = ab_store_exec(s, sql_seen_clear, err)) != 0)
         return rc;
     if (!(st = ab_store_stmt(s, sql_rejects_clear, err)))
         return stmt_fail(err);
@@ -278,9 +271,8 @@ int ab_store_import_end(struct ab_store *s, int commit, struct ab_err *err)
     } else {
         ab_store_rollback(s);
     }
-    /* After a rollback the seen set is empty again (it was filled inside the
-     * transaction). The cache size is per connection, outside transactions. */
-    ab_store_exec(s, DEFAULT_CACHE_PRAGMA, NULL);
+    /* After a rollback the seen set is empty again: it was filled inside the
+     * transaction. */
     return rc;
 }
 
