@@ -1284,11 +1284,14 @@ out:
 /* MHD's error log, minus the line it prints for every deliberate reset. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    static const char reset_msg[] = "Application reported internal error";
+    char buf[512];
+
     (void)cls;
-    if (strncmp(fmt, "Application reported internal error", 35) == 0)
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    if (strncmp(buf, reset_msg, sizeof reset_msg - 1) == 0)
         return;
-    fputs("qys-sandbox: mhd: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "qys-sandbox: mhd: %s", buf);
 }
 
 /* Wait until no API request is left, or until deadline (CLOCK_REALTIME,
