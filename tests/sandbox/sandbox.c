@@ -94,8 +94,8 @@ enum cls {
 };
 
 static const char *const cls_names[CLS_COUNT] = {
-    "issued", "already_authed", "rejected", "throttled",
-    "transient", "fatal", "aborted"};
+    "issued",    "already_authed", "rejected", "throttled",
+    "transient", "fatal",          "aborted"};
 
 #define FAULT_MAX_RPS SBX_FAULT_COUNT /* extra slot after the PRNG faults */
 #define MAX_CODES 64
@@ -163,8 +163,8 @@ struct req {
     const char *ctype;
     int retry_after; /* seconds, or -1: no header */
     int reset;
-    int issue;      /* success: make the ticket when the answer goes out */
-    char *company;  /* owned; set when issue */
+    int issue;     /* success: make the ticket when the answer goes out */
+    char *company; /* owned; set when issue */
     int64_t delay_ms;
 };
 
@@ -324,7 +324,8 @@ static json_t *stats_json(void)
     char key[32];
 
     pthread_mutex_lock(&stats.mu);
-    json_object_set_new(o, "requests", json_integer((json_int_t)stats.requests));
+    json_object_set_new(o, "requests",
+                        json_integer((json_int_t)stats.requests));
     json_object_set_new(o, "in_flight",
                         json_integer((json_int_t)stats.in_flight));
     for (int i = 0; i < CLS_COUNT; i++)
@@ -537,8 +538,7 @@ static int timer_start(void)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&timer.cv, &ca);
     pthread_condattr_destroy(&ca);
-    return pthread_create(&timer.thread, NULL, timer_main, NULL) == 0 ? 0
-                                                                      : -1;
+    return pthread_create(&timer.thread, NULL, timer_main, NULL) == 0 ? 0 : -1;
 }
 
 /*
@@ -604,8 +604,7 @@ static void set_fault(struct req *r, enum sbx_fault fault, double v)
     static const char *const garbage[4] = {
         "{\"code\":0,\"resu",
         "{\"code\":0,\"message\":\"SUCCESS\",\"result\":{\"ticket\":\"",
-        "<html><body>upstream error</body></html>",
-        ""};
+        "<html><body>upstream error</body></html>", ""};
     struct sbx_answer ans;
     size_t k;
 
@@ -704,14 +703,13 @@ static void sandbox_decide(struct MHD_Connection *c, struct req *r)
         return;
     }
 
-    if (sbx_check_content_type(header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
-                               &ans) != 0) {
+    if (sbx_check_content_type(header(c, MHD_HTTP_HEADER_CONTENT_TYPE), &ans) !=
+        0) {
         set_answer(r, CLS_REJECTED, &ans);
         return;
     }
     if (r->too_big) {
-        sbx_answer_set(&ans, 200, 1005, "INVALID PARAM: body too large",
-                       NULL);
+        sbx_answer_set(&ans, 200, 1005, "INVALID PARAM: body too large", NULL);
         set_answer(r, CLS_REJECTED, &ans);
         return;
     }
@@ -784,8 +782,8 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned int status,
     return ret;
 }
 
-static enum MHD_Result queue_json(struct MHD_Connection *c,
-                                  unsigned int status, json_t *o)
+static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status,
+                                  json_t *o)
 {
     char *s = json_dumps(o, JSON_COMPACT);
     enum MHD_Result ret;
@@ -935,12 +933,13 @@ static enum MHD_Result on_mhd_request(void *cls, struct MHD_Connection *c,
     case K_NOTFOUND:
         break;
     }
-    return queue_json(c, 404, json_pack("{s:i,s:s}", "code", 404, "message",
-                                        "NOT FOUND"));
+    return queue_json(
+        c, 404, json_pack("{s:i,s:s}", "code", 404, "message", "NOT FOUND"));
 }
 
 static void on_mhd_completed(void *cls, struct MHD_Connection *c,
-                             void **con_cls, enum MHD_RequestTerminationCode toe)
+                             void **con_cls,
+                             enum MHD_RequestTerminationCode toe)
 {
     struct req *r = *con_cls;
 
@@ -969,47 +968,46 @@ static void on_mhd_completed(void *cls, struct MHD_Connection *c,
 
 static void usage(FILE *f)
 {
-    fputs(
-        "usage: qys-sandbox [options]\n"
-        "A local stand-in for POST /companyauth/miniappexchange.\n"
-        "\n"
-        "  --port N             listen on 127.0.0.1:N (0 = pick a free port; "
-        "default 0)\n"
-        "  --token T            app token (else env QYS_ACCESS_TOKEN)\n"
-        "  --secret S           app secret (else env QYS_ACCESS_SECRET)\n"
-        "  --tls-cert FILE      serve HTTPS with this PEM certificate...\n"
-        "  --tls-key FILE       ...and this PEM private key\n"
-        "  --threads N          MHD thread pool size (default 2)\n"
-        "  --max-connections N  concurrent connection limit (default 4096)\n"
-        "  --window-ms MS       timestamp skew and nonce memory "
-        "(default 600000)\n"
-        "  --no-replay-check    accept replayed nonces (load tests)\n"
-        "  --authed-marker STR  names containing STR get 1605 "
-        "(default [AUTHED])\n"
-        "  --invalid-marker STR names containing STR get 1005 "
-        "(default [INVALID])\n"
-        "  --authed-list FILE   names (one per line) that get 1605\n"
-        "  --invalid-list FILE  names (one per line) that get 1005\n"
-        "  --seed N             fault PRNG seed (default 1)\n"
-        "  --fault-5xx F        fraction answered HTTP 500/502/503\n"
-        "  --fault-reset F      fraction whose connection is reset\n"
-        "  --fault-slow F       fraction answered 504 after --slow-ms\n"
-        "  --slow-ms MS         delay of the slow fault (default 120000)\n"
-        "  --fault-garbage F    fraction answered 200 with a broken body\n"
-        "  --fault-throttle F   fraction answered 200 code 11990006\n"
-        "  --fault-429 F        fraction answered HTTP 429 + Retry-After\n"
-        "  --retry-after S      Retry-After of --fault-429 (default 1)\n"
-        "  --latency-ms MS      fixed delay added to every API answer\n"
-        "  --jitter-ms MS       uniform extra delay 0..MS\n"
-        "  --max-rps N          429 once more than N requests arrived in "
-        "the current second\n"
-        "  --stats-file FILE    on SIGTERM/SIGINT write "
-        "{\"stats\":..,\"ledger\":..} here\n"
-        "  --help               this text\n"
-        "\n"
-        "Observability: GET /__stats, GET /__ledger. See "
-        "tests/sandbox/README.md.\n",
-        f);
+    fputs("usage: qys-sandbox [options]\n"
+          "A local stand-in for POST /companyauth/miniappexchange.\n"
+          "\n"
+          "  --port N             listen on 127.0.0.1:N (0 = pick a free port; "
+          "default 0)\n"
+          "  --token T            app token (else env QYS_ACCESS_TOKEN)\n"
+          "  --secret S           app secret (else env QYS_ACCESS_SECRET)\n"
+          "  --tls-cert FILE      serve HTTPS with this PEM certificate...\n"
+          "  --tls-key FILE       ...and this PEM private key\n"
+          "  --threads N          MHD thread pool size (default 2)\n"
+          "  --max-connections N  concurrent connection limit (default 4096)\n"
+          "  --window-ms MS       timestamp skew and nonce memory "
+          "(default 600000)\n"
+          "  --no-replay-check    accept replayed nonces (load tests)\n"
+          "  --authed-marker STR  names containing STR get 1605 "
+          "(default [AUTHED])\n"
+          "  --invalid-marker STR names containing STR get 1005 "
+          "(default [INVALID])\n"
+          "  --authed-list FILE   names (one per line) that get 1605\n"
+          "  --invalid-list FILE  names (one per line) that get 1005\n"
+          "  --seed N             fault PRNG seed (default 1)\n"
+          "  --fault-5xx F        fraction answered HTTP 500/502/503\n"
+          "  --fault-reset F      fraction whose connection is reset\n"
+          "  --fault-slow F       fraction answered 504 after --slow-ms\n"
+          "  --slow-ms MS         delay of the slow fault (default 120000)\n"
+          "  --fault-garbage F    fraction answered 200 with a broken body\n"
+          "  --fault-throttle F   fraction answered 200 code 11990006\n"
+          "  --fault-429 F        fraction answered HTTP 429 + Retry-After\n"
+          "  --retry-after S      Retry-After of --fault-429 (default 1)\n"
+          "  --latency-ms MS      fixed delay added to every API answer\n"
+          "  --jitter-ms MS       uniform extra delay 0..MS\n"
+          "  --max-rps N          429 once more than N requests arrived in "
+          "the current second\n"
+          "  --stats-file FILE    on SIGTERM/SIGINT write "
+          "{\"stats\":..,\"ledger\":..} here\n"
+          "  --help               this text\n"
+          "\n"
+          "Observability: GET /__stats, GET /__ledger. See "
+          "tests/sandbox/README.md.\n",
+          f);
 }
 
 static double arg_frac(const char *name, const char *s)
@@ -1143,8 +1141,7 @@ static void parse_args(int argc, char **argv)
             cfg.rates.frac[SBX_FAULT_5XX] = arg_frac("--fault-5xx", optarg);
             break;
         case OPT_FRESET:
-            cfg.rates.frac[SBX_FAULT_RESET] =
-                arg_frac("--fault-reset", optarg);
+            cfg.rates.frac[SBX_FAULT_RESET] = arg_frac("--fault-reset", optarg);
             break;
         case OPT_FSLOW:
             cfg.rates.frac[SBX_FAULT_SLOW] = arg_frac("--fault-slow", optarg);
@@ -1257,8 +1254,8 @@ static char *read_file(const char *path)
 /* Write {"stats":..,"ledger":..} atomically (temp file + rename). */
 static int write_stats_file(const char *path)
 {
-    json_t *o = json_pack("{s:o,s:o}", "stats", stats_json(), "ledger",
-                          ledger_json());
+    json_t *o =
+        json_pack("{s:o,s:o}", "stats", stats_json(), "ledger", ledger_json());
     size_t n = strlen(path) + 16;
     char *tmp = malloc(n);
     int rc = -1;
@@ -1387,14 +1384,13 @@ int main(int argc, char **argv)
     addr.sin_port = htons((uint16_t)cfg.port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_mhd_request, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, cfg.threads,
-        MHD_OPTION_CONNECTION_LIMIT, cfg.max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+        flags, 0, NULL, NULL, on_mhd_request, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
+        cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
-        MHD_OPTION_NOTIFY_COMPLETED, on_mhd_completed, NULL,
-        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_mhd_completed, NULL, MHD_OPTION_ARRAY,
+        tls_opts, MHD_OPTION_END);
     if (d == NULL)
         die(EXIT_OSERR, "cannot listen on 127.0.0.1:%u", cfg.port);
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);

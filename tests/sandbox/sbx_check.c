@@ -69,8 +69,7 @@ int sbx_check_auth(const struct sbx_auth_input *in, const char *want_token,
 {
     static const char *const names[4] = {SBX_HDR_TOKEN, SBX_HDR_TIMESTAMP,
                                          SBX_HDR_NONCE, SBX_HDR_SIGNATURE};
-    const char *vals[4] = {in->token, in->timestamp, in->nonce,
-                           in->signature};
+    const char *vals[4] = {in->token, in->timestamp, in->nonce, in->signature};
     char want[SBX_SIGN_HEX_LEN + 1];
     char msg[64];
     int64_t ts;
@@ -251,7 +250,8 @@ int sbx_check_body(const char *body, size_t len, char **company,
         return invalid(ans, "body is not valid JSON");
     rc = check_shape(root, ans);
     if (rc == 0) {
-        *company = strdup(json_string_value(json_object_get(root, "companyName")));
+        *company =
+            strdup(json_string_value(json_object_get(root, "companyName")));
         if (*company == NULL)
             rc = invalid(ans, "out of memory");
     }

@@ -116,11 +116,11 @@ static void test_auth__bad_signature(void **state)
     in.signature = "21B5903511219D969D137B54DF8DAA6C"; /* upper case */
     assert_int_equal(sbx_check_auth(&in, "test", "test", NOW, WIN, &ans), 443);
     json = sbx_answer_json(&ans);
-    assert_string_equal(json, "{\"code\":443,\"message\":\"INVALID SIGNATURE\"}");
+    assert_string_equal(json,
+                        "{\"code\":443,\"message\":\"INVALID SIGNATURE\"}");
     free(json);
     in = good_input();
-    assert_int_equal(sbx_check_auth(&in, "test", "wrong", NOW, WIN, &ans),
-                     443);
+    assert_int_equal(sbx_check_auth(&in, "test", "wrong", NOW, WIN, &ans), 443);
 }
 
 static void test_auth__signature_before_timestamp(void **state)
@@ -154,9 +154,9 @@ static void test_auth__timestamp_window(void **state)
 
 static void test_auth__timestamp_must_be_decimal_ms(void **state)
 {
-    static const char *const bad[] = {"1565753984.643", "-1565753984643",
-                                      "1565753984643 ", "0x1", "1e12",
-                                      "1565753984"}; /* seconds: stale */
+    static const char *const bad[] = {
+        "1565753984.643", "-1565753984643", "1565753984643 ", "0x1",
+        "1e12",           "1565753984"}; /* seconds: stale */
     struct sbx_answer ans;
     char sig[SBX_SIGN_HEX_LEN + 1];
 
