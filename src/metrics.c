@@ -75,6 +75,10 @@ void ab_metrics_print(FILE *f, const struct ab_run_stats *st,
          "Times this run paused because the vendor throttled it.");
     sample_i(f, "authbatch_run_throttles_total", st->throttles);
 
+    head(f, "authbatch_run_transport_errors_total", "counter",
+         "Attempts in this run that got no HTTP answer.");
+    sample_i(f, "authbatch_run_transport_errors_total", st->transport_errors);
+
     head(f, "authbatch_run_target_companies", "gauge",
          "Companies this run set out to finish (0 if unknown).");
     sample_i(f, "authbatch_run_target_companies", st->total);

@@ -13,6 +13,7 @@
  *                                                    already_authed, failed
  *   authbatch_run_retries_total                      counter
  *   authbatch_run_throttles_total                    counter
+ *   authbatch_run_transport_errors_total             counter: no HTTP answer
  *   authbatch_run_target_companies                   due at start (0 unknown)
  *   authbatch_run_in_flight_requests
  *   authbatch_run_retry_waiting_companies

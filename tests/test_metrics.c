@@ -35,6 +35,7 @@ static void fill(struct ab_run_stats *st, struct ab_counts *n)
     st->by_outcome[AB_OUT_TRANSIENT] = 8;
     st->retries = 12;
     st->throttles = 2;
+    st->transport_errors = 3;
     st->in_flight = 8;
     st->waiting = 6;
     st->rate_limit = 5;
@@ -81,6 +82,7 @@ static void test_metrics__running_run(void **state)
         strstr(t, "authbatch_run_requests_total{outcome=\"fatal\"} 0\n"));
     assert_non_null(strstr(t, "authbatch_run_retries_total 12\n"));
     assert_non_null(strstr(t, "authbatch_run_throttles_total 2\n"));
+    assert_non_null(strstr(t, "authbatch_run_transport_errors_total 3\n"));
     assert_non_null(strstr(t, "authbatch_run_duration_seconds 90.500\n"));
     assert_non_null(strstr(
         t, "authbatch_run_start_timestamp_seconds 1700000000.000\n"));
