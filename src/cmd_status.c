@@ -73,8 +73,7 @@ static void local_time(char *buf, size_t n, int64_t ms)
 {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
-    if (!localtime_r(&t, &tm) ||
-        !strftime(buf, n, "%Y-%m-%d %H:%M:%S %z", &tm))
+    if (!localtime_r(&t, &tm) || !strftime(buf, n, "%Y-%m-%d %H:%M:%S %z", &tm))
         snprintf(buf, n, "?");
 }
 
@@ -115,8 +114,7 @@ static void print_text(const struct status *st, const char *db)
                                     (double)run_duration_ms(st) / 1000.0);
         printf("last run        #%" PRId64 " started %s, ", st->run.id, when);
         if (st->run.ended_at >= 0)
-            printf("took %s, exit %d\n", dur,
-                   st->run.exit_status);
+            printf("took %s, exit %d\n", dur, st->run.exit_status);
         else if (st->running)
             printf("running for %s (pid %" PRId64 ")\n", dur, st->run.pid);
         else
@@ -189,18 +187,18 @@ static int print_json(const struct status *st, const char *db)
         json_object_set_new(l, "started_at", jtime(st->run.started_at));
         json_object_set_new(l, "started_at_ms",
                             json_integer(st->run.started_at));
-        json_object_set_new(l, "ended_at_ms",
-                            jint_or_null(st->run.ended_at >= 0,
-                                         st->run.ended_at));
+        json_object_set_new(
+            l, "ended_at_ms",
+            jint_or_null(st->run.ended_at >= 0, st->run.ended_at));
         json_object_set_new(
             l, "duration_s",
             st->run.ended_at >= 0 || st->running
                 ? json_real((double)run_duration_ms(st) / 1000.0)
                 : json_null());
         json_object_set_new(l, "running", json_boolean(st->running));
-        json_object_set_new(l, "exit_status",
-                            jint_or_null(st->run.exit_status >= 0,
-                                         st->run.exit_status));
+        json_object_set_new(
+            l, "exit_status",
+            jint_or_null(st->run.exit_status >= 0, st->run.exit_status));
         json_object_set_new(l, "attempts", json_integer(st->run.attempts));
         json_object_set_new(l, "issued", json_integer(st->run.issued));
         json_object_set_new(l, "already_authed",
@@ -217,9 +215,9 @@ static int print_json(const struct status *st, const char *db)
         json_object_set_new(o, "last_run", json_null());
     }
     json_object_set_new(o, "last_success_at", jtime(st->last_success_ms));
-    json_object_set_new(o, "last_success_at_ms",
-                        jint_or_null(st->last_success_ms > 0,
-                                     st->last_success_ms));
+    json_object_set_new(
+        o, "last_success_at_ms",
+        jint_or_null(st->last_success_ms > 0, st->last_success_ms));
     rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(o);
     putchar('\n');

@@ -4,8 +4,7 @@
 
 #include "atomicfile.h"
 
-static void head(FILE *f, const char *name, const char *type,
-                 const char *help)
+static void head(FILE *f, const char *name, const char *type, const char *help)
 {
     fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
@@ -53,8 +52,7 @@ void ab_metrics_print(FILE *f, const struct ab_run_stats *st,
     head(f, "authbatch_run_requests_total", "counter",
          "Requests answered in this run, by outcome class.");
     for (o = 0; o < AB_OUT__COUNT; o++)
-        fprintf(f, "authbatch_run_requests_total{outcome=\"%s\"} %" PRId64
-                   "\n",
+        fprintf(f, "authbatch_run_requests_total{outcome=\"%s\"} %" PRId64 "\n",
                 ab_outcome_name((enum ab_outcome)o), st->by_outcome[o]);
 
     head(f, "authbatch_run_companies_finished_total", "counter",
@@ -90,8 +88,7 @@ void ab_metrics_print(FILE *f, const struct ab_run_stats *st,
     sample_i(f, "authbatch_run_retry_waiting_companies", st->waiting);
     head(f, "authbatch_run_rate_limit_requests_per_second", "gauge",
          "The rate limiter's current rate (0 = unlimited).");
-    sample_d(f, "authbatch_run_rate_limit_requests_per_second",
-             st->rate_limit);
+    sample_d(f, "authbatch_run_rate_limit_requests_per_second", st->rate_limit);
     head(f, "authbatch_run_rate_requests_per_second", "gauge",
          "Answers per second over the last few seconds.");
     sample_d(f, "authbatch_run_rate_requests_per_second", st->rate_now);

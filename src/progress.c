@@ -8,16 +8,16 @@
 #include "err.h"
 #include "log.h"
 
-#define RING 32               /* rate samples, one a second at most */
-#define RATE_WINDOW_MS 30000  /* the ETA's rate looks this far back */
-#define BAR_MIN_GAP_MS 200    /* at most about 4 redraws a second */
+#define RING 32              /* rate samples, one a second at most */
+#define RATE_WINDOW_MS 30000 /* the ETA's rate looks this far back */
+#define BAR_MIN_GAP_MS 200   /* at most about 4 redraws a second */
 #define LOG_EVERY_MS 10000
 
 struct ab_progress {
     enum ab_progress_mode mode; /* resolved: BAR, LOG or NONE */
     FILE *out;
     int hooked;
-    int visible;  /* the bar's line is on the screen */
+    int visible; /* the bar's line is on the screen */
     int finished;
     char line[512];
     int64_t last_draw_ms;
@@ -166,8 +166,7 @@ void ab_progress_format_log(char *buf, size_t n, const struct ab_run_stats *st,
     ab_progress_format_duration(eta, sizeof eta, eta_s);
     if (st->total > 0)
         snprintf(head, sizeof head, "%lld/%lld finished (%.1f%%)",
-                 (long long)finished_of(st), (long long)st->total,
-                 percent(st));
+                 (long long)finished_of(st), (long long)st->total, percent(st));
     else
         snprintf(head, sizeof head, "%lld finished",
                  (long long)finished_of(st));

@@ -72,8 +72,7 @@ void ab_report_local_time(char *buf, size_t n, int64_t ms)
 {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
-    if (!localtime_r(&t, &tm) ||
-        !strftime(buf, n, "%Y-%m-%d %H:%M:%S %z", &tm))
+    if (!localtime_r(&t, &tm) || !strftime(buf, n, "%Y-%m-%d %H:%M:%S %z", &tm))
         snprintf(buf, n, "?");
 }
 
@@ -215,8 +214,8 @@ static void text_percentiles(FILE *out, const char *label,
     fprintf(out,
             "%-22s p50 %" PRId64 "%s, p90 %" PRId64 "%s, p99 %" PRId64
             "%s, max %" PRId64 "%s (%" PRId64 " %s)\n",
-            label, p->p50, unit, p->p90, unit, p->p99, unit, p->max, unit,
-            p->n, what);
+            label, p->p50, unit, p->p90, unit, p->p99, unit, p->max, unit, p->n,
+            what);
 }
 
 int ab_report_text(struct ab_store *s, const struct ab_report_opts *o,
@@ -261,8 +260,7 @@ int ab_report_text(struct ab_store *s, const struct ab_report_opts *o,
     }
     if (sum->other_codes_count)
         fprintf(out, "  other codes    %" PRId64 " %s\n",
-                sum->other_codes_count,
-                companies_word(sum->other_codes_count));
+                sum->other_codes_count, companies_word(sum->other_codes_count));
 
     fputc('\n', out);
     text_percentiles(out, "attempts per company", &sum->attempts,
@@ -273,9 +271,8 @@ int ab_report_text(struct ab_store *s, const struct ab_report_opts *o,
     if (sum->nruns == 0)
         fprintf(out, "  none yet\n");
     else
-        fprintf(out, "  %5s  %-25s %9s %9s %8s %8s %7s %4s\n", "id",
-                "started", "duration", "requests", "issued", "failed",
-                "req/s", "exit");
+        fprintf(out, "  %5s  %-25s %9s %9s %8s %8s %7s %4s\n", "id", "started",
+                "duration", "requests", "issued", "failed", "req/s", "exit");
     for (i = 0; i < sum->nruns; i++) {
         const struct ab_run_row *r = &sum->runs[i];
         char dur[32] = "unfinished", exitst[16] = "-";

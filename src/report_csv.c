@@ -62,10 +62,9 @@ int ab_report_csv(struct ab_store *s, const struct ab_report_opts *o,
                   struct ab_err *err)
 {
     static const char *const cols[] = {
-        "id",       "company_name",     "register_no",
-        "status",   "attempts",         "last_http_status",
-        "last_code", "last_message",    "updated_at",
-        "ticket",   "ticket_at",
+        "id",         "company_name",     "register_no", "status",
+        "attempts",   "last_http_status", "last_code",   "last_message",
+        "updated_at", "ticket",           "ticket_at",
     };
     struct csv_ctx x = {out, o->with_tickets};
     size_t i, ncols = o->with_tickets ? 11 : 9;

@@ -140,8 +140,8 @@ struct hbar {
     const char *label;
     int64_t value;
     const char *color;
-    const char *tip;   /* tooltip text, escaped here; NULL: none */
-    char attrs[128];   /* data-* attributes, already safe */
+    const char *tip; /* tooltip text, escaped here; NULL: none */
+    char attrs[128]; /* data-* attributes, already safe */
 };
 
 #define CHART_W 560
@@ -157,11 +157,12 @@ static void svg_hbars(FILE *f, const char *id, const char *aria,
     for (i = 0; i < n; i++)
         if (b[i].value > max)
             max = b[i].value;
-    fprintf(f,
-            "<svg id=\"%s\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\""
-            " viewBox=\"0 0 %d %.0f\" width=\"%d\" height=\"%.0f\" role=\"img\""
-            " aria-label=\"%s\">\n",
-            id, CHART_W, h, CHART_W, h, aria);
+    fprintf(
+        f,
+        "<svg id=\"%s\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\""
+        " viewBox=\"0 0 %d %.0f\" width=\"%d\" height=\"%.0f\" role=\"img\""
+        " aria-label=\"%s\">\n",
+        id, CHART_W, h, CHART_W, h, aria);
     for (i = 0; i < n; i++) {
         double y = 4 + (double)i * row;
         double w = plot_w * (double)b[i].value / (double)max;
@@ -178,10 +179,9 @@ static void svg_hbars(FILE *f, const char *id, const char *aria,
         fputs("<title>", f);
         esc(f, b[i].tip ? b[i].tip : b[i].label);
         fprintf(f, ": %" PRId64 "</title></rect>\n", b[i].value);
-        fprintf(f,
-                "<text class=\"val\" x=\"%.1f\" y=\"%.1f\">%" PRId64
-                "</text>\n",
-                label_w + w + 6, y + bar_h - 4, b[i].value);
+        fprintf(
+            f, "<text class=\"val\" x=\"%.1f\" y=\"%.1f\">%" PRId64 "</text>\n",
+            label_w + w + 6, y + bar_h - 4, b[i].value);
     }
     fputs("</svg>\n", f);
 }
@@ -275,8 +275,7 @@ static void chart_latency(FILE *f, const struct ab_report_summary *sum)
         b[k].color = "#5c6bc0";
         b[k].tip = NULL;
         snprintf(b[k].attrs, sizeof b[k].attrs,
-                 "data-lo-ms=\"%" PRId64 "\" data-hi-ms=\"%" PRId64 "\"", l,
-                 h);
+                 "data-lo-ms=\"%" PRId64 "\" data-hi-ms=\"%" PRId64 "\"", l, h);
     }
     svg_hbars(f, "chart-latency", "attempts by duration", b,
               AB_LATENCY_BUCKETS);
@@ -309,19 +308,19 @@ static void v_frame(FILE *f, const char *id, const char *aria, int64_t max,
 {
     int g;
 
-    fprintf(f,
-            "<svg id=\"%s\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\""
-            " viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\""
-            " aria-label=\"%s\" %s>\n",
-            id, CHART_W, V_H, CHART_W, V_H, aria, extra_attrs);
+    fprintf(
+        f,
+        "<svg id=\"%s\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\""
+        " viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\""
+        " aria-label=\"%s\" %s>\n",
+        id, CHART_W, V_H, CHART_W, V_H, aria, extra_attrs);
     for (g = 0; g <= 2; g++) {
         double y = V_TOP + v_plot_h() * (1.0 - g / 2.0);
         fprintf(f,
                 "<line class=\"grid\" x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\""
                 " y2=\"%.1f\"/>\n<text class=\"lbl\" x=\"%.0f\" y=\"%.1f\">"
                 "%" PRId64 "</text>\n",
-                V_LEFT, y, CHART_W - 8.0, y, V_LEFT - 6, y + 4,
-                max * g / 2);
+                V_LEFT, y, CHART_W - 8.0, y, V_LEFT - 6, y + 4, max * g / 2);
     }
 }
 
@@ -354,9 +353,9 @@ static int on_bucket(void *ctx, int64_t start, int64_t count)
 static int64_t pick_bucket(int64_t span_ms)
 {
     static const int64_t widths[] = {
-        1000,     2000,     5000,     10000,     15000,     30000,
-        60000,    120000,   300000,   600000,    900000,    1800000,
-        3600000,  7200000,  10800000, 21600000,  43200000,  86400000,
+        1000,      2000,      5000,         10000,    15000,    30000,
+        60000,     120000,    300000,       600000,   900000,   1800000,
+        3600000,   7200000,   10800000,     21600000, 43200000, 86400000,
         172800000, 604800000, 2592000000LL,
     };
     size_t i;
@@ -550,8 +549,9 @@ static void errors_table(FILE *f, const struct ab_report_summary *sum)
     }
     fputs("</tbody></table>\n", f);
     if (sum->other_codes_count)
-        fprintf(f, "<p class=\"note\">%" PRId64 " more companies with other "
-                   "codes.</p>\n",
+        fprintf(f,
+                "<p class=\"note\">%" PRId64 " more companies with other "
+                "codes.</p>\n",
                 sum->other_codes_count);
     fputs("</section>\n", f);
 }
@@ -559,8 +559,7 @@ static void errors_table(FILE *f, const struct ab_report_summary *sum)
 static void pct_row(FILE *f, const char *what, const struct ab_percentiles *p,
                     const char *unit)
 {
-    fprintf(f, "<tr><td>%s</td><td class=\"num\">%" PRId64 "</td>", what,
-            p->n);
+    fprintf(f, "<tr><td>%s</td><td class=\"num\">%" PRId64 "</td>", what, p->n);
     if (p->n == 0)
         fputs("<td class=\"num\">-</td><td class=\"num\">-</td>"
               "<td class=\"num\">-</td><td class=\"num\">-</td></tr>\n",
@@ -654,7 +653,8 @@ static int on_company(void *ctx, const struct ab_report_company *c)
     esc(f, c->status);
     fputs("\">", f);
     esc(f, c->status);
-    fprintf(f, "</span></td><td class=\"num\">%" PRId64 "</td><td class=\"num\">",
+    fprintf(f,
+            "</span></td><td class=\"num\">%" PRId64 "</td><td class=\"num\">",
             c->attempts);
     if (c->last_http_status >= 0)
         fprintf(f, "%" PRId64, c->last_http_status);
@@ -678,9 +678,9 @@ static int company_table(FILE *f, struct ab_store *s,
                          const struct ab_report_summary *sum,
                          struct ab_err *err)
 {
-    struct rows_ctx r = {f, 0, o->html_max_rows > 0 ? o->html_max_rows
-                                                    : AB_REPORT_HTML_MAX_ROWS,
-                         o->with_tickets};
+    struct rows_ctx r = {
+        f, 0, o->html_max_rows > 0 ? o->html_max_rows : AB_REPORT_HTML_MAX_ROWS,
+        o->with_tickets};
     int64_t matching = o->status ? ab_report_count_of(&sum->counts, o->status)
                                  : sum->counts.total;
     int rc, k;

@@ -7,8 +7,8 @@
 #include "report.h"
 #include "store_report.h"
 
-#define AB_REPORT_MAX_RUNS 100   /* run history shown */
-#define AB_REPORT_MAX_CODES 200  /* error groups shown; the rest summed up */
+#define AB_REPORT_MAX_RUNS 100  /* run history shown */
+#define AB_REPORT_MAX_CODES 200 /* error groups shown; the rest summed up */
 
 struct ab_report_codeinfo {
     int has_code;

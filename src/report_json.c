@@ -29,8 +29,8 @@ static json_t *jstr(const char *s)
         } else {
             /* Keep a sequence only if jansson accepts it alone. */
             size_t len = ch >= 0xF0 ? 4 : ch >= 0xE0 ? 3 : ch >= 0xC0 ? 2 : 1;
-            json_t *t = len > 1 && i + len <= n ? json_stringn(s + i, len)
-                                                : NULL;
+            json_t *t =
+                len > 1 && i + len <= n ? json_stringn(s + i, len) : NULL;
             if (t) {
                 memcpy(clean + o, s + i, len);
                 o += len;
@@ -82,11 +82,10 @@ static json_t *run_json(const struct ab_run_row *r)
     json_object_set_new(o, "started_at", jtime(r->started_at));
     json_object_set_new(o, "started_at_ms", json_integer(r->started_at));
     json_object_set_new(o, "ended_at_ms", jint_or_null(ended, r->ended_at));
-    json_object_set_new(o, "duration_s",
-                        ended ? json_real((double)(r->ended_at -
-                                                   r->started_at) /
-                                          1000.0)
-                              : json_null());
+    json_object_set_new(
+        o, "duration_s",
+        ended ? json_real((double)(r->ended_at - r->started_at) / 1000.0)
+              : json_null());
     json_object_set_new(o, "pid", json_integer(r->pid));
     json_object_set_new(o, "attempts", json_integer(r->attempts));
     json_object_set_new(o, "issued", json_integer(r->issued));
@@ -158,9 +157,9 @@ static json_t *summary_json(const struct ab_report_summary *sum)
         json_array_append_new(runs, run_json(&sum->runs[i]));
     json_object_set_new(o, "runs", runs);
     json_object_set_new(o, "last_success_at", jtime(sum->last_success_ms));
-    json_object_set_new(o, "last_success_at_ms",
-                        jint_or_null(sum->last_success_ms > 0,
-                                     sum->last_success_ms));
+    json_object_set_new(
+        o, "last_success_at_ms",
+        jint_or_null(sum->last_success_ms > 0, sum->last_success_ms));
     return o;
 }
 
@@ -180,10 +179,11 @@ static int on_company(void *ctx, const struct ab_report_company *c)
     json_object_set_new(o, "register_no", jstr(c->register_no));
     json_object_set_new(o, "status", jstr(c->status));
     json_object_set_new(o, "attempts", json_integer(c->attempts));
-    json_object_set_new(o, "last_http_status",
-                        jint_or_null(c->last_http_status >= 0,
-                                     c->last_http_status));
-    json_object_set_new(o, "last_code", jint_or_null(c->has_code, c->last_code));
+    json_object_set_new(
+        o, "last_http_status",
+        jint_or_null(c->last_http_status >= 0, c->last_http_status));
+    json_object_set_new(o, "last_code",
+                        jint_or_null(c->has_code, c->last_code));
     json_object_set_new(o, "last_message", jstr(c->last_message));
     json_object_set_new(o, "updated_at", jtime(c->updated_at));
     if (c->ticket) {

@@ -93,8 +93,7 @@ int ab_store_last_run(struct ab_store *s, struct ab_run_row *out, int *found,
         return 0;
     /* Unfinished: the counters are written at the end, so count the
      * attempts so far (a range of the attempts_run index). */
-    if (!(st = prep(s, "SELECT count(*) FROM attempts WHERE run_id = ?1",
-                    err)))
+    if (!(st = prep(s, "SELECT count(*) FROM attempts WHERE run_id = ?1", err)))
         return prep_code(err);
     sqlite3_bind_int64(st, 1, out->id);
     rc = sqlite3_step(st);
@@ -154,10 +153,11 @@ int ab_store_runs_each(struct ab_store *s, int limit,
     return rc == SQLITE_DONE ? 0 : fail_read(s, rc, err);
 }
 
-int ab_store_report_companies(
-    struct ab_store *s, const char *status, int with_tickets,
-    int (*fn)(void *ctx, const struct ab_report_company *c), void *ctx,
-    struct ab_err *err)
+int ab_store_report_companies(struct ab_store *s, const char *status,
+                              int with_tickets,
+                              int (*fn)(void *ctx,
+                                        const struct ab_report_company *c),
+                              void *ctx, struct ab_err *err)
 {
     /* Tickets are never even read unless asked for. */
     static const char sql_plain[] =
@@ -187,8 +187,8 @@ int ab_store_report_companies(
         c.last_code = sqlite3_column_int64(st, 6);
         c.last_message = (const char *)sqlite3_column_text(st, 7);
         c.updated_at = sqlite3_column_int64(st, 8);
-        c.ticket = with_tickets ? (const char *)sqlite3_column_text(st, 9)
-                                : NULL;
+        c.ticket =
+            with_tickets ? (const char *)sqlite3_column_text(st, 9) : NULL;
         c.ticket_at = with_tickets ? col_or(st, 10, -1) : -1;
         if (!c.company_name)
             c.company_name = "";
@@ -317,7 +317,8 @@ static int percentiles(struct ab_store *s, const char *sql_total,
     return rc == SQLITE_DONE ? 0 : fail_read(s, rc, err);
 }
 
-int ab_store_attempts_percentiles(struct ab_store *s, struct ab_percentiles *out,
+int ab_store_attempts_percentiles(struct ab_store *s,
+                                  struct ab_percentiles *out,
                                   struct ab_err *err)
 {
     return percentiles(
@@ -365,8 +366,7 @@ int ab_store_latency_histogram(struct ab_store *s,
 }
 
 int ab_store_attempts_span(struct ab_store *s, int64_t *first_ms,
-                           int64_t *last_ms, int64_t *count,
-                           struct ab_err *err)
+                           int64_t *last_ms, int64_t *count, struct ab_err *err)
 {
     sqlite3_stmt *st;
     int rc;
@@ -405,8 +405,8 @@ int ab_store_throughput_each(struct ab_store *s, int64_t bucket_ms,
         return prep_code(err);
     sqlite3_bind_int64(st, 1, bucket_ms);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        stop = fn(ctx, sqlite3_column_int64(st, 0),
-                  sqlite3_column_int64(st, 1));
+        stop =
+            fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
         if (stop)
             break;
     }

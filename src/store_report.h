@@ -68,10 +68,11 @@ struct ab_report_company {
 /* Streams companies in id order, only those with `status` unless NULL.
  * Tickets are read from the database only when with_tickets is non-zero.
  * fn returning non-zero stops the walk and becomes the return value. */
-int ab_store_report_companies(
-    struct ab_store *s, const char *status, int with_tickets,
-    int (*fn)(void *ctx, const struct ab_report_company *c), void *ctx,
-    struct ab_err *err);
+int ab_store_report_companies(struct ab_store *s, const char *status,
+                              int with_tickets,
+                              int (*fn)(void *ctx,
+                                        const struct ab_report_company *c),
+                              void *ctx, struct ab_err *err);
 
 /* The last answer of companies not (yet) finished successfully (every status
  * but done and already_authed), grouped by last_code: how many, how many of
@@ -99,7 +100,8 @@ struct ab_percentiles {
 };
 
 /* companies.attempts over companies tried at least once. */
-int ab_store_attempts_percentiles(struct ab_store *s, struct ab_percentiles *out,
+int ab_store_attempts_percentiles(struct ab_store *s,
+                                  struct ab_percentiles *out,
                                   struct ab_err *err);
 
 /* attempts.duration_ms over every attempt. */

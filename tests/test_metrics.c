@@ -74,25 +74,24 @@ static void test_metrics__running_run(void **state)
     assert_non_null(strstr(t, "# TYPE authbatch_companies gauge\n"));
     assert_non_null(strstr(t, "authbatch_companies{status=\"pending\"} 44\n"));
     assert_non_null(strstr(t, "authbatch_companies{status=\"failed\"} 3\n"));
+    assert_non_null(strstr(t, "# TYPE authbatch_run_requests_total counter\n"));
     assert_non_null(
-        strstr(t, "# TYPE authbatch_run_requests_total counter\n"));
-    assert_non_null(strstr(
-        t, "authbatch_run_requests_total{outcome=\"throttled\"} 4\n"));
+        strstr(t, "authbatch_run_requests_total{outcome=\"throttled\"} 4\n"));
     assert_non_null(
         strstr(t, "authbatch_run_requests_total{outcome=\"fatal\"} 0\n"));
     assert_non_null(strstr(t, "authbatch_run_retries_total 12\n"));
     assert_non_null(strstr(t, "authbatch_run_throttles_total 2\n"));
     assert_non_null(strstr(t, "authbatch_run_transport_errors_total 3\n"));
     assert_non_null(strstr(t, "authbatch_run_duration_seconds 90.500\n"));
-    assert_non_null(strstr(
-        t, "authbatch_run_start_timestamp_seconds 1700000000.000\n"));
+    assert_non_null(
+        strstr(t, "authbatch_run_start_timestamp_seconds 1700000000.000\n"));
     assert_non_null(strstr(t, "authbatch_run_in_flight_requests 8\n"));
-    assert_non_null(strstr(
-        t, "authbatch_run_rate_limit_requests_per_second 5.000\n"));
+    assert_non_null(
+        strstr(t, "authbatch_run_rate_limit_requests_per_second 5.000\n"));
     assert_non_null(strstr(t, "authbatch_run_running 1\n"));
     assert_non_null(strstr(t, "authbatch_run_exit_status -1\n"));
-    assert_non_null(strstr(
-        t, "authbatch_last_success_timestamp_seconds 1690000000.000\n"));
+    assert_non_null(
+        strstr(t, "authbatch_last_success_timestamp_seconds 1690000000.000\n"));
     free(t);
 }
 
@@ -108,8 +107,8 @@ static void test_metrics__successful_end_is_the_last_success(void **state)
     t = print(&st, &n, 1690000000000);
     assert_non_null(strstr(t, "authbatch_run_running 0\n"));
     assert_non_null(strstr(t, "authbatch_run_exit_status 0\n"));
-    assert_non_null(strstr(
-        t, "authbatch_last_success_timestamp_seconds 1700000090.500\n"));
+    assert_non_null(
+        strstr(t, "authbatch_last_success_timestamp_seconds 1700000090.500\n"));
     free(t);
 
     st.exit_status = 75;
@@ -193,8 +192,9 @@ static void test_metrics__write_replaces_atomically(void **state)
         snprintf(cmd, sizeof cmd, "%s check metrics < '%s'", promtool, path);
         assert_int_equal(system(cmd), 0);
     } else {
-        fprintf(stderr, "skipping promtool check: %s not installed "
-                        "(Debian package prometheus)\n",
+        fprintf(stderr,
+                "skipping promtool check: %s not installed "
+                "(Debian package prometheus)\n",
                 promtool);
     }
 

@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <arpa/inet.h>
+#include <cmocka.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -94,14 +94,13 @@ static void test_ping__start_success_and_exit_status(void **state)
     s.status = 200;
     listen_local(&s);
     assert_int_equal(ping_once(&s, "/ping/abc-123", "/start"), 0);
-    assert_int_equal(strncmp(s.request, "GET /ping/abc-123/start HTTP/1.1\r\n",
-                             34),
-                     0);
+    assert_int_equal(
+        strncmp(s.request, "GET /ping/abc-123/start HTTP/1.1\r\n", 34), 0);
     assert_non_null(strstr(s.request, "User-Agent: authbatch/"));
     /* A trailing slash on the base is not doubled. */
     assert_int_equal(ping_once(&s, "/ping/abc-123/", ""), 0);
-    assert_int_equal(
-        strncmp(s.request, "GET /ping/abc-123 HTTP/1.1\r\n", 28), 0);
+    assert_int_equal(strncmp(s.request, "GET /ping/abc-123 HTTP/1.1\r\n", 28),
+                     0);
     assert_int_equal(ping_once(&s, "/ping/abc-123", "/75"), 0);
     assert_int_equal(strncmp(s.request, "GET /ping/abc-123/75 HTTP/1.1", 29),
                      0);

@@ -313,8 +313,8 @@ int main(void)
         cmocka_unit_test_setup(test_progress__log_text, setup),
         cmocka_unit_test_setup(test_progress__bar_redraws_at_most_4_per_second,
                                setup),
-        cmocka_unit_test_setup(
-            test_progress__log_messages_never_garble_the_bar, setup),
+        cmocka_unit_test_setup(test_progress__log_messages_never_garble_the_bar,
+                               setup),
         cmocka_unit_test_setup(
             test_progress__log_every_10_seconds_and_at_the_end, setup),
         cmocka_unit_test_setup(test_progress__quiet_and_none_print_nothing,

@@ -110,8 +110,8 @@ static int teardown(void **state)
 }
 
 /* Runs a report into a string (caller frees). */
-static char *render(struct fx *x, enum ab_report_format fmt,
-                    const char *status, int tickets, int bom, int64_t maxrows)
+static char *render(struct fx *x, enum ab_report_format fmt, const char *status,
+                    int tickets, int bom, int64_t maxrows)
 {
     struct ab_report_opts o = {0};
     struct ab_err err = {0};
@@ -281,8 +281,7 @@ static void test_report__json_numbers_equal_database(void **state)
 
     errs = json_object_get(sum, "errors");
     assert_int_equal(json_array_size(errs), 3);
-    assert_true(json_is_null(json_object_get(json_array_get(errs, 0),
-                                             "code")));
+    assert_true(json_is_null(json_object_get(json_array_get(errs, 0), "code")));
     assert_int_equal(jint(json_array_get(errs, 1), "code"), 1005);
     assert_int_equal(jint(json_array_get(errs, 1), "companies"), 2);
     assert_int_equal(jint(json_array_get(errs, 1), "failed"), 2);
@@ -304,10 +303,9 @@ static void test_report__json_numbers_equal_database(void **state)
     assert_int_equal(json_array_size(rows), 12);
     for (i = 0; i < json_array_size(rows); i++)
         assert_null(json_object_get(json_array_get(rows, i), "ticket"));
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(rows, 4),
-                                          "company_name")),
-        "测试有限公司");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(rows, 4), "company_name")),
+                        "测试有限公司");
     assert_null(strstr(t, "TKT-SECRET"));
     json_decref(doc);
     free(t);
@@ -326,8 +324,8 @@ static void test_report__json_status_filter_and_tickets(void **state)
         json_t *r = json_array_get(rows, i);
         assert_string_equal(json_string_value(json_object_get(r, "status")),
                             "done");
-        assert_non_null(strstr(
-            json_string_value(json_object_get(r, "ticket")), "TKT-SECRET-"));
+        assert_non_null(strstr(json_string_value(json_object_get(r, "ticket")),
+                               "TKT-SECRET-"));
     }
     /* The summary still covers everything. */
     assert_int_equal(jint(json_object_get(doc, "summary"), "total"), 12);
@@ -472,7 +470,8 @@ static int check_tags(const char *s, char *why, size_t n)
                 return snprintf(why, n, "open comment"), -1;
             continue;
         }
-        if (strncmp(p, "<!DOCTYPE", 9) == 0 || strncmp(p, "<![CDATA[", 9) == 0) {
+        if (strncmp(p, "<!DOCTYPE", 9) == 0 ||
+            strncmp(p, "<![CDATA[", 9) == 0) {
             p = strstr(p, strncmp(p, "<![", 3) == 0 ? "]]>" : ">");
             if (!p)
                 return snprintf(why, n, "open declaration"), -1;
@@ -500,8 +499,7 @@ static int check_tags(const char *s, char *why, size_t n)
                 if (!end)
                     return snprintf(why, n, "open quote in <%s>", name), -1;
             } else if (*end == '=' && end[1] != '"') {
-                return snprintf(why, n, "unquoted attribute in <%s>", name),
-                       -1;
+                return snprintf(why, n, "unquoted attribute in <%s>", name), -1;
             }
             end++;
         }
@@ -526,8 +524,7 @@ static int check_tags(const char *s, char *why, size_t n)
 }
 
 /* The value of attribute attr in the first element that contains marker. */
-static long long attr_after(const char *s, const char *marker,
-                            const char *attr)
+static long long attr_after(const char *s, const char *marker, const char *attr)
 {
     const char *p = strstr(s, marker), *tag_end, *a;
     char key[64];
@@ -570,9 +567,11 @@ static void test_report__html_wellformed_charts_equal_database(void **state)
     assert_int_equal(attr_after(t, "data-status=\"done\"", "data-count"), 3);
     assert_int_equal(
         attr_after(t, "data-status=\"already_authed\"", "data-count"), 1);
-    assert_int_equal(attr_after(t, "data-status=\"failed\" data-count", "data-count"), 3);
     assert_int_equal(
-        attr_after(t, "data-status=\"retry_wait\" data-count", "data-count"), 2);
+        attr_after(t, "data-status=\"failed\" data-count", "data-count"), 3);
+    assert_int_equal(
+        attr_after(t, "data-status=\"retry_wait\" data-count", "data-count"),
+        2);
     assert_int_equal(
         attr_after(t, "data-status=\"pending\" data-count", "data-count"), 2);
     assert_int_equal(attr_after(t, "data-code=\"1005\"", "data-count"), 2);
@@ -581,8 +580,7 @@ static void test_report__html_wellformed_charts_equal_database(void **state)
     assert_int_equal(sum_attr(t, "data-lo-ms=", "data-count"), 15);
     assert_int_equal(sum_attr(t, "data-bucket-start=", "data-count"), 15);
     assert_int_equal(attr_after(t, "data-run-id=\"1\"", "data-attempts"), 9);
-    assert_int_equal(attr_after(t, "data-run-id=\"2\"", "data-exit-status"),
-                     0);
+    assert_int_equal(attr_after(t, "data-run-id=\"2\"", "data-exit-status"), 0);
     assert_int_equal(count_of(t, "<tr data-status="), 12);
     /* Escaped, no external assets, no tickets. */
     assert_null(strstr(t, "<script>alert"));
@@ -721,8 +719,8 @@ int main(void)
                                         setup_empty, teardown),
         cmocka_unit_test_setup_teardown(test_report__csv_parses_back_rfc4180,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_report__csv_bom_and_tickets,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report__csv_bom_and_tickets, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_report__html_wellformed_charts_equal_database, setup,
             teardown),
