@@ -55,6 +55,7 @@ struct dispatcher {
     int nresults;
 
     int64_t claimed;  /* companies claimed this run (for --limit) */
+    int64_t last_cut_ms; /* when the limiter was last cut (Unix ms) */
     int64_t consecutive_transport;
     int got_answer;
     int stopping, cancelled, finished;
@@ -226,6 +227,16 @@ static struct result *new_result(struct dispatcher *d)
     return &d->results[d->nresults++];
 }
 
+/* Requests per second lately: the window's answers, or the whole run's
+ * average while the window is still filling. */
+static double observed_rate(struct dispatcher *d)
+{
+    double secs = (double)(ab_now_ms() - d->st->started_ms) / 1000.0;
+    double avg = secs > 0.25 ? (double)d->st->attempts / secs
+                             : (double)d->o->concurrency;
+    return d->st->rate_now > avg ? d->st->rate_now : avg;
+}
+
 static void on_answer(void *ctx, const struct ab_http_result *h)
 {
     struct job *j = ctx;
@@ -307,14 +318,17 @@ static void on_answer(void *ctx, const struct ab_http_result *h)
             int64_t t = now_us(d);
             int64_t pause = (h->retry_after_s > 0 ? h->retry_after_s : 1) *
                             1000000LL;
-            if (t >= d->rl.paused_until) {
+            /* Cut once per signal: answers to requests sent before the last
+             * cut say nothing new about the rate. */
+            if (h->started_ms >= d->last_cut_ms) {
+                d->last_cut_ms = now;
                 d->st->throttles++;
                 ab_log_debug("throttled: pausing %lld ms, rate %.1f/s -> "
                              "%.1f/s",
                              (long long)(pause / 1000), d->rl.rate,
                              d->rl.rate > 0 ? d->rl.rate / 2
                                             : d->st->rate_now / 2);
-                ab_ratelimit_throttle(&d->rl, t, t + pause, d->st->rate_now);
+                ab_ratelimit_throttle(&d->rl, t, t + pause, observed_rate(d));
             } else if (t + pause > d->rl.paused_until) {
                 d->rl.paused_until = t + pause;
             }

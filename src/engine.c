@@ -43,6 +43,8 @@ struct ab_engine {
     int in_flight;
     int broken;
     int closing; /* in ab_engine_free: the multi handle is going away */
+    int depth;   /* > 0 while completion callbacks run */
+    int free_requested; /* ab_engine_free() came from a callback */
     int open_handles;  /* uv handles not yet closed, the engine included */
     struct sock_ctx **fds; /* live poll contexts by fd */
     int nfds;
@@ -76,12 +78,14 @@ static void on_sock_closed(uv_handle_t *h)
     }
 }
 
+static void engine_free_now(struct ab_engine *e);
+
 static void socket_action(struct ab_engine *e, curl_socket_t fd, int flags)
 {
     int running;
     CURLMcode mc;
 
-    if (e->broken)
+    if (e->broken || e->closing)
         return;
     mc = curl_multi_socket_action(e->multi, fd, flags, &running);
     if (mc != CURLM_OK) {
@@ -267,7 +271,7 @@ static void complete(struct req *r, CURLcode code, const char *why)
     curl_slist_free_all(r->hdrs);
     free(r->body);
     free(r->resp);
-    if (e->npool < POOL_MAX) {
+    if (e->npool < POOL_MAX && !e->free_requested) {
         curl_easy_reset(r->easy);
         e->pool[e->npool++] = r->easy;
     } else {
@@ -281,7 +285,9 @@ static void check_multi_info(struct ab_engine *e)
     CURLMsg *msg;
     int left;
 
-    while ((msg = curl_multi_info_read(e->multi, &left))) {
+    e->depth++;
+    while (!e->free_requested &&
+           (msg = curl_multi_info_read(e->multi, &left))) {
         CURL *easy;
         CURLcode code;
         struct req *r = NULL;
@@ -295,6 +301,8 @@ static void check_multi_info(struct ab_engine *e)
         curl_multi_remove_handle(e->multi, easy);
         complete(r, code, NULL);
     }
+    if (--e->depth == 0 && e->free_requested)
+        engine_free_now(e);
 }
 
 int ab_engine_new(uv_loop_t *loop, const struct ab_engine_opts *o,
@@ -447,20 +455,37 @@ int ab_engine_broken(const struct ab_engine *e)
 
 void ab_engine_cancel_all(struct ab_engine *e)
 {
+    e->depth++;
     while (e->reqs) {
         struct req *r = e->reqs;
         curl_multi_remove_handle(e->multi, r->easy);
         complete(r, CURLE_ABORTED_BY_CALLBACK, "cancelled");
     }
+    if (--e->depth == 0 && e->free_requested)
+        engine_free_now(e);
 }
 
 void ab_engine_free(struct ab_engine *e)
 {
+    if (!e || e->free_requested)
+        return;
+    e->free_requested = 1;
+    /* From inside a completion callback, curl's multi handle is still in
+     * use further up the stack: free once the callbacks have returned. */
+    if (e->depth == 0)
+        engine_free_now(e);
+}
+
+static void engine_free_now(struct ab_engine *e)
+{
     int i;
 
-    if (!e)
-        return;
-    ab_engine_cancel_all(e);
+    e->depth++; /* callbacks of the cancelled requests must not recurse */
+    while (e->reqs) {
+        struct req *r = e->reqs;
+        curl_multi_remove_handle(e->multi, r->easy);
+        complete(r, CURLE_ABORTED_BY_CALLBACK, "cancelled");
+    }
     for (i = 0; i < e->npool; i++)
         curl_easy_cleanup(e->pool[i]);
     e->npool = 0;

@@ -13,6 +13,7 @@ void ab_ratelimit_init(struct ab_ratelimit *rl, double rate, int burst,
 {
     rl->target = rate > 0 ? rate : 0;
     rl->rate = rl->target;
+    rl->ceiling = rl->target;
     rl->burst = burst >= 1 ? burst : 1;
     /* One token, not a full bucket: TAT sits burst-1 intervals ahead. */
     rl->tat = rl->rate > 0 ? now + (rl->burst - 1) * interval(rl) : now;
@@ -31,16 +32,13 @@ static void recover(struct ab_ratelimit *rl, int64_t now)
     secs = (double)(now - rl->last_step) / US_PER_S;
     if (secs < 1.0)
         return;
-    step = (rl->target > 0 ? rl->target : rl->rate) / 10.0;
+    step = rl->ceiling / 10.0;
     if (step < MIN_RATE)
         step = MIN_RATE;
     rl->rate += step * (double)(int64_t)secs;
     rl->last_step += (int64_t)secs * (int64_t)US_PER_S;
-    if (rl->target > 0 && rl->rate >= rl->target) {
-        rl->rate = rl->target;
-    } else if (rl->target == 0 && rl->rate >= 1e6) {
-        rl->rate = 0; /* back to unlimited */
-    }
+    if (rl->rate >= rl->ceiling)
+        rl->rate = rl->target; /* the configured rate, or unlimited again */
 }
 
 int64_t ab_ratelimit_next(struct ab_ratelimit *rl, int64_t now)
@@ -73,6 +71,8 @@ void ab_ratelimit_throttle(struct ab_ratelimit *rl, int64_t now,
 
     if (base <= 0)
         base = 2 * MIN_RATE;
+    if (rl->target == 0 && (rl->rate == 0 || base > rl->ceiling))
+        rl->ceiling = base;
     if (until > rl->paused_until)
         rl->paused_until = until;
     rl->rate = base / 2 > MIN_RATE ? base / 2 : MIN_RATE;

@@ -9,7 +9,8 @@
  * given time and halves the current rate; ab_ratelimit_next()/take() then
  * climb back towards the configured rate in steps of a tenth of it per second
  * without throttling. Rate 0 means unlimited; when throttled, an unlimited
- * limiter adopts half the observed rate passed in, and climbs from there.
+ * limiter adopts half the observed rate passed in, climbs by a tenth of that
+ * observed rate per second, and is unlimited again once it gets there.
  */
 #ifndef AB_RATELIMIT_H
 #define AB_RATELIMIT_H
@@ -19,6 +20,8 @@
 struct ab_ratelimit {
     double target;        /* configured rate, req/s; 0 = unlimited */
     double rate;          /* current rate, req/s; 0 = unlimited */
+    double ceiling;       /* where climbing stops: target, or the observed
+                             rate when an unlimited limiter was throttled */
     int burst;            /* >= 1 */
     int64_t tat;          /* theoretical arrival time, us */
     int64_t paused_until; /* no send before this, us */
