@@ -190,24 +190,19 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     struct dispatcher *d = h->data;
 
-    if (!d->stopping || d->end != AB_END_STOPPED || !d->cancelled) {
-        if (!d->stopping) {
-            ab_log_info("%s: no new requests; waiting for %d in flight "
-                        "(again to cancel them)",
-                        signum == SIGINT ? "interrupted" : "terminated",
-                        ab_engine_in_flight(d->eng));
-            stop(d, AB_END_STOPPED);
-            pump(d);
-            return;
-        }
-        if (!d->cancelled) {
-            ab_log_info("cancelling %d requests in flight",
-                        ab_engine_in_flight(d->eng));
-            d->cancelled = 1;
-            ab_engine_cancel_all(d->eng);
-            pump(d);
-        }
+    if (!d->stopping) {
+        ab_log_info("%s: no new requests; waiting for %d in flight "
+                    "(again to cancel them)",
+                    signum == SIGINT ? "interrupted" : "terminated",
+                    ab_engine_in_flight(d->eng));
+        stop(d, AB_END_STOPPED);
+    } else if (!d->cancelled) {
+        ab_log_info("cancelling %d requests in flight",
+                    ab_engine_in_flight(d->eng));
+        d->cancelled = 1;
+        ab_engine_cancel_all(d->eng);
     }
+    pump(d);
 }
 
 static void on_dispatch_timer(uv_timer_t *t)
@@ -271,18 +266,13 @@ static void on_answer(void *ctx, const struct ab_http_result *h)
         r->attempt_no = j->c.attempts;
         r->status = "pending";
         if (r->api.outcome == AB_OUT_FATAL && d->end != AB_END_FATAL) {
-            if (d->err && !d->err->msg[0])
+            if (r->api.http_status)
                 ab_err_set(d->err, AB_ECONFIG,
-                           "the API refused the request: %s%s%s",
-                           r->api.http_status ? "HTTP " : "",
-                           r->api.http_status ? "" : "",
+                           "the API refused the request: HTTP %ld, code %ld, "
+                           "%.300s",
+                           r->api.http_status,
+                           r->api.has_code ? r->api.code : 0,
                            r->api.message);
-            if (d->err && r->api.http_status)
-                snprintf(d->err->msg, sizeof d->err->msg,
-                         "the API refused the request: HTTP %ld, code %ld, "
-                         "%.300s",
-                         r->api.http_status, r->api.has_code ? r->api.code : 0,
-                         r->api.message);
             stop(d, AB_END_FATAL);
         }
     } else {
