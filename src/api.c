@@ -76,8 +76,8 @@ static long from_response_code(const char *rc)
         const char *rc;
         long code;
     } map[] = {
-        {"00000000", 0},     {"21990001", 1001}, {"14990002", 1002},
-        {"11990005", 1005},  {"11990441", 441},  {"11990442", 442},
+        {"00000000", 0},    {"21990001", 1001}, {"14990002", 1002},
+        {"11990005", 1005}, {"11990441", 441},  {"11990442", 442},
     };
     size_t i;
     for (i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -127,8 +127,7 @@ static void copy_utf8(char *dst, size_t n, const char *s)
 
 void ab_api_classify(const char *transport_error, long http_status,
                      const char *body, size_t body_len,
-                     const struct ab_api_codes *extra,
-                     struct ab_api_result *r)
+                     const struct ab_api_codes *extra, struct ab_api_result *r)
 {
     json_t *root = NULL, *v;
     json_error_t jerr;
@@ -160,7 +159,8 @@ void ab_api_classify(const char *transport_error, long http_status,
     if (http_status == 429) {
         r->outcome = AB_OUT_THROTTLED;
         if (!r->message[0])
-            copy_utf8(r->message, sizeof r->message, "HTTP 429 too many requests");
+            copy_utf8(r->message, sizeof r->message,
+                      "HTTP 429 too many requests");
     } else if (http_status >= 500) {
         r->outcome = AB_OUT_TRANSIENT;
         if (!r->message[0])
@@ -182,7 +182,8 @@ void ab_api_classify(const char *transport_error, long http_status,
                 r->outcome = AB_OUT_ISSUED;
             } else {
                 r->outcome = AB_OUT_TRANSIENT;
-                copy_utf8(r->message, sizeof r->message, "code 0 without a usable ticket");
+                copy_utf8(r->message, sizeof r->message,
+                          "code 0 without a usable ticket");
             }
         }
     } else if (http_status == 404 || http_status == 405) {
@@ -195,12 +196,12 @@ void ab_api_classify(const char *transport_error, long http_status,
         copy_utf8(r->message, sizeof r->message, "HTTP 408 request timeout");
     } else if (http_status >= 200 && http_status < 300) {
         r->outcome = AB_OUT_TRANSIENT;
-        copy_utf8(r->message, sizeof r->message, root ? "answer without a code"
-                              : "unparsable answer body");
+        copy_utf8(r->message, sizeof r->message,
+                  root ? "answer without a code" : "unparsable answer body");
     } else {
         r->outcome = AB_OUT_REJECTED;
-        snprintf(r->message, sizeof r->message,
-                 "HTTP %ld without a JSON code", http_status);
+        snprintf(r->message, sizeof r->message, "HTTP %ld without a JSON code",
+                 http_status);
     }
     json_decref(root);
 }

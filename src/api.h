@@ -36,7 +36,7 @@ struct ab_api_result {
     enum ab_outcome outcome;
     long http_status; /* 0 when no HTTP answer arrived */
     int has_code;
-    long code;        /* the vendor's code (8-digit responseCode mapped) */
+    long code;         /* the vendor's code (8-digit responseCode mapped) */
     char message[512]; /* the vendor's message, a transport error, or why the
                           body was not understood; UTF-8, NUL-terminated */
     char ticket[256];  /* non-empty only for AB_OUT_ISSUED */
@@ -46,7 +46,6 @@ struct ab_api_result {
  * extra may be NULL. Always fills *r. */
 void ab_api_classify(const char *transport_error, long http_status,
                      const char *body, size_t body_len,
-                     const struct ab_api_codes *extra,
-                     struct ab_api_result *r);
+                     const struct ab_api_codes *extra, struct ab_api_result *r);
 
 #endif

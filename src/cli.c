@@ -16,7 +16,8 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"init", ab_cmd_init, "create or upgrade the database"},
-    {"import", ab_cmd_import, "read companies from a CSV file into the database"},
+    {"import", ab_cmd_import,
+     "read companies from a CSV file into the database"},
     {"run", ab_cmd_run, "request tickets for every due company"},
     {"status", ab_cmd_status, "counts by status, last run, progress"},
     {"report", ab_cmd_report, "per-company results and a summary"},
@@ -26,26 +27,24 @@ static const struct {
 static void usage(FILE *f)
 {
     size_t i;
-    fprintf(f,
-            "usage: authbatch [--db PATH] [-q|-v] COMMAND [options]\n"
-            "       authbatch COMMAND --help\n"
-            "       authbatch --version\n\n"
-            "Issues Qiyuesuo company-authentication tickets in bulk.\n\n"
-            "Commands:\n");
+    fprintf(f, "usage: authbatch [--db PATH] [-q|-v] COMMAND [options]\n"
+               "       authbatch COMMAND --help\n"
+               "       authbatch --version\n\n"
+               "Issues Qiyuesuo company-authentication tickets in bulk.\n\n"
+               "Commands:\n");
     for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f,
-            "\nGlobal options:\n"
-            "  --db PATH      database file (default $AUTHBATCH_DB or "
-            "./authbatch.db)\n"
-            "  -q, --quiet    errors only\n"
-            "  -v, --verbose  debug messages too\n"
-            "  -h, --help     this help\n"
-            "  -V, --version  print the version\n\n"
-            "Exit status: 0 done, 1 some companies failed, 64 usage, 65 bad "
-            "input rows,\n66 input unreadable, 69 API unreachable, 74 "
-            "database error, 75 try again\n(locked, interrupted, work "
-            "remains), 77 credentials rejected, 78 configuration.\n");
+    fprintf(f, "\nGlobal options:\n"
+               "  --db PATH      database file (default $AUTHBATCH_DB or "
+               "./authbatch.db)\n"
+               "  -q, --quiet    errors only\n"
+               "  -v, --verbose  debug messages too\n"
+               "  -h, --help     this help\n"
+               "  -V, --version  print the version\n\n"
+               "Exit status: 0 done, 1 some companies failed, 64 usage, 65 bad "
+               "input rows,\n66 input unreadable, 69 API unreachable, 74 "
+               "database error, 75 try again\n(locked, interrupted, work "
+               "remains), 77 credentials rejected, 78 configuration.\n");
 }
 
 int ab_cli_exit_for(int code)
@@ -136,12 +135,9 @@ long ab_cli_parse_duration(const char *s)
 int ab_cli_main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"db", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},  {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},  {NULL, 0, NULL, 0},
     };
     struct ab_cli cli = {0};
     const char *env_db = getenv("AUTHBATCH_DB");
@@ -186,7 +182,6 @@ int ab_cli_main(int argc, char **argv)
             return commands[i].fn(&cli, sub_argc, sub_argv);
         }
     }
-    ab_log_error("unknown command '%s' (see 'authbatch --help')",
-                 argv[optind]);
+    ab_log_error("unknown command '%s' (see 'authbatch --help')", argv[optind]);
     return AB_EXIT_USAGE;
 }

@@ -177,8 +177,9 @@ int ab_cmd_import(const struct ab_cli *cli, int argc, char **argv)
         return ab_cli_exit_for(rc);
     }
     if (ab_log_verbosity() >= 0)
-        fprintf(stderr, "import: %s: %lld new, %lld updated, %lld "
-                        "unchanged, %lld rejected\n",
+        fprintf(stderr,
+                "import: %s: %lld new, %lld updated, %lld "
+                "unchanged, %lld rejected\n",
                 strcmp(path, "-") == 0 ? "<stdin>" : path,
                 (long long)r.new_rows, (long long)r.updated,
                 (long long)r.unchanged, (long long)r.rejected);

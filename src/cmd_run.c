@@ -46,7 +46,8 @@ struct tick_ctx {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
+    fprintf(
+        f,
         "usage: authbatch [--db PATH] run [options]\n\n"
         "Requests a ticket for every due company (pending, retry_wait that\n"
         "is due, in_flight left by a run that died) and records the result.\n\n"
@@ -100,9 +101,26 @@ static int bad(const char *opt, const char *v)
 static int parse(int argc, char **argv, struct run_cfg *c)
 {
     enum {
-        O_BASE = 256, O_ENV, O_CACERT, O_CREDS, O_CSV, O_CONC, O_RATE,
-        O_BURST, O_TIMEOUT, O_MAXATT, O_RBASE, O_RMAX, O_RCODES, O_FCODES,
-        O_LIMIT, O_MAXRT, O_DRY, O_PROGRESS, O_METRICS, O_PING,
+        O_BASE = 256,
+        O_ENV,
+        O_CACERT,
+        O_CREDS,
+        O_CSV,
+        O_CONC,
+        O_RATE,
+        O_BURST,
+        O_TIMEOUT,
+        O_MAXATT,
+        O_RBASE,
+        O_RMAX,
+        O_RCODES,
+        O_FCODES,
+        O_LIMIT,
+        O_MAXRT,
+        O_DRY,
+        O_PROGRESS,
+        O_METRICS,
+        O_PING,
     };
     static const struct option opts[] = {
         {"base-url", required_argument, NULL, O_BASE},
@@ -269,16 +287,15 @@ static int parse(int argc, char **argv, struct run_cfg *c)
 
 static char *options_json(const struct run_cfg *c)
 {
-    json_t *o = json_pack("{s:s, s:i, s:f, s:i, s:i, s:I, s:I, s:I, s:I, "
-                          "s:I}",
-                          "base_url", c->d.base_url, "concurrency",
-                          c->d.concurrency, "rate", c->d.rate, "burst",
-                          c->d.burst, "max_attempts", c->d.retry.max_attempts,
-                          "retry_base_ms", (json_int_t)c->d.retry.base_ms,
-                          "retry_max_ms", (json_int_t)c->d.retry.max_ms,
-                          "timeout_ms", (json_int_t)c->d.timeout_ms, "limit",
-                          (json_int_t)c->d.limit, "max_runtime_ms",
-                          (json_int_t)c->d.max_runtime_ms);
+    json_t *o = json_pack(
+        "{s:s, s:i, s:f, s:i, s:i, s:I, s:I, s:I, s:I, "
+        "s:I}",
+        "base_url", c->d.base_url, "concurrency", c->d.concurrency, "rate",
+        c->d.rate, "burst", c->d.burst, "max_attempts", c->d.retry.max_attempts,
+        "retry_base_ms", (json_int_t)c->d.retry.base_ms, "retry_max_ms",
+        (json_int_t)c->d.retry.max_ms, "timeout_ms",
+        (json_int_t)c->d.timeout_ms, "limit", (json_int_t)c->d.limit,
+        "max_runtime_ms", (json_int_t)c->d.max_runtime_ms);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;
@@ -384,7 +401,8 @@ static void on_tick(void *ctx, const struct ab_run_stats *st)
     struct tick_ctx *t = ctx;
 
     ab_progress_update(t->progress, st);
-    if (t->metrics_file && st->now_ms - t->last_metrics_ms >= METRICS_EVERY_MS) {
+    if (t->metrics_file &&
+        st->now_ms - t->last_metrics_ms >= METRICS_EVERY_MS) {
         t->last_metrics_ms = st->now_ms;
         write_metrics(t, st);
     }
@@ -422,8 +440,7 @@ static void summary(const struct ab_run_stats *st, const struct ab_counts *n,
                 (long long)st->retries,
                 (long long)st->by_outcome[AB_OUT_THROTTLED], secs,
                 secs > 0 ? (double)st->attempts / secs : 0.0,
-                (long long)(n->pending + n->retry_wait + n->in_flight),
-                status);
+                (long long)(n->pending + n->retry_wait + n->in_flight), status);
 }
 
 int ab_cmd_run(const struct ab_cli *cli, int argc, char **argv)
@@ -466,8 +483,8 @@ int ab_cmd_run(const struct ab_cli *cli, int argc, char **argv)
     c.d.creds = &creds;
     c.d.options_json = opts = options_json(&c);
     t.s = s;
-    t.progress = ab_progress_new(cli->verbosity < 0 ? AB_PROGRESS_NONE
-                                                    : c.progress);
+    t.progress =
+        ab_progress_new(cli->verbosity < 0 ? AB_PROGRESS_NONE : c.progress);
     t.metrics_file = c.metrics_file;
     ab_store_last_success_ms(s, &t.last_success_ms, NULL);
     c.d.on_tick = on_tick;

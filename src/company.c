@@ -34,9 +34,8 @@ const char *ab_company_contact_type_name(const struct ab_company *c)
     case AB_CONTACT_INFER:
         break;
     }
-    return c->applicant_contact && strchr(c->applicant_contact, '@')
-               ? "EMAIL"
-               : "MOBILE";
+    return c->applicant_contact && strchr(c->applicant_contact, '@') ? "EMAIL"
+                                                                     : "MOBILE";
 }
 
 int ab_company_parse_contact_type(const char *s, enum ab_contact_type *out)

@@ -84,8 +84,8 @@ static int load_file(struct ab_creds *c, const char *file, struct ab_err *err)
         while (*eq == ' ' || *eq == '\t')
             eq++;
         if (strcmp(p, "access_token") == 0)
-            rc = set_value(c->token, eq, strlen(eq), "access_token", where,
-                           err);
+            rc =
+                set_value(c->token, eq, strlen(eq), "access_token", where, err);
         else if (strcmp(p, "access_secret") == 0)
             rc = set_value(c->secret, eq, strlen(eq), "access_secret", where,
                            err);

@@ -5,8 +5,8 @@
 static int needs_quotes(const char *s, size_t n)
 {
     size_t i;
-    if (n && (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' ||
-              s[n - 1] == '\t'))
+    if (n &&
+        (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t'))
         return 1;
     for (i = 0; i < n; i++)
         if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n')

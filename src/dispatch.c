@@ -12,10 +12,11 @@
 #include "sign.h"
 #include "store_queue.h"
 
-#define FLUSH_EVERY_MS 100 /* results reach the database at least this often */
+#define FLUSH_EVERY_MS 100 /* results reach the database at least this often   \
+                            */
 #define FLUSH_AT 256       /* ...or when this many are waiting */
 #define TICK_MS 250
-#define RATE_WINDOW 20     /* ticks of completions behind rate_now (5 s) */
+#define RATE_WINDOW 20 /* ticks of completions behind rate_now (5 s) */
 #define MAX_WAIT_MS (10 * 60 * 1000) /* longer retry waits end the run */
 
 struct job {
@@ -54,7 +55,7 @@ struct dispatcher {
     struct result *results; /* answered, not yet committed */
     int nresults;
 
-    int64_t claimed;  /* companies claimed this run (for --limit) */
+    int64_t claimed;     /* companies claimed this run (for --limit) */
     int64_t last_cut_ms; /* when the limiter was last cut (Unix ms) */
     int64_t consecutive_transport;
     int got_answer;
@@ -271,8 +272,7 @@ static void on_answer(void *ctx, const struct ab_http_result *h)
                            "the API refused the request: HTTP %ld, code %ld, "
                            "%.300s",
                            r->api.http_status,
-                           r->api.has_code ? r->api.code : 0,
-                           r->api.message);
+                           r->api.has_code ? r->api.code : 0, r->api.message);
             stop(d, AB_END_FATAL);
         }
     } else {
@@ -306,8 +306,8 @@ static void on_answer(void *ctx, const struct ab_http_result *h)
         }
         if (r->api.outcome == AB_OUT_THROTTLED) {
             int64_t t = now_us(d);
-            int64_t pause = (h->retry_after_s > 0 ? h->retry_after_s : 1) *
-                            1000000LL;
+            int64_t pause =
+                (h->retry_after_s > 0 ? h->retry_after_s : 1) * 1000000LL;
             /* Cut once per signal: answers to requests sent before the last
              * cut say nothing new about the rate. */
             if (h->started_ms >= d->last_cut_ms) {
@@ -333,11 +333,10 @@ static void on_answer(void *ctx, const struct ab_http_result *h)
         ab_err_set(d->err, AB_EIO, "the API at '%s' could not be reached: %s",
                    d->o->base_url, r->api.message);
         stop(d, AB_END_UNREACHABLE);
-    } else if (!d->stopping && d->consecutive_transport >=
-                                   4LL * d->o->concurrency + 16) {
-        ab_err_set(d->err, AB_EIO,
-                   "the API at '%s' stopped answering: %s", d->o->base_url,
-                   r->api.message);
+    } else if (!d->stopping &&
+               d->consecutive_transport >= 4LL * d->o->concurrency + 16) {
+        ab_err_set(d->err, AB_EIO, "the API at '%s' stopped answering: %s",
+                   d->o->base_url, r->api.message);
         stop(d, AB_END_UNREACHABLE);
     }
     if (d->nresults >= FLUSH_AT)
@@ -369,8 +368,7 @@ static void send_one(struct dispatcher *d, struct ab_company *c)
     snprintf(ts, sizeof ts, "%lld", (long long)ab_now_ms());
     body = ab_api_body(&j->c);
     if (!body || ab_sign_nonce(nonce) != 0 ||
-        ab_sign(d->o->creds->token, d->o->creds->secret, ts, nonce, sig) !=
-            0) {
+        ab_sign(d->o->creds->token, d->o->creds->secret, ts, nonce, sig) != 0) {
         free(body);
         ab_company_release(&j->c);
         j->in_use = 0;
@@ -562,8 +560,8 @@ static void finish(struct dispatcher *d)
 {
     if (d->finished)
         return;
-    if (!d->got_answer && d->st->transport_errors > 0 &&
-        d->end != AB_END_DB && d->end != AB_END_FATAL) {
+    if (!d->got_answer && d->st->transport_errors > 0 && d->end != AB_END_DB &&
+        d->end != AB_END_FATAL) {
         if (d->err && !d->err->msg[0])
             ab_err_set(d->err, AB_EIO, "the API at '%s' could not be reached",
                        d->o->base_url);
@@ -592,8 +590,7 @@ static void init_handles(struct dispatcher *d)
     uv_signal_init(&d->loop, &d->sigterm);
     d->t_dispatch.data = d->t_flush.data = d->t_tick.data = d;
     d->t_runtime.data = d->sigint.data = d->sigterm.data = d;
-    uv_timer_start(&d->t_flush, on_flush_timer, FLUSH_EVERY_MS,
-                   FLUSH_EVERY_MS);
+    uv_timer_start(&d->t_flush, on_flush_timer, FLUSH_EVERY_MS, FLUSH_EVERY_MS);
     uv_timer_start(&d->t_tick, on_tick_timer, TICK_MS, TICK_MS);
     if (d->o->max_runtime_ms > 0)
         uv_timer_start(&d->t_runtime, on_runtime_timer,

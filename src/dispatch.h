@@ -22,15 +22,15 @@ struct ab_dispatch_opts {
     const char *base_url; /* scheme://host[:port], no trailing slash */
     const struct ab_creds *creds;
     const char *cacert;
-    int concurrency;      /* requests in flight, >= 1 */
-    double rate;          /* req/s, 0 = unlimited */
-    int burst;            /* >= 1 */
+    int concurrency; /* requests in flight, >= 1 */
+    double rate;     /* req/s, 0 = unlimited */
+    int burst;       /* >= 1 */
     struct ab_retry_policy retry;
     struct ab_api_codes codes;
     long timeout_ms;
     long connect_timeout_ms;
-    int64_t limit;          /* companies at most, 0 = all */
-    int64_t max_runtime_ms; /* stop dispatching after, 0 = never */
+    int64_t limit;            /* companies at most, 0 = all */
+    int64_t max_runtime_ms;   /* stop dispatching after, 0 = never */
     const char *options_json; /* stored in runs.options */
     /* Called about four times a second and once at the end (with
      * st->exit_status still -1; the caller sets it). May be NULL. */

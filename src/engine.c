@@ -42,10 +42,10 @@ struct ab_engine {
     struct req *reqs;
     int in_flight;
     int broken;
-    int closing; /* in ab_engine_free: the multi handle is going away */
-    int depth;   /* > 0 while completion callbacks run */
+    int closing;        /* in ab_engine_free: the multi handle is going away */
+    int depth;          /* > 0 while completion callbacks run */
     int free_requested; /* ab_engine_free() came from a callback */
-    int open_handles;  /* uv handles not yet closed, the engine included */
+    int open_handles;   /* uv handles not yet closed, the engine included */
     struct sock_ctx **fds; /* live poll contexts by fd */
     int nfds;
     CURL *pool[POOL_MAX];
@@ -259,8 +259,7 @@ static void complete(struct req *r, CURLcode code, const char *why)
                 r->errbuf[0] ? r->errbuf : curl_easy_strerror(code);
     } else {
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
-        if (curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &ra) ==
-                CURLE_OK &&
+        if (curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK &&
             ra > 0)
             res.retry_after_s = (long)ra;
         res.body = r->resp ? r->resp : "";
@@ -322,7 +321,8 @@ int ab_engine_new(uv_loop_t *loop, const struct ab_engine_opts *o,
     e->loop = loop;
     e->o = *o;
     if ((o->cacert && !(e->cacert = strdup(o->cacert))) ||
-        !(e->user_agent = strdup(o->user_agent ? o->user_agent : "authbatch")) ||
+        !(e->user_agent =
+              strdup(o->user_agent ? o->user_agent : "authbatch")) ||
         !(e->multi = curl_multi_init())) {
         free(e->cacert);
         free(e->user_agent);

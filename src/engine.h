@@ -26,10 +26,10 @@
 struct ab_engine;
 
 struct ab_engine_opts {
-    const char *cacert;      /* PEM bundle for a private CA, or NULL */
-    long timeout_ms;         /* whole attempt */
+    const char *cacert; /* PEM bundle for a private CA, or NULL */
+    long timeout_ms;    /* whole attempt */
     long connect_timeout_ms;
-    int max_connections;     /* sockets to one host, and the idle pool */
+    int max_connections; /* sockets to one host, and the idle pool */
     const char *user_agent;
 };
 

@@ -131,7 +131,7 @@ static void reject(struct importer *im, int64_t line, const char *reason)
     if (im->o->on_reject)
         im->o->on_reject(im->o->ctx, im->source, line, reason);
     kept = im->nfields < AB_IMPORT_MAX_COLUMNS ? im->nfields
-                                                : AB_IMPORT_MAX_COLUMNS;
+                                               : AB_IMPORT_MAX_COLUMNS;
     raw[0] = '\0';
     for (i = 0; i < kept; i++)
         if (ab_csvout_append(raw, sizeof raw, &rawlen, im->buf + im->f[i].off,
@@ -157,8 +157,9 @@ static void on_header(struct importer *im)
 
     unknown[0] = '\0';
     if (im->nfields > AB_IMPORT_MAX_COLUMNS) {
-        fatal_msg(im, AB_EDATA, "%s: header has %zu columns, at most %d "
-                                "supported",
+        fatal_msg(im, AB_EDATA,
+                  "%s: header has %zu columns, at most %d "
+                  "supported",
                   im->source, im->nfields, AB_IMPORT_MAX_COLUMNS);
         return;
     }
@@ -186,10 +187,9 @@ static void on_header(struct importer *im)
         c = n ? ab_validate_col_lookup(name, n) : -1;
         im->colmap[i] = c;
         if (c >= 0) {
-            if (seen[c]++)
-            {
-                fatal_msg(im, AB_EDATA, "%s: duplicate column '%s'",
-                          im->source, ab_validate_col_name(c));
+            if (seen[c]++) {
+                fatal_msg(im, AB_EDATA, "%s: duplicate column '%s'", im->source,
+                          ab_validate_col_name(c));
                 return;
             }
             continue;
@@ -230,20 +230,20 @@ static void on_header(struct importer *im)
     if (im->o->rejects_path) {
         FILE *f;
         int bad = 0;
-        if ((rc = ab_atomicfile_open(im->o->rejects_path, &im->rej,
-                                     im->err)) != 0) {
+        if ((rc = ab_atomicfile_open(im->o->rejects_path, &im->rej, im->err)) !=
+            0) {
             fatal(im, rc == AB_ENOMEM ? rc : AB_EIO);
             return;
         }
         f = ab_atomicfile_stream(im->rej);
         for (i = 0; i < im->ncols; i++)
-            bad |= ab_csvout_field(f, im->hdr + im->hdr_off[i],
-                                   im->hdr_len[i], i == 0);
+            bad |= ab_csvout_field(f, im->hdr + im->hdr_off[i], im->hdr_len[i],
+                                   i == 0);
         bad |= ab_csvout_field(f, "reason", 6, im->ncols == 0);
         bad |= ab_csvout_end_row(f);
         if (bad)
-            fatal_msg(im, AB_EIO, "cannot write '%s': %s",
-                      im->o->rejects_path, strerror(errno));
+            fatal_msg(im, AB_EIO, "cannot write '%s': %s", im->o->rejects_path,
+                      strerror(errno));
     }
 }
 
@@ -394,8 +394,8 @@ static void malformed(struct importer *im, int rest_of_line_follows)
                        "field and double the quote)";
 
     if (!im->have_header) {
-        fatal_msg(im, AB_EDATA, "%s:%lld: malformed CSV header: %s",
-                  im->source, (long long)im->line, what);
+        fatal_msg(im, AB_EDATA, "%s:%lld: malformed CSV header: %s", im->source,
+                  (long long)im->line, what);
     } else {
         snprintf(reason, sizeof reason, "malformed CSV on line %lld: %s",
                  (long long)im->line, what);
@@ -500,8 +500,8 @@ static void finish(struct importer *im)
 /* --- entry points ------------------------------------------------------- */
 
 int ab_import_stream(struct ab_store *s, FILE *in, const char *source,
-                     const struct ab_import_opts *o,
-                     struct ab_import_result *r, struct ab_err *err)
+                     const struct ab_import_opts *o, struct ab_import_result *r,
+                     struct ab_err *err)
 {
     static const struct ab_import_opts defaults;
     struct importer *im;

@@ -100,7 +100,7 @@ int ab_import_file(struct ab_store *s, const char *path,
 
 /* The same, from an open stream (not closed here); source names it. */
 int ab_import_stream(struct ab_store *s, FILE *in, const char *source,
-                     const struct ab_import_opts *o,
-                     struct ab_import_result *r, struct ab_err *err);
+                     const struct ab_import_opts *o, struct ab_import_result *r,
+                     struct ab_err *err);
 
 #endif

@@ -64,8 +64,8 @@ void ab_ratelimit_take(struct ab_ratelimit *rl, int64_t now)
     rl->tat = (rl->tat > now ? rl->tat : now) + interval(rl);
 }
 
-void ab_ratelimit_throttle(struct ab_ratelimit *rl, int64_t now,
-                           int64_t until, double observed_rate)
+void ab_ratelimit_throttle(struct ab_ratelimit *rl, int64_t now, int64_t until,
+                           double observed_rate)
 {
     double base = rl->rate > 0 ? rl->rate : observed_rate;
 

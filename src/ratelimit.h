@@ -39,7 +39,7 @@ void ab_ratelimit_take(struct ab_ratelimit *rl, int64_t now);
 
 /* Pauses until `until` (>= now) and halves the rate. observed_rate (req/s)
  * seeds the cut when the limiter is unlimited. */
-void ab_ratelimit_throttle(struct ab_ratelimit *rl, int64_t now,
-                           int64_t until, double observed_rate);
+void ab_ratelimit_throttle(struct ab_ratelimit *rl, int64_t now, int64_t until,
+                           double observed_rate);
 
 #endif

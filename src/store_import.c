@@ -46,9 +46,9 @@ static const char sql_rejects_list[] =
 /* The request columns ?2..?9 in sql_insert/sql_update and 3..10 in sql_find,
  * in this order. */
 static const enum ab_col req_cols[] = {
-    AB_COL_REGISTER_NO,      AB_COL_LEGAL_PERSON,  AB_COL_APPLICANT_NAME,
-    AB_COL_APPLICANT_CONTACT, AB_COL_CONTACT_TYPE, AB_COL_CALLBACK_URL,
-    AB_COL_CLOSE_BUTTON,     AB_COL_MODIFY_FIELDS,
+    AB_COL_REGISTER_NO,       AB_COL_LEGAL_PERSON,  AB_COL_APPLICANT_NAME,
+    AB_COL_APPLICANT_CONTACT, AB_COL_CONTACT_TYPE,  AB_COL_CALLBACK_URL,
+    AB_COL_CLOSE_BUTTON,      AB_COL_MODIFY_FIELDS,
 };
 #define NREQ (sizeof req_cols / sizeof req_cols[0])
 
@@ -100,8 +100,7 @@ static void bind_request(sqlite3_stmt *st, const struct ab_row_out *row)
             else
                 sqlite3_bind_int(st, at, row->close_button);
         } else if (row->v[c]) {
-            sqlite3_bind_text(st, at, row->v[c], (int)row->n[c],
-                              SQLITE_STATIC);
+            sqlite3_bind_text(st, at, row->v[c], (int)row->n[c], SQLITE_STATIC);
         } else {
             sqlite3_bind_null(st, at);
         }
@@ -118,9 +117,9 @@ static int same_request(sqlite3_stmt *st, const struct ab_row_out *row)
         int col = (int)i + 3;
         int null = sqlite3_column_type(st, col) == SQLITE_NULL;
         if (c == AB_COL_CLOSE_BUTTON) {
-            if (row->close_button < 0 ? !null
-                                      : null || sqlite3_column_int(st, col) !=
-                                                    row->close_button)
+            if (row->close_button < 0
+                    ? !null
+                    : null || sqlite3_column_int(st, col) != row->close_button)
                 return 0;
         } else if (!row->v[c]) {
             if (!null)
@@ -241,9 +240,9 @@ int ab_store_import_row(struct ab_store *s, const struct ab_row_out *row,
     return 0;
 }
 
-int ab_store_import_reject(struct ab_store *s, const char *source,
-                           int64_t line, const char *reason, const void *raw,
-                           size_t rawlen, int64_t now, struct ab_err *err)
+int ab_store_import_reject(struct ab_store *s, const char *source, int64_t line,
+                           const char *reason, const void *raw, size_t rawlen,
+                           int64_t now, struct ab_err *err)
 {
     sqlite3_stmt *st = ab_store_stmt(s, sql_reject, err);
     if (!st)
@@ -277,9 +276,8 @@ int ab_store_import_end(struct ab_store *s, int commit, struct ab_err *err)
 }
 
 int ab_store_rejects_each(struct ab_store *s, const char *source,
-                          int (*fn)(void *ctx, int64_t line,
-                                    const char *reason, const void *raw,
-                                    size_t rawlen),
+                          int (*fn)(void *ctx, int64_t line, const char *reason,
+                                    const void *raw, size_t rawlen),
                           void *ctx, struct ab_err *err)
 {
     sqlite3_stmt *st = ab_store_stmt(s, sql_rejects_list, err);
@@ -291,8 +289,8 @@ int ab_store_rejects_each(struct ab_store *s, const char *source,
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *reason = (const char *)sqlite3_column_text(st, 1);
         const void *raw = sqlite3_column_blob(st, 2);
-        int r = fn(ctx, sqlite3_column_int64(st, 0), reason ? reason : "",
-                   raw, (size_t)sqlite3_column_bytes(st, 2));
+        int r = fn(ctx, sqlite3_column_int64(st, 0), reason ? reason : "", raw,
+                   (size_t)sqlite3_column_bytes(st, 2));
         if (r != 0) {
             sqlite3_reset(st);
             return r;

@@ -52,9 +52,9 @@ int ab_store_import_row(struct ab_store *s, const struct ab_row_out *row,
                         struct ab_err *err);
 
 /* Stores a rejected row: raw (rawlen bytes, may be NULL) is kept as a blob. */
-int ab_store_import_reject(struct ab_store *s, const char *source,
-                           int64_t line, const char *reason, const void *raw,
-                           size_t rawlen, int64_t now, struct ab_err *err);
+int ab_store_import_reject(struct ab_store *s, const char *source, int64_t line,
+                           const char *reason, const void *raw, size_t rawlen,
+                           int64_t now, struct ab_err *err);
 
 /* Commits (commit != 0) or rolls back, and empties the seen set. After a
  * failed commit everything is rolled back. */
@@ -64,9 +64,8 @@ int ab_store_import_end(struct ab_store *s, int commit, struct ab_err *err);
  * borrowed strings valid during the call; stops when fn returns non-zero and
  * returns that value. */
 int ab_store_rejects_each(struct ab_store *s, const char *source,
-                          int (*fn)(void *ctx, int64_t line,
-                                    const char *reason, const void *raw,
-                                    size_t rawlen),
+                          int (*fn)(void *ctx, int64_t line, const char *reason,
+                                    const void *raw, size_t rawlen),
                           void *ctx, struct ab_err *err);
 
 #endif

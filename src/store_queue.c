@@ -6,8 +6,8 @@
 #include "store_internal.h"
 
 #define COMPANY_COLS                                                           \
-    "id, company_name, register_no, legal_person, applicant_name,"           \
-    " applicant_contact, applicant_contact_type, callback_url, close_button," \
+    "id, company_name, register_no, legal_person, applicant_name,"             \
+    " applicant_contact, applicant_contact_type, callback_url, close_button,"  \
     " modify_fields, attempts"
 
 static const char sql_recover[] =

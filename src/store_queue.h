@@ -40,11 +40,11 @@ int ab_queue_peek(struct ab_store *s, int64_t now_ms, int64_t limit,
 struct ab_queue_result {
     int64_t company_id;
     int64_t run_id;
-    int attempt_no;       /* the company's attempts after this one */
-    int64_t started_at;   /* Unix ms */
+    int attempt_no;     /* the company's attempts after this one */
+    int64_t started_at; /* Unix ms */
     int64_t duration_ms;
     const struct ab_api_result *api;
-    const char *status;   /* the company's new status */
+    const char *status;      /* the company's new status */
     int64_t next_attempt_at; /* for 'retry_wait', else 0 */
 };
 int ab_queue_record(struct ab_store *s, const struct ab_queue_result *r,

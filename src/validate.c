@@ -150,8 +150,7 @@ static int is_space_at_end(const unsigned char *s, size_t n, size_t *len)
         *len = 1;
     else if (n >= 2 && s[n - 2] == 0xC2 && s[n - 1] == 0xA0)
         *len = 2;
-    else if (n >= 3 && s[n - 3] == 0xE3 && s[n - 2] == 0x80 &&
-             s[n - 1] == 0x80)
+    else if (n >= 3 && s[n - 3] == 0xE3 && s[n - 2] == 0x80 && s[n - 1] == 0x80)
         *len = 3;
     else
         return 0;
@@ -588,10 +587,9 @@ int ab_validate_row(const struct ab_row_in *in, struct ab_row_out *out,
 
     if (v[AB_COL_REGISTER_NO]) {
         char *d = out->buf + used;
-        if ((rc = check_register_no(v[AB_COL_REGISTER_NO],
-                                    n[AB_COL_REGISTER_NO],
-                                    chars[AB_COL_REGISTER_NO], d, reason,
-                                    rsize)) != 0)
+        if ((rc = check_register_no(
+                 v[AB_COL_REGISTER_NO], n[AB_COL_REGISTER_NO],
+                 chars[AB_COL_REGISTER_NO], d, reason, rsize)) != 0)
             return rc;
         out->v[AB_COL_REGISTER_NO] = d;
         out->n[AB_COL_REGISTER_NO] = n[AB_COL_REGISTER_NO];
