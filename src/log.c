@@ -26,6 +26,9 @@ void ab_log_set_hook(void (*before)(void *), void (*after)(void *), void *ctx)
 }
 
 static void emit(const char *level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void emit(const char *level, const char *fmt, va_list ap)
 {
     if (hook_before)
         hook_before(hook_ctx);
