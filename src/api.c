@@ -170,6 +170,12 @@ void ab_api_classify(const char *transport_error, long http_status,
         r->outcome = AB_OUT_FATAL;
         if (!r->message[0])
             snprintf(r->message, sizeof r->message, "HTTP %ld", http_status);
+    } else if (http_status == 404 || http_status == 405) {
+        /* Every company would get the same, whatever the body says (a
+         * gateway's JSON 404 included): a wrong --base-url. */
+        r->outcome = AB_OUT_FATAL;
+        snprintf(r->message, sizeof r->message,
+                 "HTTP %ld: no such endpoint (check --base-url)", http_status);
     } else if (r->has_code) {
         r->outcome = class_of_code(r->code, extra);
         if (r->code == 0) {
@@ -186,11 +192,6 @@ void ab_api_classify(const char *transport_error, long http_status,
                           "code 0 without a usable ticket");
             }
         }
-    } else if (http_status == 404 || http_status == 405) {
-        /* Every company would get the same: a wrong --base-url. */
-        r->outcome = AB_OUT_FATAL;
-        snprintf(r->message, sizeof r->message,
-                 "HTTP %ld: no such endpoint (check --base-url)", http_status);
     } else if (http_status == 408) {
         r->outcome = AB_OUT_TRANSIENT;
         copy_utf8(r->message, sizeof r->message, "HTTP 408 request timeout");

@@ -1,0 +1,421 @@
+/* test_api.c - the endpoint as data: the exact request body for a company,
+ * and the outcome class of every kind of answer in SPEC §2, as a table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "err.h"
+
+/* Borrowed strings: the struct is never released. */
+static struct ab_company company(const char *name, const char *contact)
+{
+    struct ab_company c;
+    ab_company_init(&c);
+    c.company_name = (char *)name;
+    c.applicant_contact = (char *)contact;
+    return c;
+}
+
+static void body_is(const struct ab_company *c, const char *want)
+{
+    char *got = ab_api_body(c);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_api__body_minimal_is_compact(void **state)
+{
+    struct ab_company c = company("Acme Ltd", "13800000000");
+    (void)state;
+
+    body_is(&c, "{\"companyName\":\"Acme Ltd\",\"applicant\":{\"contact\":"
+                "\"13800000000\",\"contactType\":\"MOBILE\"}}");
+}
+
+static void test_api__body_all_fields(void **state)
+{
+    struct ab_company c = company("Acme Ltd", "a@acme.example");
+    (void)state;
+
+    c.applicant_name = "Li Lei";
+    c.contact_type = AB_CONTACT_EMAIL;
+    c.register_no = "91110000600037341L";
+    c.legal_person = "Han Meimei";
+    c.callback_url = "https://cb.example/qys?x=1&y=2";
+    c.close_button = 0;
+    c.modify_fields = "corpName,registerNo";
+    body_is(&c, "{\"companyName\":\"Acme Ltd\",\"applicant\":{\"name\":"
+                "\"Li Lei\",\"contact\":\"a@acme.example\",\"contactType\":"
+                "\"EMAIL\"},\"registerNo\":\"91110000600037341L\","
+                "\"legalPerson\":\"Han Meimei\",\"callbackUrl\":"
+                "\"https://cb.example/qys?x=1&y=2\",\"closeButton\":false,"
+                "\"modifyFields\":\"corpName,registerNo\"}");
+}
+
+static void test_api__body_omits_absent_and_empty(void **state)
+{
+    struct ab_company c = company("Acme Ltd", "13800000000");
+    char *got;
+    (void)state;
+
+    c.applicant_name = "";
+    c.register_no = "";
+    c.legal_person = NULL;
+    c.callback_url = "";
+    c.modify_fields = "";
+    got = ab_api_body(&c);
+    assert_non_null(got);
+    assert_null(strstr(got, "null"));
+    assert_null(strstr(got, "\"\""));
+    assert_null(strstr(got, "closeButton"));
+    assert_null(strstr(got, "name\""));
+    assert_null(strstr(got, "registerNo"));
+    assert_null(strstr(got, ", "));
+    assert_null(strstr(got, ": "));
+    free(got);
+}
+
+static void test_api__body_close_button_is_boolean(void **state)
+{
+    struct ab_company c = company("A", "1");
+    char *got;
+    (void)state;
+
+    c.close_button = 1;
+    got = ab_api_body(&c);
+    assert_non_null(strstr(got, "\"closeButton\":true"));
+    free(got);
+    c.close_button = 0;
+    got = ab_api_body(&c);
+    assert_non_null(strstr(got, "\"closeButton\":false"));
+    free(got);
+}
+
+static void test_api__body_contact_type_inferred(void **state)
+{
+    static const struct {
+        const char *contact;
+        enum ab_contact_type type;
+        const char *want;
+    } t[] = {
+        {"13800000000", AB_CONTACT_INFER, "MOBILE"},
+        {"li@acme.example", AB_CONTACT_INFER, "EMAIL"},
+        {"li@acme.example", AB_CONTACT_MOBILE, "MOBILE"},
+        {"13800000000", AB_CONTACT_EMAIL, "EMAIL"},
+    };
+    size_t i;
+    (void)state;
+
+    for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+        struct ab_company c = company("A", t[i].contact);
+        char want[64], *got;
+        c.contact_type = t[i].type;
+        snprintf(want, sizeof want, "\"contactType\":\"%s\"", t[i].want);
+        got = ab_api_body(&c);
+        assert_non_null(strstr(got, want));
+        free(got);
+    }
+}
+
+static void test_api__body_utf8_raw(void **state)
+{
+    struct ab_company c = company("契约锁（北京）有限公司", "13800000000");
+    (void)state;
+
+    c.legal_person = "张三 \"Zhang\"\\";
+    body_is(&c, "{\"companyName\":\"契约锁（北京）有限公司\",\"applicant\":"
+                "{\"contact\":\"13800000000\",\"contactType\":\"MOBILE\"},"
+                "\"legalPerson\":\"张三 \\\"Zhang\\\"\\\\\"}");
+}
+
+/* --- classification ---------------------------------------------------- */
+
+struct row {
+    const char *what;
+    const char *transport; /* NULL: an HTTP answer */
+    long http;
+    const char *body;
+    enum ab_outcome want;
+    long code;          /* checked when has_code */
+    int has_code;
+    const char *message; /* substring expected in r.message, or NULL */
+    const char *ticket;  /* expected ticket, or NULL for none */
+};
+
+static const struct row ROWS[] = {
+    {"issued", NULL, 200,
+     "{\"code\":0,\"message\":\"SUCCESS\",\"result\":{\"ticket\":"
+     "\"6f1c0e6c9d1f4f7e9a3b2c1d0e9f8a7b\"}}",
+     AB_OUT_ISSUED, 0, 1, "SUCCESS", "6f1c0e6c9d1f4f7e9a3b2c1d0e9f8a7b"},
+    {"code 0 without result", NULL, 200, "{\"code\":0,\"message\":\"SUCCESS\"}",
+     AB_OUT_TRANSIENT, 0, 1, "without a usable ticket", NULL},
+    {"code 0 empty ticket", NULL, 200,
+     "{\"code\":0,\"result\":{\"ticket\":\"\"}}", AB_OUT_TRANSIENT, 0, 1,
+     NULL, NULL},
+    {"code 0 ticket not a string", NULL, 200,
+     "{\"code\":0,\"result\":{\"ticket\":42}}", AB_OUT_TRANSIENT, 0, 1, NULL,
+     NULL},
+    {"code 0 result null", NULL, 200, "{\"code\":0,\"result\":null}",
+     AB_OUT_TRANSIENT, 0, 1, NULL, NULL},
+    {"1605 already authed", NULL, 200,
+     "{\"code\":1605,\"message\":\"COMPANY ALREADY AUTHED\"}",
+     AB_OUT_ALREADY_AUTHED, 1605, 1, "ALREADY AUTHED", NULL},
+    {"1005 invalid param", NULL, 200,
+     "{\"code\":1005,\"message\":\"INVALID PARAM\"}", AB_OUT_REJECTED, 1005, 1,
+     "INVALID PARAM", NULL},
+    {"11990011 length over limit", NULL, 200,
+     "{\"code\":11990011,\"message\":\"长度超过限制\"}", AB_OUT_REJECTED,
+     11990011, 1, "长度超过限制", NULL},
+    {"unknown code", NULL, 200, "{\"code\":123456,\"message\":\"?\"}",
+     AB_OUT_REJECTED, 123456, 1, NULL, NULL},
+    {"HTTP 429 with JSON", NULL, 429,
+     "{\"code\":429,\"message\":\"TOO MANY REQUESTS\"}", AB_OUT_THROTTLED, 429,
+     1, "TOO MANY", NULL},
+    {"HTTP 429 empty", NULL, 429, "", AB_OUT_THROTTLED, 0, 0, "429", NULL},
+    {"11990006 throttled", NULL, 200,
+     "{\"code\":11990006,\"message\":\"接口调用频繁\"}", AB_OUT_THROTTLED,
+     11990006, 1, "接口调用频繁", NULL},
+    {"transport reset", "Connection reset by peer", 0, NULL, AB_OUT_TRANSIENT,
+     0, 0, "reset by peer", NULL},
+    {"transport timeout", "Operation timed out after 1000 milliseconds", 0,
+     NULL, AB_OUT_TRANSIENT, 0, 0, "timed out", NULL},
+    {"HTTP 500 html", NULL, 500, "<html><body>500</body></html>",
+     AB_OUT_TRANSIENT, 0, 0, "500", NULL},
+    {"HTTP 502 empty", NULL, 502, "", AB_OUT_TRANSIENT, 0, 0, "502", NULL},
+    {"HTTP 503 html", NULL, 503, "<html>busy</html>", AB_OUT_TRANSIENT, 0, 0,
+     "503", NULL},
+    {"HTTP 504 html", NULL, 504, "<html>gateway</html>", AB_OUT_TRANSIENT, 0,
+     0, "504", NULL},
+    {"HTTP 500 with a success body", NULL, 500,
+     "{\"code\":0,\"result\":{\"ticket\":\"abc\"}}", AB_OUT_TRANSIENT, 0, 1,
+     NULL, NULL},
+    {"1001 busy", NULL, 200, "{\"code\":1001,\"message\":\"系统繁忙\"}",
+     AB_OUT_TRANSIENT, 1001, 1, "系统繁忙", NULL},
+    {"200 truncated JSON", NULL, 200, "{\"code\":0,\"resu", AB_OUT_TRANSIENT,
+     0, 0, "unparsable", NULL},
+    {"200 truncated ticket", NULL, 200,
+     "{\"code\":0,\"message\":\"SUCCESS\",\"result\":{\"ticket\":\"",
+     AB_OUT_TRANSIENT, 0, 0, NULL, NULL},
+    {"200 html", NULL, 200, "<html>hi</html>", AB_OUT_TRANSIENT, 0, 0, NULL,
+     NULL},
+    {"200 empty", NULL, 200, "", AB_OUT_TRANSIENT, 0, 0, NULL, NULL},
+    {"200 JSON array", NULL, 200, "[1,2]", AB_OUT_TRANSIENT, 0, 0, NULL, NULL},
+    {"200 JSON without code", NULL, 200, "{\"message\":\"hi\"}",
+     AB_OUT_TRANSIENT, 0, 0, NULL, NULL},
+    {"200 duplicate keys", NULL, 200,
+     "{\"code\":0,\"code\":1005,\"result\":{\"ticket\":\"x\"}}",
+     AB_OUT_TRANSIENT, 0, 0, NULL, NULL},
+    {"441 header required", NULL, 441,
+     "{\"code\":441,\"message\":\"HEADER REQUIRED,x-qys-open-nonce\","
+     "\"responseCode\":\"11990441\"}",
+     AB_OUT_FATAL, 441, 1, "HEADER REQUIRED", NULL},
+    {"442 invalid token", NULL, 442,
+     "{\"code\":442,\"message\":\"INVALID TOKEN\",\"responseCode\":"
+     "\"11990442\"}",
+     AB_OUT_FATAL, 442, 1, "INVALID TOKEN", NULL},
+    {"443 invalid signature", NULL, 443,
+     "{\"code\":443,\"message\":\"INVALID SIGNATURE\"}", AB_OUT_FATAL, 443, 1,
+     "INVALID SIGNATURE", NULL},
+    {"444 timestamp", NULL, 444, "{\"code\":444,\"message\":\"TIMESTAMP "
+                                  "EXPIRED\"}",
+     AB_OUT_FATAL, 444, 1, NULL, NULL},
+    {"445 nonce replayed", NULL, 445, "{\"code\":445}", AB_OUT_FATAL, 445, 1,
+     NULL, NULL},
+    {"442 without body", NULL, 442, "", AB_OUT_FATAL, 0, 0, "442", NULL},
+    {"401 unauthorised", NULL, 401, "", AB_OUT_FATAL, 0, 0, NULL, NULL},
+    {"1002 permission denied", NULL, 200,
+     "{\"code\":1002,\"message\":\"没有权限\"}", AB_OUT_FATAL, 1002, 1,
+     "没有权限", NULL},
+    {"1601 insufficient balance", NULL, 200,
+     "{\"code\":1601,\"message\":\"余额不足\"}", AB_OUT_FATAL, 1601, 1,
+     "余额不足", NULL},
+    {"code 443 in a 200", NULL, 200, "{\"code\":443}", AB_OUT_FATAL, 443, 1,
+     NULL, NULL},
+    {"responseCode success", NULL, 200,
+     "{\"responseCode\":\"00000000\",\"message\":\"ok\",\"result\":"
+     "{\"ticket\":\"t1\"}}",
+     AB_OUT_ISSUED, 0, 1, NULL, "t1"},
+    {"responseCode success without ticket", NULL, 200,
+     "{\"responseCode\":\"00000000\"}", AB_OUT_TRANSIENT, 0, 1, NULL, NULL},
+    {"responseCode 1005", NULL, 200,
+     "{\"responseCode\":\"11990005\",\"message\":\"bad\"}", AB_OUT_REJECTED,
+     1005, 1, "bad", NULL},
+    {"responseCode 1001", NULL, 200, "{\"responseCode\":\"21990001\"}",
+     AB_OUT_TRANSIENT, 1001, 1, NULL, NULL},
+    {"responseCode 1002", NULL, 200, "{\"responseCode\":\"14990002\"}",
+     AB_OUT_FATAL, 1002, 1, NULL, NULL},
+    {"responseCode throttled", NULL, 200, "{\"responseCode\":\"11990006\"}",
+     AB_OUT_THROTTLED, 11990006, 1, NULL, NULL},
+    {"responseCode unknown", NULL, 200, "{\"responseCode\":\"12345678\"}",
+     AB_OUT_REJECTED, 12345678, 1, NULL, NULL},
+    {"code wins over responseCode", NULL, 200,
+     "{\"code\":1605,\"responseCode\":\"11990005\"}", AB_OUT_ALREADY_AUTHED,
+     1605, 1, NULL, NULL},
+    {"404 without body", NULL, 404, "", AB_OUT_FATAL, 0, 0, "base-url", NULL},
+    {"404 html", NULL, 404, "<html>Not Found</html>", AB_OUT_FATAL, 0, 0,
+     "base-url", NULL},
+    {"404 with a JSON code", NULL, 404,
+     "{\"code\":404,\"message\":\"NOT FOUND\"}", AB_OUT_FATAL, 404, 1, NULL,
+     NULL},
+    {"405", NULL, 405, "", AB_OUT_FATAL, 0, 0, NULL, NULL},
+    {"408", NULL, 408, "", AB_OUT_TRANSIENT, 0, 0, NULL, NULL},
+    {"400 without a code", NULL, 400, "<html>bad</html>", AB_OUT_REJECTED, 0,
+     0, "400", NULL},
+};
+
+static void test_api__classify_table(void **state)
+{
+    size_t i;
+    (void)state;
+
+    for (i = 0; i < sizeof ROWS / sizeof ROWS[0]; i++) {
+        const struct row *w = &ROWS[i];
+        struct ab_api_result r;
+        memset(&r, 0x5a, sizeof r);
+        ab_api_classify(w->transport, w->http, w->body,
+                        w->body ? strlen(w->body) : 0, NULL, &r);
+        print_message("%s\n", w->what);
+        assert_int_equal(r.outcome, w->want);
+        assert_int_equal(r.http_status, w->transport ? 0 : w->http);
+        assert_int_equal(r.has_code, w->has_code);
+        if (w->has_code)
+            assert_int_equal(r.code, w->code);
+        assert_true(strlen(r.message) < sizeof r.message);
+        if (w->message)
+            assert_non_null(strstr(r.message, w->message));
+        if (w->want != AB_OUT_ISSUED)
+            assert_string_equal(r.ticket, "");
+        if (w->ticket)
+            assert_string_equal(r.ticket, w->ticket);
+        /* Every class except issued says why in the message. */
+        if (w->want != AB_OUT_ISSUED && w->want != AB_OUT_ALREADY_AUTHED &&
+            w->want != AB_OUT_REJECTED)
+            assert_true(r.message[0] != '\0' || w->has_code);
+    }
+}
+
+static void test_api__body_length_counts_not_nul(void **state)
+{
+    const char body[] = "{\"code\":1605}trailing";
+    struct ab_api_result r;
+    (void)state;
+
+    ab_api_classify(NULL, 200, body, 13, NULL, &r);
+    assert_int_equal(r.outcome, AB_OUT_ALREADY_AUTHED);
+}
+
+static void test_api__long_message_cut_on_a_character(void **state)
+{
+    char body[2048], *p;
+    struct ab_api_result r;
+    int i;
+    (void)state;
+
+    p = body + sprintf(body, "{\"code\":1005,\"message\":\"x");
+    for (i = 0; i < 400; i++)
+        p += sprintf(p, "错"); /* 3 bytes each: 1201 bytes of message */
+    sprintf(p, "\"}");
+    ab_api_classify(NULL, 200, body, strlen(body), NULL, &r);
+    assert_int_equal(r.outcome, AB_OUT_REJECTED);
+    assert_true(strlen(r.message) <= sizeof r.message - 1);
+    /* 'x' then whole 3-byte characters only. */
+    assert_int_equal((strlen(r.message) - 1) % 3, 0);
+}
+
+static void test_api__oversized_ticket_not_issued(void **state)
+{
+    char body[1024];
+    struct ab_api_result r;
+    (void)state;
+
+    snprintf(body, sizeof body, "{\"code\":0,\"result\":{\"ticket\":\"%0300d\"}}",
+             7);
+    ab_api_classify(NULL, 200, body, strlen(body), NULL, &r);
+    assert_int_equal(r.outcome, AB_OUT_TRANSIENT);
+    assert_string_equal(r.ticket, "");
+}
+
+static void test_api__code_overrides(void **state)
+{
+    struct ab_api_codes x;
+    struct ab_api_result r;
+    const char *b1003 = "{\"code\":1003,\"message\":\"temporary\"}";
+    const char *b1005 = "{\"code\":1005,\"message\":\"bad\"}";
+    const char *b1605 = "{\"code\":1605}";
+    (void)state;
+
+    memset(&x, 0, sizeof x);
+    ab_api_classify(NULL, 200, b1003, strlen(b1003), &x, &r);
+    assert_int_equal(r.outcome, AB_OUT_REJECTED);
+
+    assert_int_equal(ab_api_parse_codes("1003,1004", x.retry, &x.nretry), 0);
+    assert_int_equal(ab_api_parse_codes("1005", x.fatal, &x.nfatal), 0);
+    assert_int_equal(x.nretry, 2);
+    ab_api_classify(NULL, 200, b1003, strlen(b1003), &x, &r);
+    assert_int_equal(r.outcome, AB_OUT_TRANSIENT);
+    assert_int_equal(r.code, 1003);
+    ab_api_classify(NULL, 200, b1005, strlen(b1005), &x, &r);
+    assert_int_equal(r.outcome, AB_OUT_FATAL);
+    /* Fatal wins when a code is in both lists. */
+    assert_int_equal(ab_api_parse_codes("1605", x.fatal, &x.nfatal), 0);
+    assert_int_equal(ab_api_parse_codes("1605", x.retry, &x.nretry), 0);
+    ab_api_classify(NULL, 200, b1605, strlen(b1605), &x, &r);
+    assert_int_equal(r.outcome, AB_OUT_FATAL);
+    /* Overrides never touch the HTTP-level classes. */
+    ab_api_classify(NULL, 503, "", 0, &x, &r);
+    assert_int_equal(r.outcome, AB_OUT_TRANSIENT);
+}
+
+static void test_api__parse_codes(void **state)
+{
+    long codes[AB_API_MAX_EXTRA];
+    int n = 0, i;
+    char many[512] = "1";
+    (void)state;
+
+    assert_int_equal(ab_api_parse_codes("", codes, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(ab_api_parse_codes("1,22,11990006", codes, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(codes[2], 11990006);
+    assert_int_equal(ab_api_parse_codes("7", codes, &n), 0); /* appends */
+    assert_int_equal(n, 4);
+    n = 0;
+    assert_int_equal(ab_api_parse_codes("1,,2", codes, &n), AB_EINVAL);
+    n = 0;
+    assert_int_equal(ab_api_parse_codes("abc", codes, &n), AB_EINVAL);
+    n = 0;
+    assert_int_equal(ab_api_parse_codes("1;2", codes, &n), AB_EINVAL);
+    for (i = 1; i <= AB_API_MAX_EXTRA; i++)
+        strcat(many, ",1");
+    n = 0;
+    assert_int_equal(ab_api_parse_codes(many, codes, &n), AB_EINVAL);
+    assert_true(n <= AB_API_MAX_EXTRA);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_api__body_minimal_is_compact),
+        cmocka_unit_test(test_api__body_all_fields),
+        cmocka_unit_test(test_api__body_omits_absent_and_empty),
+        cmocka_unit_test(test_api__body_close_button_is_boolean),
+        cmocka_unit_test(test_api__body_contact_type_inferred),
+        cmocka_unit_test(test_api__body_utf8_raw),
+        cmocka_unit_test(test_api__classify_table),
+        cmocka_unit_test(test_api__body_length_counts_not_nul),
+        cmocka_unit_test(test_api__long_message_cut_on_a_character),
+        cmocka_unit_test(test_api__oversized_ticket_not_issued),
+        cmocka_unit_test(test_api__code_overrides),
+        cmocka_unit_test(test_api__parse_codes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
