@@ -300,6 +300,16 @@ static void on_answer(void *ctx, const struct ab_http_result *h)
             break;
         case AB_RETRY_GIVE_UP:
         case AB_RETRY_STOP:
+            if (transport && !d->got_answer) {
+                /* The API has not answered anyone in this run: the company
+                 * is not at fault. It stays pending and the run ends. */
+                r->status = "pending";
+                ab_err_set(d->err, AB_EIO,
+                           "the API at '%s' could not be reached: %s",
+                           d->o->base_url, r->api.message);
+                stop(d, AB_END_UNREACHABLE);
+                break;
+            }
             r->status = "failed";
             d->st->failed++;
             break;
