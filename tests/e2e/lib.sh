@@ -1,0 +1,145 @@
+# Helpers for the `authbatch run` end-to-end tests (tests/e2e/run_*.sh).
+# CMake skips this file (it is named lib.sh). Source it first thing:
+#     source "${AB_SOURCE_DIR:?}/tests/e2e/lib.sh"
+# It sources tests/sandbox/lib.sh (start_sandbox, stop_sandbox, stats, ledger,
+# $WORK, the EXIT trap), counts checks, remembers every authbatch started in
+# the background so the trap kills it (by PID), and offers polling with a
+# deadline instead of sleeps. Env: AUTHBATCH, QYS_SANDBOX, AB_SOURCE_DIR.
+
+AB=${AUTHBATCH:?set AUTHBATCH to the authbatch binary}
+SANDBOX=${QYS_SANDBOX:-}
+if [[ -z "$SANDBOX" || ! -x "$SANDBOX" ]]; then
+    echo "skip: qys-sandbox not built ($SANDBOX)"
+    exit 0
+fi
+command -v sqlite3 >/dev/null || { echo "skip: sqlite3 CLI not installed"; exit 0; }
+command -v jq >/dev/null || { echo "skip: jq not installed"; exit 0; }
+
+# shellcheck source=../sandbox/lib.sh
+source "${AB_SOURCE_DIR:?}/tests/sandbox/lib.sh"
+
+cd "$WORK"
+export AUTHBATCH_DB="$WORK/t.db" QYS_ACCESS_TOKEN=$TOK QYS_ACCESS_SECRET=$SEC
+unset QYS_BASE_URL
+PASSED=0
+AB_PIDS=()
+T_START=$SECONDS
+
+pass() { PASSED=$((PASSED + 1)); echo "ok: $*"; }
+fail() { FAILS=$((FAILS + 1)); echo "FAIL: $*" >&2; }
+# le DESCRIPTION A B: passes when A <= B (integers).
+le() {
+    if (($2 <= $3)); then pass "$1 ($2 <= $3)"; else fail "$1: $2 > $3"; fi
+}
+finish() {
+    echo "$PASSED passed, $FAILS failed ($((SECONDS - T_START)) s)"
+    ((FAILS == 0)) || exit 1
+}
+
+e2e_cleanup() {
+    local rc=$? pid
+    for pid in "${AB_PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if ((rc != 0)); then
+        for f in "$WORK"/*.err; do
+            [[ -s "$f" ]] || continue
+            echo "--- $f" >&2
+            tail -n 20 "$f" >&2
+        done
+    fi
+    return "$rc"
+}
+trap 'e2e_cleanup; cleanup' EXIT
+
+q() { sqlite3 -batch -noheader "$AUTHBATCH_DB" "$@"; }
+
+# Status counts as "done=N failed=M ..." in a fixed order, zeros left out.
+counts() {
+    q "SELECT group_concat(status || '=' || n, ' ') FROM (SELECT status,
+       count(*) n FROM companies GROUP BY status ORDER BY status)"
+}
+
+# make_csv FILE N [PREFIX]: N companies "PREFIX i" with a mobile contact.
+make_csv() {
+    awk -v n="$2" -v p="${3:-Company}" 'BEGIN {
+        print "companyName,applicantContact"
+        for (i = 1; i <= n; i++) printf "%s %d,138%08d\n", p, i, i
+    }' >"$1"
+}
+
+# import_n N [PREFIX]: a fresh database with N pending companies.
+import_n() {
+    rm -f "$AUTHBATCH_DB" "$AUTHBATCH_DB"-wal "$AUTHBATCH_DB"-shm
+    make_csv "$WORK/in.csv" "$1" "${2:-Company}"
+    "$AB" import "$WORK/in.csv" >/dev/null 2>&1
+}
+
+# run_ab NAME ARGS...: runs `authbatch ARGS` in the foreground; stdout and stderr
+# go to $WORK/NAME.out and .err; RC is its exit status and SECS its
+# wall time in whole seconds (rounded up).
+run_ab() {
+    local name=$1 t0=$EPOCHREALTIME
+    shift
+    RC=0
+    "$AB" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || RC=$?
+    SECS=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { s = b - a; i = int(s); print (s > i ? i + 1 : i) }')
+}
+
+# run_ab_bg NAME ARGS...: the same in the background; sets AB_PID.
+run_ab_bg() {
+    local name=$1
+    shift
+    "$AB" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    AB_PID=$!
+    AB_PIDS+=("$AB_PID")
+}
+
+# run_ab_wait: waits for the background run; RC is its exit status.
+run_ab_wait() {
+    RC=0
+    wait "$AB_PID" || RC=$?
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND every 20 ms until
+# it succeeds; fails the test (and exits) when the deadline passes.
+wait_for() {
+    local limit=$1 what=$2 deadline
+    shift 2
+    deadline=$((SECONDS + limit))
+    until "$@"; do
+        if ((SECONDS >= deadline)); then
+            fail "timed out after ${limit}s waiting for: $what"
+            finish
+            exit 1
+        fi
+        sleep 0.02
+    done
+}
+
+# stat_of JQ-PATH: a number from the sandbox's /__stats.
+stat_of() { stats | jq -r "$1"; }
+
+# Companies whose stored ticket is not the last ticket the sandbox issued for
+# them (or that are done without one in the ledger). Prints their names.
+tickets_not_last() {
+    ledger >"$WORK/ledger.json"
+    jq -r '.tickets | group_by(.company) | map(max_by(.seq))[] |
+           [.company, .ticket] | @tsv' "$WORK/ledger.json" |
+        sort >"$WORK/ledger_last.tsv"
+    q -separator $'\t' "SELECT company_name, ticket FROM companies
+                        WHERE status = 'done'" | sort >"$WORK/db_tickets.tsv"
+    comm -23 "$WORK/db_tickets.tsv" "$WORK/ledger_last.tsv"
+}
+
+# Companies whose stored ticket is not among the tickets the ledger holds for
+# them (any of them, not only the last).
+tickets_not_in_ledger() {
+    ledger >"$WORK/ledger.json"
+    jq -r '.tickets[] | [.company, .ticket] | @tsv' "$WORK/ledger.json" |
+        sort >"$WORK/ledger_all.tsv"
+    q -separator $'\t' "SELECT company_name, ticket FROM companies
+                        WHERE status = 'done'" | sort >"$WORK/db_tickets.tsv"
+    comm -23 "$WORK/db_tickets.tsv" "$WORK/ledger_all.tsv"
+}
