@@ -148,6 +148,40 @@ static void reject(struct importer *im, int64_t line, const char *reason)
 
 /* --- header ------------------------------------------------------------- */
 
+/* Replaces C0, DEL and C1 (as UTF-8) in s[0..n) with '?', so a header name
+ * echoed in a message cannot drive the terminal. */
+static void make_printable(char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)s[i];
+        if (b < 0x20 || b == 0x7F)
+            s[i] = '?';
+        else if (b == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+                 (unsigned char)s[i + 1] < 0xA0)
+            s[i] = s[i + 1] = '?';
+    }
+}
+
+/* Why a header without the required columns is probably not a CSV header
+ * at all, or NULL. */
+static const char *not_text(const struct importer *im)
+{
+    size_t i, bad;
+    if (im->ncols && im->f[0].len >= 2 &&
+        (memcmp(im->buf, "\xFF\xFE", 2) == 0 ||
+         memcmp(im->buf, "\xFE\xFF", 2) == 0))
+        return "the file is UTF-16 (it starts with a UTF-16 byte order mark): "
+               "save it as UTF-8 CSV";
+    for (i = 0; i < im->ncols; i++) {
+        const char *v = im->buf + im->f[i].off;
+        if (memchr(v, '\0', im->f[i].len) ||
+            ab_validate_utf8(v, im->f[i].len, &bad) != 0)
+            return "the header is not UTF-8 text (a binary or UTF-16 file?)";
+    }
+    return NULL;
+}
+
 static void on_header(struct importer *im)
 {
     char unknown[400];
@@ -197,9 +231,11 @@ static void on_header(struct importer *im)
         if (n == 0)
             continue; /* an empty cell, as from a trailing comma */
         if (ulen + n + 8 < sizeof unknown) {
+            size_t from = ulen;
             ulen += (size_t)snprintf(unknown + ulen, sizeof unknown - ulen,
                                      "%s'%.*s'", nunknown ? ", " : "", (int)n,
                                      name);
+            make_printable(unknown + from, ulen - from);
         } else if (ulen + 8 < sizeof unknown) {
             ulen += (size_t)snprintf(unknown + ulen, sizeof unknown - ulen,
                                      ", ...");
@@ -209,8 +245,12 @@ static void on_header(struct importer *im)
     for (i = 0; i < 2; i++) {
         enum ab_col c = i ? AB_COL_APPLICANT_CONTACT : AB_COL_COMPANY_NAME;
         if (!seen[c]) {
-            fatal_msg(im, AB_EDATA, "%s: missing required column '%s'",
-                      im->source, ab_validate_col_name(c));
+            const char *why = not_text(im);
+            if (why)
+                fatal_msg(im, AB_EDATA, "%s: line 1: %s", im->source, why);
+            else
+                fatal_msg(im, AB_EDATA, "%s: missing required column '%s'",
+                          im->source, ab_validate_col_name(c));
             return;
         }
     }

@@ -390,6 +390,42 @@ static void test_import__unknown_columns_warned_once(void **state)
     assert_non_null(strstr(f->warn, "'foo', 'Bar'"));
 }
 
+/* Regression: unknown header names were echoed raw, so a crafted header
+ * could send escape sequences to the operator's terminal. */
+static void test_import__unknown_column_warning_is_printable(void **state)
+{
+    struct fixture *f = *state;
+    const char *p;
+    assert_int_equal(import_str(f, "companyName,applicantContact,"
+                                   "\x1b[2J\x1b]0;x\x07Y,\xc2\x9b" "31m\n"
+                                   "A,13800138000,,\n"),
+                     0);
+    assert_int_equal(f->nwarns, 1);
+    for (p = f->warn; *p; p++)
+        assert_false((unsigned char)*p < 0x20 || *p == 0x7f ||
+                     ((unsigned char)*p == 0xc2 &&
+                      (unsigned char)p[1] >= 0x80 &&
+                      (unsigned char)p[1] < 0xa0));
+    assert_non_null(strstr(f->warn, "'?[2J?]0;x?Y', '??31m'"));
+}
+
+/* Regression: a UTF-16 or binary file was reported as "missing required
+ * column 'companyName'", which does not tell the user what is wrong. */
+static void test_import__utf16_and_binary_named(void **state)
+{
+    struct fixture *f = *state;
+    static const char u16[] = "\xff\xfe" "c\0o\0,\0x\0\n\0";
+    assert_int_equal(import_n(f, u16, sizeof u16 - 1), AB_EDATA);
+    assert_non_null(strstr(f->err.msg, ": line 1: the file is UTF-16"));
+    assert_int_equal(import_n(f, "ab\0cd,\x01\xff\n", 10), AB_EDATA);
+    assert_non_null(strstr(f->err.msg, "the header is not UTF-8 text"));
+    assert_int_equal(import_str(f, "companyName,legalPerson\nA,B\n"),
+                     AB_EDATA);
+    assert_non_null(strstr(f->err.msg, "missing required column "
+                                       "'applicantContact'"));
+    assert_int_equal(query_int(f, "SELECT count(*) FROM companies"), 0);
+}
+
 static void test_import__snake_case_headers(void **state)
 {
     struct fixture *f = *state;
@@ -643,6 +679,8 @@ int main(void)
         T(test_import__missing_required_column_writes_nothing),
         T(test_import__duplicate_column),
         T(test_import__unknown_columns_warned_once),
+        T(test_import__unknown_column_warning_is_printable),
+        T(test_import__utf16_and_binary_named),
         T(test_import__snake_case_headers),
         T(test_import__duplicate_in_file_names_first_line),
         T(test_import__idempotent),
