@@ -570,8 +570,11 @@ static void finish(struct dispatcher *d)
 {
     if (d->finished)
         return;
-    if (!d->got_answer && d->st->transport_errors > 0 && d->end != AB_END_DB &&
-        d->end != AB_END_FATAL) {
+    /* Unreachable only if a real transport error happened: requests
+     * cancelled by a second signal do not count (consecutive_transport
+     * skips them and, without an answer, was never reset). */
+    if (!d->got_answer && d->consecutive_transport > 0 &&
+        d->end != AB_END_DB && d->end != AB_END_FATAL) {
         if (d->err && !d->err->msg[0])
             ab_err_set(d->err, AB_EIO, "the API at '%s' could not be reached",
                        d->o->base_url);

@@ -118,13 +118,16 @@ wait_for() {
     done
 }
 
+# Extra curl arguments for /__stats and /__ledger (e.g. --cacert for TLS).
+SBX_CURL_ARGS=()
+
 # stat_of JQ-PATH: a number from the sandbox's /__stats.
-stat_of() { stats | jq -r "$1"; }
+stat_of() { stats "${SBX_CURL_ARGS[@]}" | jq -r "$1"; }
 
 # Companies whose stored ticket is not the last ticket the sandbox issued for
 # them (or that are done without one in the ledger). Prints their names.
 tickets_not_last() {
-    ledger >"$WORK/ledger.json"
+    ledger "${SBX_CURL_ARGS[@]}" >"$WORK/ledger.json"
     jq -r '.tickets | group_by(.company) | map(max_by(.seq))[] |
            [.company, .ticket] | @tsv' "$WORK/ledger.json" |
         sort >"$WORK/ledger_last.tsv"
@@ -136,7 +139,7 @@ tickets_not_last() {
 # Companies whose stored ticket is not among the tickets the ledger holds for
 # them (any of them, not only the last).
 tickets_not_in_ledger() {
-    ledger >"$WORK/ledger.json"
+    ledger "${SBX_CURL_ARGS[@]}" >"$WORK/ledger.json"
     jq -r '.tickets[] | [.company, .ticket] | @tsv' "$WORK/ledger.json" |
         sort >"$WORK/ledger_all.tsv"
     q -separator $'\t' "SELECT company_name, ticket FROM companies
