@@ -1,9 +1,11 @@
 #include "store.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "schema.h"
 #include "store_internal.h"
@@ -170,6 +172,40 @@ out_rollback:
     return rc;
 }
 
+/* SQLite says only "unable to open database file" when the directory is
+ * missing or read-only: ask the file system why, for the message. */
+static void explain_open_failure(const char *path, struct ab_err *err)
+{
+    char dir[1024], why[1200];
+    const char *slash = strrchr(path, '/');
+    size_t n, len;
+
+    if (!err)
+        return;
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s",
+                 (int)(slash == path ? 1 : slash - path), path);
+    if (access(dir, F_OK) != 0)
+        n = (size_t)snprintf(why, sizeof why, "directory '%s' does not exist",
+                             dir);
+    else if (access(dir, W_OK) != 0)
+        n = (size_t)snprintf(why, sizeof why,
+                             "directory '%s' is not writable: %s; authbatch "
+                             "writes the database, its -wal and -shm files "
+                             "and a .lock file there",
+                             dir, strerror(errno));
+    else if (access(path, F_OK) == 0 && access(path, W_OK) != 0)
+        n = (size_t)snprintf(why, sizeof why, "'%s' is not writable: %s", path,
+                             strerror(errno));
+    else
+        return;
+    len = strlen(err->msg);
+    if (n > 0 && len + 3 < sizeof err->msg)
+        snprintf(err->msg + len, sizeof err->msg - len, " (%.400s)", why);
+}
+
 int ab_store_open(const char *path, int flags, struct ab_store **out,
                   struct ab_err *err)
 {
@@ -211,6 +247,8 @@ int ab_store_open(const char *path, int flags, struct ab_store **out,
     return 0;
 
 out_close:
+    if (rc == AB_EIO)
+        explain_open_failure(path, err);
     ab_store_close(s);
     return rc;
 }

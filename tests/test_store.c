@@ -170,6 +170,23 @@ static void test_store__read_only_open_of_missing_file_fails(void **state)
     assert_non_null(strstr(err.msg, "cannot open database"));
 }
 
+/* Regression: a missing directory gave only SQLite's "unable to open
+ * database file"; the message now says which directory is missing. */
+static void test_store__missing_directory_named(void **state)
+{
+    struct fixture *f = *state;
+    struct ab_store *s;
+    struct ab_err err = {0};
+    char path[160], want[160];
+    snprintf(path, sizeof path, "%s/no/such/t.db", f->dir);
+    snprintf(want, sizeof want, "(directory '%s/no/such' does not exist)",
+             f->dir);
+    assert_int_equal(ab_store_open(path, 0, &s, &err), AB_EIO);
+    assert_null(s);
+    if (!strstr(err.msg, want))
+        fail_msg("message: %s", err.msg);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -179,6 +196,7 @@ int main(void)
         T(test_store__refuses_newer_schema),
         T(test_store__counts_see_rows_of_other_programs),
         T(test_store__read_only_open_of_missing_file_fails),
+        T(test_store__missing_directory_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
