@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -172,12 +173,14 @@ out_rollback:
     return rc;
 }
 
-/* SQLite says only "unable to open database file" when the directory is
- * missing or read-only: ask the file system why, for the message. */
+/* SQLite says only "unable to open database file" or "disk I/O error" when
+ * the directory is missing, read-only or full: ask the file system why, for
+ * the message. */
 static void explain_open_failure(const char *path, struct ab_err *err)
 {
     char dir[1024], why[1200];
     const char *slash = strrchr(path, '/');
+    struct statvfs fs;
     size_t n, len;
 
     if (!err)
@@ -196,6 +199,9 @@ static void explain_open_failure(const char *path, struct ab_err *err)
                              "writes the database, its -wal and -shm files "
                              "and a .lock file there",
                              dir, strerror(errno));
+    else if (statvfs(dir, &fs) == 0 && fs.f_bavail == 0)
+        n = (size_t)snprintf(why, sizeof why,
+                             "no space left on the file system of '%s'", dir);
     else if (access(path, F_OK) == 0 && access(path, W_OK) != 0)
         n = (size_t)snprintf(why, sizeof why, "'%s' is not writable: %s", path,
                              strerror(errno));
