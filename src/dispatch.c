@@ -476,6 +476,26 @@ static int64_t next_retry_at(struct dispatcher *d)
     return n.retry_wait ? n.next_retry_at : 0;
 }
 
+/* The time to charge a send at t that the limiter allowed from next. The
+ * dispatch timer has millisecond granularity, so a send starts up to about
+ * a millisecond after its slot; charged at t, every send would push the
+ * next slot back by that lateness (at 200/s, 5.45 ms instead of 5 ms: 8 %
+ * slow). Charged at its slot when late by less than half an interval, the
+ * average is the configured rate, and no window of a second holds more
+ * than rate + 1 sends. A longer delay (idle, waiting for answers) is not
+ * credited: no burst builds up. */
+static int64_t send_time(const struct dispatcher *d, int64_t t, int64_t next)
+{
+    int64_t slack;
+
+    if (d->rl.rate <= 0 || next >= t)
+        return t;
+    slack = (int64_t)(500000.0 / d->rl.rate);
+    if (slack > 10000)
+        slack = 10000;
+    return t - next <= slack ? next : t;
+}
+
 static void pump(struct dispatcher *d)
 {
     int64_t t, next;
@@ -502,7 +522,7 @@ static void pump(struct dispatcher *d)
             arm(d, (next - t + 999) / 1000);
             return;
         }
-        ab_ratelimit_take(&d->rl, t);
+        ab_ratelimit_take(&d->rl, send_time(d, t, next));
         d->qlen--;
         send_one(d, &d->queue[d->qhead++]);
         if (d->stopping)
