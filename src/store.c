@@ -190,9 +190,12 @@ static void explain_open_failure(const char *path, struct ab_err *err)
     else
         snprintf(dir, sizeof dir, "%.*s",
                  (int)(slash == path ? 1 : slash - path), path);
-    if (access(dir, F_OK) != 0)
+    if (access(dir, F_OK) != 0 && errno == ENOENT)
         n = (size_t)snprintf(why, sizeof why, "directory '%s' does not exist",
                              dir);
+    else if (access(dir, F_OK) != 0)
+        n = (size_t)snprintf(why, sizeof why, "directory '%s': %s", dir,
+                             strerror(errno));
     else if (access(dir, W_OK) != 0)
         n = (size_t)snprintf(why, sizeof why,
                              "directory '%s' is not writable: %s; authbatch "
