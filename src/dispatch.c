@@ -464,16 +464,16 @@ static void release_queue(struct dispatcher *d)
 
 static int64_t next_retry_at(struct dispatcher *d)
 {
-    struct ab_counts n;
     struct ab_err err = {0};
-    if (ab_store_counts(d->s, &n, &err) != 0) {
+    int64_t n, next;
+    if (ab_queue_retry_wait(d->s, &n, &next, &err) != 0) {
         if (d->err && !d->err->msg[0])
             *d->err = err;
         stop(d, AB_END_DB);
         return 0;
     }
-    d->st->waiting = n.retry_wait;
-    return n.retry_wait ? n.next_retry_at : 0;
+    d->st->waiting = n;
+    return n ? next : 0;
 }
 
 /* The time to charge a send at t that the limiter allowed from next. The

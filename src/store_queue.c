@@ -24,6 +24,9 @@ static const char sql_claim_pending[] =
     " WHERE id IN (SELECT id FROM companies WHERE status = 'pending'"
     "              LIMIT ?2)"
     " RETURNING " COMPANY_COLS;
+static const char sql_retry_wait[] =
+    "SELECT count(*), min(next_attempt_at) FROM companies"
+    " WHERE status = 'retry_wait'";
 static const char sql_release[] =
     "UPDATE companies SET status = 'pending', updated_at = ?2"
     " WHERE id = ?1 AND status = 'in_flight'";
@@ -147,6 +150,25 @@ int ab_queue_claim(struct ab_store *s, int64_t now_ms, int max,
         *n = 0;
     }
     return rc;
+}
+
+int ab_queue_retry_wait(struct ab_store *s, int64_t *n, int64_t *next_at,
+                        struct ab_err *err)
+{
+    sqlite3_stmt *st = ab_store_stmt(s, sql_retry_wait, err);
+    int rc;
+
+    *n = *next_at = 0;
+    if (!st)
+        return err ? err->code : AB_EIO;
+    if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return ab_store_fail(s, rc, err, "cannot count retries in");
+    }
+    *n = sqlite3_column_int64(st, 0);
+    *next_at = sqlite3_column_int64(st, 1); /* NULL (none) reads as 0 */
+    sqlite3_reset(st);
+    return 0;
 }
 
 int ab_queue_release(struct ab_store *s, const int64_t *ids, int n,

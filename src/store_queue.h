@@ -25,6 +25,12 @@ int ab_queue_recover(struct ab_store *s, int64_t *n, struct ab_err *err);
 int ab_queue_claim(struct ab_store *s, int64_t now_ms, int max,
                    struct ab_company *out, int *n, struct ab_err *err);
 
+/* How many companies wait for a retry and when the first is due (Unix ms,
+ * 0 when none): an index range over 'retry_wait' only, so it stays cheap on
+ * a million rows (ab_store_counts() scans every status). */
+int ab_queue_retry_wait(struct ab_store *s, int64_t *n, int64_t *next_at,
+                        struct ab_err *err);
+
 /* Puts claimed companies that were never sent back to 'pending'. */
 int ab_queue_release(struct ab_store *s, const int64_t *ids, int n,
                      struct ab_err *err);
