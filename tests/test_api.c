@@ -144,7 +144,7 @@ struct row {
     long http;
     const char *body;
     enum ab_outcome want;
-    long code;          /* checked when has_code */
+    long code; /* checked when has_code */
     int has_code;
     const char *message; /* substring expected in r.message, or NULL */
     const char *ticket;  /* expected ticket, or NULL for none */
@@ -158,8 +158,8 @@ static const struct row ROWS[] = {
     {"code 0 without result", NULL, 200, "{\"code\":0,\"message\":\"SUCCESS\"}",
      AB_OUT_TRANSIENT, 0, 1, "without a usable ticket", NULL},
     {"code 0 empty ticket", NULL, 200,
-     "{\"code\":0,\"result\":{\"ticket\":\"\"}}", AB_OUT_TRANSIENT, 0, 1,
-     NULL, NULL},
+     "{\"code\":0,\"result\":{\"ticket\":\"\"}}", AB_OUT_TRANSIENT, 0, 1, NULL,
+     NULL},
     {"code 0 ticket not a string", NULL, 200,
      "{\"code\":0,\"result\":{\"ticket\":42}}", AB_OUT_TRANSIENT, 0, 1, NULL,
      NULL},
@@ -192,15 +192,15 @@ static const struct row ROWS[] = {
     {"HTTP 502 empty", NULL, 502, "", AB_OUT_TRANSIENT, 0, 0, "502", NULL},
     {"HTTP 503 html", NULL, 503, "<html>busy</html>", AB_OUT_TRANSIENT, 0, 0,
      "503", NULL},
-    {"HTTP 504 html", NULL, 504, "<html>gateway</html>", AB_OUT_TRANSIENT, 0,
-     0, "504", NULL},
+    {"HTTP 504 html", NULL, 504, "<html>gateway</html>", AB_OUT_TRANSIENT, 0, 0,
+     "504", NULL},
     {"HTTP 500 with a success body", NULL, 500,
      "{\"code\":0,\"result\":{\"ticket\":\"abc\"}}", AB_OUT_TRANSIENT, 0, 1,
      NULL, NULL},
     {"1001 busy", NULL, 200, "{\"code\":1001,\"message\":\"系统繁忙\"}",
      AB_OUT_TRANSIENT, 1001, 1, "系统繁忙", NULL},
-    {"200 truncated JSON", NULL, 200, "{\"code\":0,\"resu", AB_OUT_TRANSIENT,
-     0, 0, "unparsable", NULL},
+    {"200 truncated JSON", NULL, 200, "{\"code\":0,\"resu", AB_OUT_TRANSIENT, 0,
+     0, "unparsable", NULL},
     {"200 truncated ticket", NULL, 200,
      "{\"code\":0,\"message\":\"SUCCESS\",\"result\":{\"ticket\":\"",
      AB_OUT_TRANSIENT, 0, 0, NULL, NULL},
@@ -224,8 +224,9 @@ static const struct row ROWS[] = {
     {"443 invalid signature", NULL, 443,
      "{\"code\":443,\"message\":\"INVALID SIGNATURE\"}", AB_OUT_FATAL, 443, 1,
      "INVALID SIGNATURE", NULL},
-    {"444 timestamp", NULL, 444, "{\"code\":444,\"message\":\"TIMESTAMP "
-                                  "EXPIRED\"}",
+    {"444 timestamp", NULL, 444,
+     "{\"code\":444,\"message\":\"TIMESTAMP "
+     "EXPIRED\"}",
      AB_OUT_FATAL, 444, 1, NULL, NULL},
     {"445 nonce replayed", NULL, 445, "{\"code\":445}", AB_OUT_FATAL, 445, 1,
      NULL, NULL},
@@ -267,8 +268,8 @@ static const struct row ROWS[] = {
      NULL},
     {"405", NULL, 405, "", AB_OUT_FATAL, 0, 0, NULL, NULL},
     {"408", NULL, 408, "", AB_OUT_TRANSIENT, 0, 0, NULL, NULL},
-    {"400 without a code", NULL, 400, "<html>bad</html>", AB_OUT_REJECTED, 0,
-     0, "400", NULL},
+    {"400 without a code", NULL, 400, "<html>bad</html>", AB_OUT_REJECTED, 0, 0,
+     "400", NULL},
 };
 
 static void test_api__classify_table(void **state)
@@ -336,8 +337,8 @@ static void test_api__oversized_ticket_not_issued(void **state)
     struct ab_api_result r;
     (void)state;
 
-    snprintf(body, sizeof body, "{\"code\":0,\"result\":{\"ticket\":\"%0300d\"}}",
-             7);
+    snprintf(body, sizeof body,
+             "{\"code\":0,\"result\":{\"ticket\":\"%0300d\"}}", 7);
     ab_api_classify(NULL, 200, body, strlen(body), NULL, &r);
     assert_int_equal(r.outcome, AB_OUT_TRANSIENT);
     assert_string_equal(r.ticket, "");

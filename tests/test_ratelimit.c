@@ -12,7 +12,7 @@
 
 #include "ratelimit.h"
 
-#define S 1000000LL /* one second in us */
+#define S 1000000LL   /* one second in us */
 #define T0 (1000 * S) /* an arbitrary monotonic origin */
 
 /* Sends as fast as the limiter allows from `from` until `until` (exclusive);
@@ -182,9 +182,11 @@ static void test_ratelimit__climbs_back_step_by_step(void **state)
         int64_t at;
         double rate;
     } t[] = {
-        {T0 + S / 2, 10},      {T0 + S, 10},          {T0 + 2 * S - 1, 10},
-        {T0 + 2 * S, 12},      {T0 + 2 * S + S / 2, 12}, {T0 + 3 * S, 14},
-        {T0 + 5 * S, 18},      {T0 + 6 * S, 20},      {T0 + 60 * S, 20},
+        {T0 + S / 2, 10},         {T0 + S, 10},
+        {T0 + 2 * S - 1, 10},     {T0 + 2 * S, 12},
+        {T0 + 2 * S + S / 2, 12}, {T0 + 3 * S, 14},
+        {T0 + 5 * S, 18},         {T0 + 6 * S, 20},
+        {T0 + 60 * S, 20},
     };
     struct ab_ratelimit rl;
     size_t i;

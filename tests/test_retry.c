@@ -24,18 +24,17 @@ static void test_retry__full_jitter_bounds(void **state)
         double u;
         int64_t want;
     } t[] = {
-        {1, 0.0, 0},   {1, 0.5, 250},  {1, 0.999, 499},
-        {2, 0.0, 0},   {2, 0.999, 999}, {3, 0.999, 1998},
-        {4, 0.25, 1000}, {4, 0.999, 3996},
+        {1, 0.0, 0},     {1, 0.5, 250},    {1, 0.999, 499}, {2, 0.0, 0},
+        {2, 0.999, 999}, {3, 0.999, 1998}, {4, 0.25, 1000}, {4, 0.999, 3996},
     };
     size_t i;
     (void)state;
 
     for (i = 0; i < sizeof t / sizeof t[0]; i++) {
         int64_t d = -1;
-        assert_int_equal(ab_retry_decide(&P, AB_OUT_TRANSIENT, t[i].attempts,
-                                         0, t[i].u, &d),
-                         AB_RETRY_LATER);
+        assert_int_equal(
+            ab_retry_decide(&P, AB_OUT_TRANSIENT, t[i].attempts, 0, t[i].u, &d),
+            AB_RETRY_LATER);
         assert_int_equal(d, t[i].want);
     }
 }
@@ -56,25 +55,25 @@ static void test_retry__delay_never_reaches_ceiling(void **state)
 
 static void test_retry__capped(void **state)
 {
-    struct ab_retry_policy p = {.max_attempts = 100, .base_ms = 500,
-                                .max_ms = 3000};
+    struct ab_retry_policy p = {
+        .max_attempts = 100, .base_ms = 500, .max_ms = 3000};
     static const int attempts[] = {4, 5, 10, 31, 32, 63, 64, 99};
     size_t i;
     (void)state;
 
     for (i = 0; i < sizeof attempts / sizeof attempts[0]; i++) {
         int64_t d;
-        assert_int_equal(ab_retry_decide(&p, AB_OUT_TRANSIENT, attempts[i],
-                                         0, 0.999, &d),
-                         AB_RETRY_LATER);
+        assert_int_equal(
+            ab_retry_decide(&p, AB_OUT_TRANSIENT, attempts[i], 0, 0.999, &d),
+            AB_RETRY_LATER);
         assert_int_equal(d, 2997); /* 0.999 * 3000: never past the cap */
     }
 }
 
 static void test_retry__huge_base_does_not_overflow(void **state)
 {
-    struct ab_retry_policy p = {.max_attempts = 1000, .base_ms = 86400000,
-                                .max_ms = 86400000};
+    struct ab_retry_policy p = {
+        .max_attempts = 1000, .base_ms = 86400000, .max_ms = 86400000};
     int64_t d;
     (void)state;
 
@@ -123,8 +122,8 @@ static void test_retry__gives_up_at_max_attempts(void **state)
 
 static void test_retry__one_attempt_means_no_retry(void **state)
 {
-    struct ab_retry_policy p = {.max_attempts = 1, .base_ms = 500,
-                                .max_ms = 60000};
+    struct ab_retry_policy p = {
+        .max_attempts = 1, .base_ms = 500, .max_ms = 60000};
     int64_t d;
     (void)state;
 
@@ -152,9 +151,8 @@ static void test_retry__final_and_stop_verdicts(void **state)
     for (i = 0; i < sizeof t / sizeof t[0]; i++) {
         for (attempts = 1; attempts <= 4; attempts++) {
             int64_t d = -1;
-            assert_int_equal(ab_retry_decide(&P, t[i].o, attempts, 5000, 0.5,
-                                             &d),
-                             t[i].v);
+            assert_int_equal(
+                ab_retry_decide(&P, t[i].o, attempts, 5000, 0.5, &d), t[i].v);
             if (t[i].v != AB_RETRY_LATER)
                 assert_int_equal(d, 0);
         }

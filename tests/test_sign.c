@@ -85,7 +85,7 @@ static void test_sign__nonce_is_uuid_v4_lower_case(void **state)
             else
                 assert_true(is_hex_lower(n[i]));
         }
-        assert_int_equal(n[14], '4'); /* version */
+        assert_int_equal(n[14], '4');           /* version */
         assert_non_null(strchr("89ab", n[19])); /* RFC 4122 variant */
     }
 }

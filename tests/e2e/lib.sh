@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # RC, SECS, AB_PID are read by the scripts
 # Helpers for the `authbatch run` end-to-end tests (tests/e2e/run_*.sh).
 # CMake skips this file (it is named lib.sh). Source it first thing:
 #     source "${AB_SOURCE_DIR:?}/tests/e2e/lib.sh"

@@ -5,6 +5,7 @@
 #     the sandbox issued for that company, one attempt each, exit 0.
 #  2. [AUTHED] -> already_authed, [INVALID] -> failed with code and message,
 #     exit 1; a second run has nothing to do and still exits 1.
+#  --csv imports first (a rejected row: exit 65 after a clean run);
 #  3. --dry-run: nothing reaches the sandbox, the database file is unchanged
 #     byte for byte, the output is redacted.
 set -euo pipefail
@@ -51,7 +52,7 @@ eq "1000: ...and sends nothing" "$(stat_of .requests)" 1000
         echo "$name,139$(printf '%08d' "$i")"
     done
 } >mixed.csv
-rm -f "$AUTHBATCH_DB"
+rm -f "$AUTHBATCH_DB" "$AUTHBATCH_DB"-wal "$AUTHBATCH_DB"-shm
 "$AB" import mixed.csv >/dev/null 2>&1
 req0=$(stat_of .requests)
 run_ab r2 run --base-url "$URL" --rate 0 --progress none
@@ -98,5 +99,19 @@ check "dry run: body shown" grep -qF \
 eq "dry run: no run recorded" "$(q 'SELECT count(*) FROM runs')" 2
 eq "dry run: statuses unchanged" "$(counts)" "already_authed=4 done=14 pending=3"
 eq "dry run: no -wal left behind" "$(stat -c %s "$AUTHBATCH_DB-wal" 2>/dev/null || echo 0)" 0
+
+# --- --csv imports first; a rejected row makes a clean run exit 65
+rm -f "$AUTHBATCH_DB" "$AUTHBATCH_DB"-wal "$AUTHBATCH_DB"-shm
+make_csv csv.csv 5 "Csv"
+echo "Csv bad,not-a-contact!" >>csv.csv
+req0=$(stat_of .requests)
+run_ab csv run --csv csv.csv --base-url "$URL" --rate 0 --progress none
+eq "--csv: exit 65 (a row was rejected, the rest done)" "$RC" 65
+eq "--csv: the good rows done" "$(counts)" "done=5"
+eq "--csv: the bad row recorded" "$(q 'SELECT count(*) FROM rejected_rows')" 1
+check "--csv: the bad row named" grep -q 'csv.csv:7: ' csv.err
+eq "--csv: 5 requests" "$(($(stat_of .requests) - req0))" 5
+run_ab dry_csv run --dry-run --csv csv.csv --base-url "$URL"
+eq "--dry-run --csv: usage error" "$RC" 64
 
 finish

@@ -23,7 +23,7 @@ le "rate: the rate is used (max per second >= 40)" 40 "$(stat_of .max_per_second
 run_ms=$(q "SELECT max(started_at) - min(started_at) FROM attempts")
 le "rate: 300 requests take >= 5.9 s ($run_ms ms)" 5900 "$run_ms"
 le "rate: ...and not much more than 6 s" "$run_ms" 8000
-stop_sandbox
+stop_sandbox TERM
 
 # --- --concurrency 4 with slow answers
 start_sandbox --token "$TOK" --secret "$SEC" --latency-ms 200
@@ -47,7 +47,7 @@ eq "limit: runs row" "$(q 'SELECT exit_status, attempts FROM runs')" "75|10"
 run_ab limit2 run --base-url "$URL" --rate 0 --concurrency 4 --progress none
 eq "limit: the next run finishes: exit 0" "$RC" 0
 eq "limit: all done" "$(counts)" "done=50"
-stop_sandbox
+stop_sandbox TERM
 
 # --- --max-runtime on a slow server
 start_sandbox --token "$TOK" --secret "$SEC" --latency-ms 700
@@ -59,13 +59,13 @@ le "max-runtime: stops soon after 2 s" "$SECS" 4
 le "max-runtime: ran about 2 s" 2 "$SECS"
 eq "max-runtime: nothing left in flight" \
     "$(q "SELECT count(*) FROM companies WHERE status = 'in_flight'")" 0
-IFS='|' read -r done pending <<<"$(q "SELECT sum(status = 'done'),
+IFS='|' read -r n_done n_pending <<<"$(q "SELECT sum(status = 'done'),
     sum(status = 'pending') FROM companies")"
-eq "max-runtime: done + pending = all" "$((done + pending))" 100
-le "max-runtime: some done (>= 8)" 8 "$done"
-le "max-runtime: not too many (<= 16)" "$done" 16
+eq "max-runtime: done + pending = all" "$((n_done + n_pending))" 100
+le "max-runtime: some done (>= 8)" 8 "$n_done"
+le "max-runtime: not too many (<= 16)" "$n_done" 16
 eq "max-runtime: every request sent was answered and recorded" \
-    "$(stat_of .requests)" "$done"
+    "$(stat_of .requests)" "$n_done"
 eq "max-runtime: runs row" "$(q 'SELECT exit_status FROM runs')" 75
 check "max-runtime: says so" grep -q 'max runtime reached' maxrt.err
 

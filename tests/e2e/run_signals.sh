@@ -47,7 +47,7 @@ fi
 # again: at most a few flush windows' worth of duplicates.
 dups=$(jq '(.tickets | length) - ([.tickets[].company] | unique | length)' ledger.json)
 le "sigkill: tickets issued twice (answers lost with the process)" "$dups" 100
-stop_sandbox
+stop_sandbox TERM
 
 # --- SIGTERM drains; a concurrent run is refused
 start_sandbox --token "$TOK" --secret "$SEC" --latency-ms 100
@@ -77,7 +77,7 @@ eq "sigterm: second run exits 0" "$RC" 0
 eq "sigterm: all done" "$(counts)" "done=200"
 eq "sigterm: one ticket per company, the stored one" \
     "$(tickets_not_last | head -3)|$(jq '.tickets | length' ledger.json)" "|200"
-stop_sandbox
+stop_sandbox TERM
 
 # --- a second SIGTERM cancels requests in flight
 start_sandbox --token "$TOK" --secret "$SEC" --latency-ms 20000

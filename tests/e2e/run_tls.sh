@@ -54,7 +54,7 @@ run_ab plain run --base-url "${URL/https/http}" --rate 0 --concurrency 2 \
     --retry-base-ms 20 --retry-max-ms 100 --progress none
 eq "http to a TLS port: exit 69" "$RC" 69
 not_stuck "http to a TLS port"
-stop_sandbox
+stop_sandbox TERM
 
 # --- nothing listening (the port the sandbox just left)
 import_n 10
