@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,89 @@ static void test_api__body_utf8_raw(void **state)
     body_is(&c, "{\"companyName\":\"契约锁（北京）有限公司\",\"applicant\":"
                 "{\"contact\":\"13800000000\",\"contactType\":\"MOBILE\"},"
                 "\"legalPerson\":\"张三 \\\"Zhang\\\"\\\\\"}");
+}
+
+/* The body as jansson's json_dumps(JSON_COMPACT) writes it: the reference
+ * for whatever ab_api_body() does inside. NULL where jansson refuses (a
+ * string that is not valid UTF-8). */
+static char *reference_body(const struct ab_company *c)
+{
+    json_t *o = json_object(), *a = json_object();
+    char *out = NULL;
+    int rc = 0;
+
+#define ADD(obj, key, v)                                                       \
+    do {                                                                       \
+        if ((v) && *(v)) {                                                     \
+            json_t *js = json_string(v);                                       \
+            rc |= js ? json_object_set_new(obj, key, js) : -1;                 \
+        }                                                                      \
+    } while (0)
+    ADD(o, "companyName", c->company_name);
+    ADD(a, "name", c->applicant_name);
+    ADD(a, "contact", c->applicant_contact);
+    rc |= json_object_set_new(a, "contactType",
+                              json_string(ab_company_contact_type_name(c)));
+    rc |= json_object_set(o, "applicant", a);
+    ADD(o, "registerNo", c->register_no);
+    ADD(o, "legalPerson", c->legal_person);
+    ADD(o, "callbackUrl", c->callback_url);
+    if (c->close_button >= 0)
+        rc |= json_object_set_new(o, "closeButton",
+                                  json_boolean(c->close_button));
+    ADD(o, "modifyFields", c->modify_fields);
+#undef ADD
+    if (rc == 0)
+        out = json_dumps(o, JSON_COMPACT);
+    json_decref(a);
+    json_decref(o);
+    return out;
+}
+
+static void test_api__body_matches_jansson(void **state)
+{
+    static const char *const names[] = {
+        "Acme Ltd",
+        "quote \" backslash \\ slash / end",
+        "tab\tnewline\ncr\rbell\x01\x1f del\x7f",
+        "契约锁（北京）有限公司 😀 \xe2\x80\xa8 line separator",
+        "</script><!-- & ' >",
+        "\xc3\xa9t\xc3\xa9 caf\xc3\xa9",
+        "x\xff bad utf-8",
+        "truncated \xe5\xa5",
+        "overlong \xc0\xaf",
+        "surrogate \xed\xa0\x80",
+    };
+    size_t i;
+    int k;
+    (void)state;
+
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        for (k = 0; k < 4; k++) {
+            struct ab_company c =
+                company(names[i], k & 1 ? "a@b.example" : names[i]);
+            char *want, *got;
+            c.close_button = k - 2 < 0 ? -1 : k - 2;
+            if (k >= 2) {
+                c.applicant_name = (char *)names[i];
+                c.register_no = "91110000600037341L";
+                c.legal_person = (char *)names[i];
+                c.callback_url = "https://cb.example/a?b=c&d=\"e\"";
+                c.modify_fields = "corpName";
+            }
+            want = reference_body(&c);
+            got = ab_api_body(&c);
+            print_message("%s / %d\n", names[i], k);
+            if (!want) {
+                assert_null(got);
+            } else {
+                assert_non_null(got);
+                assert_string_equal(got, want);
+            }
+            free(want);
+            free(got);
+        }
+    }
 }
 
 /* --- classification ---------------------------------------------------- */
@@ -411,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_api__body_close_button_is_boolean),
         cmocka_unit_test(test_api__body_contact_type_inferred),
         cmocka_unit_test(test_api__body_utf8_raw),
+        cmocka_unit_test(test_api__body_matches_jansson),
         cmocka_unit_test(test_api__classify_table),
         cmocka_unit_test(test_api__body_length_counts_not_nul),
         cmocka_unit_test(test_api__long_message_cut_on_a_character),
