@@ -15,6 +15,8 @@
 #define FLUSH_EVERY_MS 100 /* results reach the database at least this often   \
                             */
 #define FLUSH_AT 256       /* ...or when this many are waiting */
+#define CLAIM_MAX 1024     /* companies claimed per transaction, at most */
+#define CLAIM_AHEAD_MS 250 /* ...and no more than this much sending ahead */
 #define TICK_MS 250
 #define RATE_WINDOW 20 /* ticks of completions behind rate_now (5 s) */
 #define MAX_WAIT_MS (10 * 60 * 1000) /* longer retry waits end the run */
@@ -49,7 +51,7 @@ struct dispatcher {
     int open_handles;
 
     struct ab_company *queue; /* claimed, not yet sent */
-    int qhead, qlen;
+    int qhead, qlen, qcap;
     struct job *jobs;
 
     struct result *results; /* answered, not yet committed */
@@ -414,7 +416,7 @@ static void send_one(struct dispatcher *d, struct ab_company *c)
 static int refill(struct dispatcher *d)
 {
     struct ab_err err = {0};
-    int max = d->o->concurrency, n = 0, i, rc;
+    int max = d->qcap, n = 0, i, rc;
 
     if (d->o->limit > 0) {
         int64_t left = d->o->limit - d->claimed;
@@ -446,20 +448,35 @@ static int refill(struct dispatcher *d)
 
 static void release_queue(struct dispatcher *d)
 {
-    int64_t ids[512];
+    int64_t ids[256];
     struct ab_err err = {0};
-    int i, n = 0;
+    int i, n = 0, failed = 0;
 
     for (i = d->qhead; i < d->qhead + d->qlen; i++) {
-        if (n < (int)(sizeof ids / sizeof ids[0]))
-            ids[n++] = d->queue[i].id;
+        ids[n++] = d->queue[i].id;
         ab_company_release(&d->queue[i]);
+        if (n == (int)(sizeof ids / sizeof ids[0]) ||
+            i == d->qhead + d->qlen - 1) {
+            if (!failed && ab_queue_release(d->s, ids, n, &err) != 0) {
+                ab_log_error("%s", err.msg);
+                stop(d, AB_END_DB);
+                failed = 1;
+            }
+            n = 0;
+        }
     }
     d->qlen = 0;
-    if (n && ab_queue_release(d->s, ids, n, &err) != 0) {
-        ab_log_error("%s", err.msg);
-        stop(d, AB_END_DB);
-    }
+}
+
+/* Companies to claim per transaction: enough for CLAIM_AHEAD_MS of sending
+ * at the configured rate (CLAIM_MAX when unlimited), never fewer than the
+ * concurrency. One transaction per claim costs a commit; a claimed company
+ * shows 'in_flight' until it is sent, so a slow run claims little ahead. */
+static int claim_batch(const struct ab_dispatch_opts *o)
+{
+    double ahead = o->rate > 0 ? o->rate * CLAIM_AHEAD_MS / 1000.0 : CLAIM_MAX;
+    int n = ahead < CLAIM_MAX ? (int)ahead : CLAIM_MAX;
+    return n > o->concurrency ? n : o->concurrency;
 }
 
 static int64_t next_retry_at(struct dispatcher *d)
@@ -658,7 +675,8 @@ int ab_dispatch_run(struct ab_store *s, const struct ab_dispatch_opts *o,
     snprintf(d->version_hdr, sizeof d->version_hdr, "version: authbatch-%s",
              AB_VERSION);
     snprintf(ua, sizeof ua, "authbatch/%s", AB_VERSION);
-    d->queue = calloc((size_t)o->concurrency, sizeof *d->queue);
+    d->qcap = claim_batch(o);
+    d->queue = calloc((size_t)d->qcap, sizeof *d->queue);
     d->jobs = calloc((size_t)o->concurrency, sizeof *d->jobs);
     d->results = calloc(FLUSH_AT + (size_t)o->concurrency, sizeof *d->results);
     if (!d->queue || !d->jobs || !d->results) {
