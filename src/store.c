@@ -1,6 +1,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +230,15 @@ int ab_store_open(const char *path, int flags, struct ab_store **out,
         return ab_err_set(err, AB_ENOMEM, "out of memory");
     }
     s->flags = flags;
+    /* The database holds tickets and applicants' contacts: a new file is
+     * created private (SQLite would use 0644; its -wal and -shm files take
+     * the database file's mode). */
+    if (!(flags & AB_STORE_READONLY) && strcmp(path, ":memory:") != 0 &&
+        strncmp(path, "file:", 5) != 0) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
     oflags = (flags & AB_STORE_READONLY)
                  ? SQLITE_OPEN_READONLY
                  : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -187,6 +188,23 @@ static void test_store__missing_directory_named(void **state)
         fail_msg("message: %s", err.msg);
 }
 
+/* Hardening: the database holds tickets; a new file is not readable by
+ * group or others (SQLite alone would create it 0644). */
+static void test_store__new_file_is_private(void **state)
+{
+    struct fixture *f = *state;
+    struct ab_store *s;
+    struct stat st;
+    char wal[128];
+    assert_int_equal(ab_store_open(f->db, 0, &s, NULL), 0);
+    assert_int_equal(stat(f->db, &st), 0);
+    assert_int_equal(st.st_mode & 077, 0);
+    snprintf(wal, sizeof wal, "%s-wal", f->db);
+    if (stat(wal, &st) == 0)
+        assert_int_equal(st.st_mode & 077, 0);
+    ab_store_close(s);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -197,6 +215,7 @@ int main(void)
         T(test_store__counts_see_rows_of_other_programs),
         T(test_store__read_only_open_of_missing_file_fails),
         T(test_store__missing_directory_named),
+        T(test_store__new_file_is_private),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
