@@ -254,9 +254,12 @@ static void complete(struct req *r, CURLcode code, const char *why)
     } else if (code != CURLE_OK) {
         if (r->too_big)
             res.transport_error = "answer larger than 1 MiB";
+        else if (code == CURLE_OPERATION_TIMEDOUT || !r->errbuf[0])
+            /* After a silent re-send on a reset connection the error buffer
+             * still holds the first error; the code tells the real end. */
+            res.transport_error = curl_easy_strerror(code);
         else
-            res.transport_error =
-                r->errbuf[0] ? r->errbuf : curl_easy_strerror(code);
+            res.transport_error = r->errbuf;
     } else {
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
         if (curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK &&
