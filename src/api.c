@@ -24,40 +24,169 @@ int ab_api_parse_codes(const char *s, long *codes, int *n)
     return 0;
 }
 
-static int add_str(json_t *o, const char *key, const char *v)
+/* The body is written by hand rather than through a jansson tree: it is
+ * built once per request, and the tree cost a dozen allocations each time.
+ * The output is byte for byte what json_dumps(JSON_COMPACT) gave: members in
+ * this order, UTF-8 raw, only '"', '\\' and control characters escaped. */
+struct buf {
+    char *p;
+    size_t len, cap;
+    int bad; /* out of memory, or a string that is not valid UTF-8 */
+};
+
+static void put(struct buf *b, const char *s, size_t n)
+{
+    if (b->bad)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        char *p;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        if (!(p = realloc(b->p, cap))) {
+            b->bad = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+#define PUT_LIT(b, lit) put((b), (lit), sizeof(lit) - 1)
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 (as jansson checks:
+ * no overlongs, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n, i;
+    unsigned long cp;
+
+    if (c < 0x80)
+        return 1;
+    if (c < 0xC2)
+        return 0;
+    if (c < 0xE0) {
+        n = 2;
+        cp = c & 0x1F;
+    } else if (c < 0xF0) {
+        n = 3;
+        cp = c & 0x0F;
+    } else if (c < 0xF5) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+        return 0;
+    return n;
+}
+
+static void put_str(struct buf *b, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str, *run = s;
+    char esc[8];
+
+    PUT_LIT(b, "\"");
+    while (*s) {
+        size_t n;
+        if (*s >= 0x20 && *s != '"' && *s != '\\') {
+            if (!(n = utf8_len(s))) {
+                b->bad = 1;
+                return;
+            }
+            s += n;
+            continue;
+        }
+        put(b, (const char *)run, (size_t)(s - run));
+        switch (*s) {
+        case '"':
+            PUT_LIT(b, "\\\"");
+            break;
+        case '\\':
+            PUT_LIT(b, "\\\\");
+            break;
+        case '\b':
+            PUT_LIT(b, "\\b");
+            break;
+        case '\f':
+            PUT_LIT(b, "\\f");
+            break;
+        case '\n':
+            PUT_LIT(b, "\\n");
+            break;
+        case '\r':
+            PUT_LIT(b, "\\r");
+            break;
+        case '\t':
+            PUT_LIT(b, "\\t");
+            break;
+        default:
+            snprintf(esc, sizeof esc, "\\u%04X", *s);
+            put(b, esc, 6);
+            break;
+        }
+        run = ++s;
+    }
+    put(b, (const char *)run, (size_t)(s - run));
+    PUT_LIT(b, "\"");
+}
+
+/* ,"key":"value" when value is present and non-empty; first: no comma. */
+static void put_member(struct buf *b, int *first, const char *key,
+                       const char *v)
 {
     if (!v || !*v)
-        return 0;
-    return json_object_set_new(o, key, json_string(v));
+        return;
+    if (!*first)
+        PUT_LIT(b, ",");
+    *first = 0;
+    put_str(b, key);
+    PUT_LIT(b, ":");
+    put_str(b, v);
 }
 
 char *ab_api_body(const struct ab_company *c)
 {
-    json_t *o = json_object(), *a = json_object();
-    char *out = NULL;
-    int rc = 0;
+    struct buf b = {0};
+    int first = 1, afirst = 1;
 
-    if (!o || !a)
-        goto out_free;
-    rc |= add_str(o, "companyName", c->company_name);
-    rc |= add_str(a, "name", c->applicant_name);
-    rc |= add_str(a, "contact", c->applicant_contact);
-    rc |= json_object_set_new(a, "contactType",
-                              json_string(ab_company_contact_type_name(c)));
-    rc |= json_object_set(o, "applicant", a);
-    rc |= add_str(o, "registerNo", c->register_no);
-    rc |= add_str(o, "legalPerson", c->legal_person);
-    rc |= add_str(o, "callbackUrl", c->callback_url);
-    if (c->close_button >= 0)
-        rc |= json_object_set_new(o, "closeButton",
-                                  json_boolean(c->close_button));
-    rc |= add_str(o, "modifyFields", c->modify_fields);
-    if (rc == 0)
-        out = json_dumps(o, JSON_COMPACT);
-out_free:
-    json_decref(a);
-    json_decref(o);
-    return out;
+    PUT_LIT(&b, "{");
+    put_member(&b, &first, "companyName", c->company_name);
+    if (!first)
+        PUT_LIT(&b, ",");
+    first = 0;
+    PUT_LIT(&b, "\"applicant\":{");
+    put_member(&b, &afirst, "name", c->applicant_name);
+    put_member(&b, &afirst, "contact", c->applicant_contact);
+    put_member(&b, &afirst, "contactType", ab_company_contact_type_name(c));
+    PUT_LIT(&b, "}");
+    put_member(&b, &first, "registerNo", c->register_no);
+    put_member(&b, &first, "legalPerson", c->legal_person);
+    put_member(&b, &first, "callbackUrl", c->callback_url);
+    if (c->close_button >= 0) {
+        if (c->close_button)
+            PUT_LIT(&b, ",\"closeButton\":true");
+        else
+            PUT_LIT(&b, ",\"closeButton\":false");
+    }
+    put_member(&b, &first, "modifyFields", c->modify_fields);
+    PUT_LIT(&b, "}");
+    if (b.bad) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
 }
 
 static int in(long code, const long *list, int n)
