@@ -684,7 +684,8 @@ int ab_dispatch_run(struct ab_store *s, const struct ab_dispatch_opts *o,
         goto out_free;
     }
 
-    if ((rc = ab_queue_recover(s, &recovered, err)) != 0 ||
+    if ((rc = ab_queue_trust_own_writes(s, 1, err)) != 0 ||
+        (rc = ab_queue_recover(s, &recovered, err)) != 0 ||
         (rc = ab_store_counts(s, &n, err)) != 0)
         goto out_free;
     if (recovered)
@@ -724,6 +725,8 @@ int ab_dispatch_run(struct ab_store *s, const struct ab_dispatch_opts *o,
     rc = 0;
 
 out_free:
+    if (ab_queue_trust_own_writes(s, 0, NULL) != 0 && rc == 0)
+        ab_log_debug("cannot restore CHECK constraints on the connection");
     free(d->queue);
     free(d->jobs);
     free(d->results);
