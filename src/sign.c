@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "err.h"
@@ -39,13 +40,37 @@ int ab_sign(const char *token, const char *secret, const char *timestamp,
     return 0;
 }
 
+/* Random bytes for the next nonces, drawn 64 nonces at a time: one
+ * RAND_bytes call cost ~8,000 instructions and a getpid() (OpenSSL's fork
+ * check) whatever its size. A nonce is public, so holding them is harmless;
+ * a forked child drops the pool rather than repeat its parent's nonces. */
+#define POOL_NONCES 64
+static unsigned char pool[POOL_NONCES * 16];
+static size_t pool_used = sizeof pool;
+static int pool_atfork;
+
+static void on_fork_child(void)
+{
+    pool_used = sizeof pool;
+}
+
 int ab_sign_nonce(char out[AB_SIGN_NONCE_LEN + 1])
 {
     unsigned char b[16];
     char h[33];
 
-    if (RAND_bytes(b, sizeof b) != 1)
-        return AB_EIO;
+    if (!pool_atfork) {
+        if (pthread_atfork(NULL, NULL, on_fork_child) != 0)
+            return AB_EIO;
+        pool_atfork = 1;
+    }
+    if (pool_used == sizeof pool) {
+        if (RAND_bytes(pool, sizeof pool) != 1)
+            return AB_EIO;
+        pool_used = 0;
+    }
+    memcpy(b, pool + pool_used, sizeof b);
+    pool_used += sizeof b;
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
     hex(b, 16, h);
