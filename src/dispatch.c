@@ -497,17 +497,18 @@ static int64_t next_retry_at(struct dispatcher *d)
  * dispatch timer has millisecond granularity, so a send starts up to about
  * a millisecond after its slot; charged at t, every send would push the
  * next slot back by that lateness (at 200/s, 5.45 ms instead of 5 ms: 8 %
- * slow). Charged at its slot when late by less than half an interval, the
- * average is the configured rate, and no window of a second holds more
- * than rate + 1 sends. A longer delay (idle, waiting for answers) is not
- * credited: no burst builds up. */
+ * slow). Charged at its slot when late by less than 0.9 of an interval
+ * (a loaded machine starts sends several milliseconds late), the average is
+ * the configured rate, and no window of a second holds more than rate + 1
+ * sends (the slots stay an interval apart). A longer delay (idle, waiting
+ * for answers) is not credited: no burst builds up. */
 static int64_t send_time(const struct dispatcher *d, int64_t t, int64_t next)
 {
     int64_t slack;
 
     if (d->rl.rate <= 0 || next >= t)
         return t;
-    slack = (int64_t)(500000.0 / d->rl.rate);
+    slack = (int64_t)(900000.0 / d->rl.rate);
     if (slack > 10000)
         slack = 10000;
     return t - next <= slack ? next : t;
@@ -684,8 +685,7 @@ int ab_dispatch_run(struct ab_store *s, const struct ab_dispatch_opts *o,
         goto out_free;
     }
 
-    if ((rc = ab_queue_trust_own_writes(s, 1, err)) != 0 ||
-        (rc = ab_queue_recover(s, &recovered, err)) != 0 ||
+    if ((rc = ab_queue_recover(s, &recovered, err)) != 0 ||
         (rc = ab_store_counts(s, &n, err)) != 0)
         goto out_free;
     if (recovered)
@@ -725,8 +725,6 @@ int ab_dispatch_run(struct ab_store *s, const struct ab_dispatch_opts *o,
     rc = 0;
 
 out_free:
-    if (ab_queue_trust_own_writes(s, 0, NULL) != 0 && rc == 0)
-        ab_log_debug("cannot restore CHECK constraints on the connection");
     free(d->queue);
     free(d->jobs);
     free(d->results);

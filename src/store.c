@@ -256,11 +256,11 @@ int ab_store_open(const char *path, int flags, struct ab_store **out,
         if (rc != 0)
             goto out_close;
     }
-    rc = ab_store_exec(s,
-                       "PRAGMA synchronous = NORMAL;"
-                       "PRAGMA foreign_keys = ON;",
-                       err);
-    if (rc != 0 || (rc = migrate(s, err)) != 0)
+    /* Foreign keys go on after the migrations: a migration that rebuilds a
+     * table (schema/003) must not cascade the drop of the old one. */
+    rc = ab_store_exec(s, "PRAGMA synchronous = NORMAL", err);
+    if (rc != 0 || (rc = migrate(s, err)) != 0 ||
+        (rc = ab_store_exec(s, "PRAGMA foreign_keys = ON", err)) != 0)
         goto out_close;
     *out = s;
     return 0;

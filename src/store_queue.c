@@ -61,16 +61,6 @@ static int step_done(struct ab_store *s, sqlite3_stmt *st, struct ab_err *err,
     return 0;
 }
 
-int ab_queue_trust_own_writes(struct ab_store *s, int on, struct ab_err *err)
-{
-    /* A flag pragma expires the prepared statements: they are prepared
-     * again, with or without the checks, on their next step. */
-    return ab_store_exec(s,
-                         on ? "PRAGMA ignore_check_constraints = ON"
-                            : "PRAGMA ignore_check_constraints = OFF",
-                         err);
-}
-
 int ab_queue_recover(struct ab_store *s, int64_t *n, struct ab_err *err)
 {
     sqlite3_stmt *st = ab_store_stmt(s, sql_recover, err);

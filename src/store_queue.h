@@ -16,15 +16,6 @@
 #include "runstats.h"
 #include "store.h"
 
-/* on = 1: skips CHECK constraints on this connection's writes; on = 0
- * restores them. The run sets status, attempts and outcome only to this
- * module's constants, and SQLite evaluates a CHECK's IN list of more than
- * two values through a temporary b-tree built on every execution (a third
- * of the run's CPU in the throughput profile). NOT NULL, UNIQUE and foreign
- * keys still apply, and every other connection (imports, other programs)
- * is checked as before. Call outside a transaction. */
-int ab_queue_trust_own_writes(struct ab_store *s, int on, struct ab_err *err);
-
 /* Puts rows a dead run left 'in_flight' back to 'pending'; *n = how many. */
 int ab_queue_recover(struct ab_store *s, int64_t *n, struct ab_err *err);
 
