@@ -303,7 +303,7 @@ section=$(
     echo "- machine: $(nproc) CPU ($cpu), $mem RAM, $(uname -sr)"
     echo "- versions: authbatch $version, libcurl $(pkg-config --modversion libcurl), libuv $(pkg-config --modversion libuv), SQLite $(pkg-config --modversion sqlite3), $(/usr/sbin/nginx -v 2>&1 | sed 's/.*: //'), wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }'), $("$py" --version), aiohttp $aiohttp_v"
     echo "- authbatch: Release build (build-bench/), \`authbatch -q run --progress none\`, credentials from the environment, every result committed (checked: count of done = companies after each run); CPU and RSS from \`/usr/bin/time -f '%e %U %S %M'\`; req/s = companies / wall time of the process"
-    echo "- nginx-light $ngx_url: \`return 200\` with a fixed ticket, worker_processes 1, keep-alive, access_log off; wrk and authbatch share the machine with it"
+    echo "- nginx-light on 127.0.0.1 (ephemeral port): \`return 200\` with a fixed ticket, worker_processes 1, keep-alive, access_log off; wrk and authbatch share the machine with it"
     echo "- peer: \`scripts/bench_peer.py\` (asyncio.Semaphore($conc), aiohttp TCPConnector(limit=$conc), MD5 signing, stdlib sqlite3 committing every 500 results)"
     echo
     echo "$table"
