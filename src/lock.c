@@ -28,9 +28,16 @@ int ab_lock_acquire(const char *db_path, struct ab_lock **out,
         return ab_err_set(err, AB_EIO, "cannot open lock file '%s': %s", path,
                           strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        n = pread(fd, buf, sizeof buf - 1, 0);
-        buf[n > 0 ? n : 0] = '\0';
+        int e = errno, tries;
+        /* The holder writes its pid right after taking the lock: give it a
+         * moment rather than report pid 0. */
+        for (tries = 0; tries < 50; tries++) {
+            n = pread(fd, buf, sizeof buf - 1, 0);
+            buf[n > 0 ? n : 0] = '\0';
+            if (strtol(buf, NULL, 10) > 0)
+                break;
+            usleep(2000);
+        }
         close(fd);
         if (e == EWOULDBLOCK)
             return ab_err_set(err, AB_EBUSY,
@@ -40,8 +47,10 @@ int ab_lock_acquire(const char *db_path, struct ab_lock **out,
         return ab_err_set(err, AB_EIO, "cannot lock '%s': %s", path,
                           strerror(e));
     }
+    /* Write, then cut: a reader never sees the file empty, only an old pid
+     * or the new one. */
     len = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
+    if (pwrite(fd, buf, (size_t)len, 0) != len || ftruncate(fd, len) != 0) {
         /* The lock holds without the pid; only the message suffers. */
     }
     if (!(l = malloc(sizeof *l))) {
