@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +32,15 @@ int ab_lock_acquire(const char *db_path, struct ab_lock **out,
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno, tries;
         /* The holder writes its pid right after taking the lock: give it a
-         * moment rather than report pid 0. */
+         * moment rather than report pid 0, or the pid an earlier, dead
+         * holder left in the file. */
         for (tries = 0; tries < 50; tries++) {
+            long pid;
             n = pread(fd, buf, sizeof buf - 1, 0);
             buf[n > 0 ? n : 0] = '\0';
-            if (strtol(buf, NULL, 10) > 0)
+            pid = strtol(buf, NULL, 10);
+            if (pid > 0 && pid <= INT_MAX &&
+                (kill((pid_t)pid, 0) == 0 || errno == EPERM))
                 break;
             usleep(2000);
         }

@@ -205,7 +205,7 @@ for _ in $(seq 1 100); do # the lock file appears once the run holds it
     sleep 0.05
 done
 expect "second run" 75 "pid $first" "$AB" --db hang.db "${run_args[@]}"
-kill -TERM "$first"
+kill -KILL "$first"
 wait "$first" || true
 intact "second run" hang.db 20
 URL=$url_ok

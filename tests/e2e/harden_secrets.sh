@@ -125,8 +125,7 @@ pid=$!
 for _ in $(seq 1 100); do [[ -s t.db.lock ]] && break; sleep 0.05; done
 check "secret not in /proc/PID/cmdline" \
     bash -c "! tr '\0' ' ' </proc/$pid/cmdline | grep -q -- '$SEC'"
-kill -TERM "$pid" 2>/dev/null || true
-    kill -TERM "$pid" 2>/dev/null || true
+kill -KILL "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 if command -v setpriv >/dev/null && [[ $(id -u) == 0 ]] && id nobody >/dev/null 2>&1; then
     chmod 711 "$WORK"
@@ -143,8 +142,7 @@ if command -v setpriv >/dev/null && [[ $(id -u) == 0 ]] && id nobody >/dev/null 
     eq "process running as nobody" "$(ps -o user= -p "$pid" | tr -d ' ')" nobody
     check "not dumpable: /proc/PID/environ belongs to root, not nobody" \
         test "$(stat -c %u /proc/$pid/environ)" = 0
-    kill -TERM "$pid" 2>/dev/null || true
-    kill -TERM "$pid" 2>/dev/null || true
+    kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
 else
     echo "skip: dumpable check (needs root, setpriv and user nobody)"
