@@ -201,7 +201,7 @@ intact "silent server" hang.db 20
     2>/dev/null &
 first=$!
 for _ in $(seq 1 100); do # the lock file appears once the run holds it
-    [[ -s hang.db.lock ]] && break
+    grep -qx "$first" hang.db.lock 2>/dev/null && break
     sleep 0.05
 done
 expect "second run" 75 "pid $first" "$AB" --db hang.db "${run_args[@]}"

@@ -122,7 +122,7 @@ start_sandbox --token "$TOK" --secret "$SEC" --fault-slow 1 --slow-ms 600000
 sqlite3 t.db "UPDATE companies SET status = 'pending' WHERE status = 'done' AND id <= 3"
 "$AB" run --base-url "$URL" --timeout 60 --progress none 2>/dev/null &
 pid=$!
-for _ in $(seq 1 100); do [[ -s t.db.lock ]] && break; sleep 0.05; done
+for _ in $(seq 1 100); do grep -qx "$pid" t.db.lock 2>/dev/null && break; sleep 0.05; done
 check "secret not in /proc/PID/cmdline" \
     bash -c "! tr '\0' ' ' </proc/$pid/cmdline | grep -q -- '$SEC'"
 kill -KILL "$pid" 2>/dev/null || true
@@ -138,7 +138,7 @@ if command -v setpriv >/dev/null && [[ $(id -u) == 0 ]] && id nobody >/dev/null 
         env AUTHBATCH_DB="$WORK/nb/t.db" "$AB" run --base-url "$URL" \
         --timeout 60 --progress none 2>/dev/null &
     pid=$!
-    for _ in $(seq 1 100); do [[ -s nb/t.db.lock ]] && break; sleep 0.05; done
+    for _ in $(seq 1 100); do grep -qx "$pid" nb/t.db.lock 2>/dev/null && break; sleep 0.05; done
     eq "process running as nobody" "$(ps -o user= -p "$pid" | tr -d ' ')" nobody
     check "not dumpable: /proc/PID/environ belongs to root, not nobody" \
         test "$(stat -c %u /proc/$pid/environ)" = 0
