@@ -241,16 +241,21 @@ static enum ab_outcome class_of_code(long code, const struct ab_api_codes *x)
     }
 }
 
-/* Copies at most the first n-1 bytes of s, not splitting a UTF-8 sequence. */
+/* Copies at most the first n-1 bytes of s, not splitting a UTF-8 sequence,
+ * with control characters turned into spaces: the text reaches terminals
+ * and reports, and comes from the network. */
 static void copy_utf8(char *dst, size_t n, const char *s)
 {
-    size_t len = strlen(s);
+    size_t i, len = strlen(s);
     if (len >= n) {
         len = n - 1;
         while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
             len--;
     }
-    memcpy(dst, s, len);
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        dst[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+    }
     dst[len] = '\0';
 }
 

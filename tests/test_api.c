@@ -415,6 +415,20 @@ static void test_api__long_message_cut_on_a_character(void **state)
     assert_int_equal((strlen(r.message) - 1) % 3, 0);
 }
 
+static void test_api__message_control_characters_become_spaces(void **state)
+{
+    const char body[] =
+        "{\"code\":1005,\"message\":\"bad\\u001b[2Jname\\r\\nX\\u007f\"}";
+    struct ab_api_result r;
+    (void)state;
+
+    ab_api_classify(NULL, 200, body, strlen(body), NULL, &r);
+    assert_int_equal(r.outcome, AB_OUT_REJECTED);
+    assert_string_equal(r.message, "bad [2Jname  X ");
+    ab_api_classify("Recv failure:\tConnection reset\n", 0, NULL, 0, NULL, &r);
+    assert_string_equal(r.message, "Recv failure: Connection reset ");
+}
+
 static void test_api__oversized_ticket_not_issued(void **state)
 {
     char body[1024];
@@ -499,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_api__classify_table),
         cmocka_unit_test(test_api__body_length_counts_not_nul),
         cmocka_unit_test(test_api__long_message_cut_on_a_character),
+        cmocka_unit_test(test_api__message_control_characters_become_spaces),
         cmocka_unit_test(test_api__oversized_ticket_not_issued),
         cmocka_unit_test(test_api__code_overrides),
         cmocka_unit_test(test_api__parse_codes),
