@@ -12,7 +12,8 @@
 #include "sign.h"
 #include "store_queue.h"
 
-#define FLUSH_EVERY_MS 100 /* results reach the database at least this often   \
+#define FLUSH_EVERY_MS                                                         \
+    100                    /* results reach the database at least this often   \
                             */
 #define FLUSH_AT 1024      /* ...or when this many are waiting */
 #define CLAIM_MAX 1024     /* companies claimed per transaction, at most */
@@ -611,8 +612,8 @@ static void finish(struct dispatcher *d)
     /* Unreachable only if a real transport error happened: requests
      * cancelled by a second signal do not count (consecutive_transport
      * skips them and, without an answer, was never reset). */
-    if (!d->got_answer && d->consecutive_transport > 0 &&
-        d->end != AB_END_DB && d->end != AB_END_FATAL) {
+    if (!d->got_answer && d->consecutive_transport > 0 && d->end != AB_END_DB &&
+        d->end != AB_END_FATAL) {
         if (d->err && !d->err->msg[0])
             ab_err_set(d->err, AB_EIO, "the API at '%s' could not be reached",
                        d->o->base_url);

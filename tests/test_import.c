@@ -159,8 +159,8 @@ static char *dump_companies(struct fixture *f)
     while (sqlite3_step(st) == SQLITE_ROW) {
         for (i = 0; i < sqlite3_column_count(st); i++) {
             const char *t = (const char *)sqlite3_column_text(st, i);
-            len += (size_t)snprintf(out + len, cap - len, "%s|",
-                                    t ? t : "NULL");
+            len +=
+                (size_t)snprintf(out + len, cap - len, "%s|", t ? t : "NULL");
             assert_true(len < cap);
         }
         len += (size_t)snprintf(out + len, cap - len, "\n");
@@ -295,12 +295,12 @@ static void test_import__line_numbers_across_chunks(void **state)
             len += (size_t)snprintf(data + len, cap - len,
                                     "\"Multi\nline %d\",13800138000,x\r\n", i);
         else if (i == 4321)
-            len += (size_t)snprintf(data + len, cap - len, "Bad %d,12,x\r\n",
-                                    i);
+            len +=
+                (size_t)snprintf(data + len, cap - len, "Bad %d,12,x\r\n", i);
         else
-            len += (size_t)snprintf(data + len, cap - len,
-                                    "Company %d,138%08d,\"p, %d\"\r\n", i, i,
-                                    i);
+            len +=
+                (size_t)snprintf(data + len, cap - len,
+                                 "Company %d,138%08d,\"p, %d\"\r\n", i, i, i);
     }
     assert_true(len > 3 * 64 * 1024);
     assert_int_equal(import_n(f, data, len), 0);
@@ -397,7 +397,8 @@ static void test_import__unknown_column_warning_is_printable(void **state)
     struct fixture *f = *state;
     const char *p;
     assert_int_equal(import_str(f, "companyName,applicantContact,"
-                                   "\x1b[2J\x1b]0;x\x07Y,\xc2\x9b" "31m\n"
+                                   "\x1b[2J\x1b]0;x\x07Y,\xc2\x9b"
+                                   "31m\n"
                                    "A,13800138000,,\n"),
                      0);
     assert_int_equal(f->nwarns, 1);
@@ -414,13 +415,13 @@ static void test_import__unknown_column_warning_is_printable(void **state)
 static void test_import__utf16_and_binary_named(void **state)
 {
     struct fixture *f = *state;
-    static const char u16[] = "\xff\xfe" "c\0o\0,\0x\0\n\0";
+    static const char u16[] = "\xff\xfe"
+                              "c\0o\0,\0x\0\n\0";
     assert_int_equal(import_n(f, u16, sizeof u16 - 1), AB_EDATA);
     assert_non_null(strstr(f->err.msg, ": line 1: the file is UTF-16"));
     assert_int_equal(import_n(f, "ab\0cd,\x01\xff\n", 10), AB_EDATA);
     assert_non_null(strstr(f->err.msg, "the header is not UTF-8 text"));
-    assert_int_equal(import_str(f, "companyName,legalPerson\nA,B\n"),
-                     AB_EDATA);
+    assert_int_equal(import_str(f, "companyName,legalPerson\nA,B\n"), AB_EDATA);
     assert_non_null(strstr(f->err.msg, "missing required column "
                                        "'applicantContact'"));
     assert_int_equal(query_int(f, "SELECT count(*) FROM companies"), 0);

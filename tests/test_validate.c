@@ -28,10 +28,22 @@ struct vcase {
     enum ab_col check_col;
 };
 
-#define OK(n, c, v, want) {n, c, v, NONE, NULL, NULL, want, c}
-#define OK2(n, c, v, c2, v2, want, cc) {n, c, v, c2, v2, NULL, want, cc}
-#define BAD(n, c, v, why) {n, c, v, NONE, NULL, why, NULL, NONE}
-#define BAD2(n, c, v, c2, v2, why) {n, c, v, c2, v2, why, NULL, NONE}
+#define OK(n, c, v, want)                                                      \
+    {                                                                          \
+        n, c, v, NONE, NULL, NULL, want, c                                     \
+    }
+#define OK2(n, c, v, c2, v2, want, cc)                                         \
+    {                                                                          \
+        n, c, v, c2, v2, NULL, want, cc                                        \
+    }
+#define BAD(n, c, v, why)                                                      \
+    {                                                                          \
+        n, c, v, NONE, NULL, why, NULL, NONE                                   \
+    }
+#define BAD2(n, c, v, c2, v2, why)                                             \
+    {                                                                          \
+        n, c, v, c2, v2, why, NULL, NONE                                       \
+    }
 
 static const char long100[] =
     "一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三四五"
@@ -110,8 +122,8 @@ static const struct vcase cases[] = {
        "91440300708461136T"),
     BAD("uscc wrong check char", AB_COL_REGISTER_NO, "91310000MA1FL4F903",
         "wrong check character '3' (expected '2')"),
-    BAD("uscc letter I not allowed", AB_COL_REGISTER_NO,
-        "91310000MI1FL4F902", "character 10 'I' is not allowed"),
+    BAD("uscc letter I not allowed", AB_COL_REGISTER_NO, "91310000MI1FL4F902",
+        "character 10 'I' is not allowed"),
     BAD("uscc bad authority class", AB_COL_REGISTER_NO, "B1310000MA1FL4F902",
         "is not a registration authority class"),
     BAD("uscc letters in division code", AB_COL_REGISTER_NO,
@@ -153,8 +165,8 @@ static const struct vcase cases[] = {
         "modifyFields repeats 'corpName'"),
     BAD("modifyFields unknown", AB_COL_MODIFY_FIELDS, "corpName,address",
         "modifyFields item 'address' is not one of"),
-    BAD("modifyFields empty item", AB_COL_MODIFY_FIELDS, "corpName,,legalPerson",
-        "has an empty item"),
+    BAD("modifyFields empty item", AB_COL_MODIFY_FIELDS,
+        "corpName,,legalPerson", "has an empty item"),
     BAD("modifyFields trailing comma", AB_COL_MODIFY_FIELDS, "corpName,",
         "has an empty item"),
     /* encoding and control characters */
@@ -267,8 +279,8 @@ static void test_validate__close_button_values(void **state)
     static const struct {
         const char *v;
         int want;
-    } t[] = {{"true", 1}, {"False", 0}, {"1", 1}, {"0", 0}, {"YES", 1},
-             {"no", 0},   {"", -1},     {" ", -1}};
+    } t[] = {{"true", 1}, {"False", 0}, {"1", 1}, {"0", 0},
+             {"YES", 1},  {"no", 0},    {"", -1}, {" ", -1}};
     struct ab_row_in in;
     struct ab_row_out out;
     char reason[AB_VALIDATE_REASON_MAX];

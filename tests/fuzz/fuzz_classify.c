@@ -28,8 +28,10 @@ static void die(const char *what)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const struct ab_api_codes extra = {
-        .retry = {1003, 0}, .nretry = 2, .fatal = {1605, 11990006}, .nfatal = 2};
+    static const struct ab_api_codes extra = {.retry = {1003, 0},
+                                              .nretry = 2,
+                                              .fatal = {1605, 11990006},
+                                              .nfatal = 2};
     struct ab_api_result r;
     size_t n, bad;
     long status;

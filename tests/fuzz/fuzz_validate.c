@@ -113,8 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             unsigned char b = (unsigned char)v[i];
             if (b < 0x20 || b == 0x7F)
                 die("control character accepted", c);
-            if (b == 0xC2 && i + 1 < n &&
-                (unsigned char)v[i + 1] >= 0x80 &&
+            if (b == 0xC2 && i + 1 < n && (unsigned char)v[i + 1] >= 0x80 &&
                 (unsigned char)v[i + 1] < 0xA0)
                 die("C1 control character accepted", c);
         }
