@@ -316,10 +316,19 @@ void ab_api_classify(const char *transport_error, long http_status,
             json_t *res = json_object_get(root, "result");
             json_t *t = json_object_get(res, "ticket");
             if (json_is_string(t) && json_string_length(t) > 0 &&
-                json_string_length(t) < sizeof r->ticket) {
+                json_string_length(t) < sizeof r->ticket &&
+                strlen(json_string_value(t)) == json_string_length(t)) {
                 memcpy(r->ticket, json_string_value(t),
                        json_string_length(t) + 1);
                 r->outcome = AB_OUT_ISSUED;
+            } else if (json_is_string(t) &&
+                       json_string_length(t) >= sizeof r->ticket) {
+                /* Asking again would only issue another such ticket. */
+                r->outcome = AB_OUT_REJECTED;
+                snprintf(r->message, sizeof r->message,
+                         "ticket of %zu bytes, longer than authbatch keeps "
+                         "(%zu)",
+                         json_string_length(t), sizeof r->ticket - 1);
             } else {
                 r->outcome = AB_OUT_TRANSIENT;
                 copy_utf8(r->message, sizeof r->message,

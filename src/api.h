@@ -39,7 +39,8 @@ struct ab_api_result {
     long code;         /* the vendor's code (8-digit responseCode mapped) */
     char message[512]; /* the vendor's message, a transport error, or why the
                           body was not understood; UTF-8, NUL-terminated */
-    char ticket[256];  /* non-empty only for AB_OUT_ISSUED */
+    char ticket[1024]; /* non-empty only for AB_OUT_ISSUED; a longer ticket
+                          is AB_OUT_REJECTED with a message saying so */
 };
 
 /* transport_error: NULL if an HTTP answer arrived, else curl's text.

@@ -408,7 +408,12 @@ static void on_tick(void *ctx, const struct ab_run_stats *st)
     }
 }
 
-static int exit_status(enum ab_dispatch_end end, const struct ab_counts *n)
+/* SPEC §5. "Some companies failed" means failed in this run: companies
+ * that failed in earlier runs are reported by `status` and `report`, and
+ * would otherwise make every later run, cron's included, exit 1 until
+ * someone runs `retry`. */
+static int exit_status(enum ab_dispatch_end end, const struct ab_counts *n,
+                       const struct ab_run_stats *st)
 {
     switch (end) {
     case AB_END_FATAL:
@@ -425,7 +430,7 @@ static int exit_status(enum ab_dispatch_end end, const struct ab_counts *n)
     }
     if (n->pending + n->retry_wait + n->in_flight > 0)
         return AB_EXIT_TEMPFAIL;
-    return n->failed > 0 ? AB_EXIT_FAILED : AB_EXIT_OK;
+    return st->failed > 0 ? AB_EXIT_FAILED : AB_EXIT_OK;
 }
 
 static void summary(const struct ab_run_stats *st, const struct ab_counts *n,
@@ -505,7 +510,7 @@ int ab_cmd_run(const struct ab_cli *cli, int argc, char **argv)
         if (end == AB_END_COMPLETE || end == AB_END_STOPPED)
             end = AB_END_DB;
     }
-    status = exit_status(end, &n);
+    status = exit_status(end, &n, &st);
     if (status == AB_EXIT_OK && rejected > 0)
         status = AB_EXIT_DATAERR;
     st.exit_status = status;

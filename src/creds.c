@@ -31,7 +31,7 @@ static int set_value(char *dst, const char *v, size_t len, const char *what,
 
 static int load_file(struct ab_creds *c, const char *file, struct ab_err *err)
 {
-    char line[1024], where[4200];
+    char line[1024], where[4200], iobuf[4096];
     struct stat st;
     FILE *f;
     int fd, lineno = 0, rc = 0;
@@ -57,6 +57,8 @@ static int load_file(struct ab_creds *c, const char *file, struct ab_err *err)
         close(fd);
         return ab_err_set(err, AB_ENOMEM, "out of memory");
     }
+    /* Our buffer, not stdio's: wiped below with the values in it. */
+    setvbuf(f, iobuf, _IOFBF, sizeof iobuf);
     while (rc == 0 && fgets(line, sizeof line, f)) {
         char *p = line, *eq, *end;
         lineno++;
@@ -93,8 +95,9 @@ static int load_file(struct ab_creds *c, const char *file, struct ab_err *err)
             rc = ab_err_set(err, AB_ECONFIG, "%s: unknown key '%.40s'", where,
                             p);
     }
-    ab_sign_wipe(line, sizeof line);
     fclose(f);
+    ab_sign_wipe(line, sizeof line);
+    ab_sign_wipe(iobuf, sizeof iobuf);
     return rc;
 }
 
@@ -121,6 +124,12 @@ int ab_creds_load(struct ab_creds *c, const char *file, struct ab_err *err)
                                  "environment", err)) != 0) {
             ab_creds_release(c);
             return rc;
+        }
+        /* Copied: wipe the originals, which /proc/PID/environ would show
+         * for the rest of the run. */
+        if (s) {
+            ab_sign_wipe((char *)s, strlen(s));
+            unsetenv("QYS_ACCESS_SECRET");
         }
     }
     if (!c->token[0] || !c->secret[0]) {

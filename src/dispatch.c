@@ -1,6 +1,8 @@
 #include "dispatch.h"
 
+#include <assert.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +60,8 @@ struct dispatcher {
     struct result *results; /* answered, not yet committed */
     int nresults;
 
-    int64_t claimed;     /* companies claimed this run (for --limit) */
+    int64_t claimed; /* companies claimed this run (for --limit) */
+    int dry;         /* the last claim found nothing: claim again on a timer */
     int64_t last_cut_ms; /* when the limiter was last cut (Unix ms) */
     int64_t consecutive_transport;
     int got_answer;
@@ -89,16 +92,40 @@ static double uniform(struct dispatcher *d)
 static void pump(struct dispatcher *d);
 static void finish(struct dispatcher *d);
 
-/* Stops dispatching for good; the first reason wins. */
-static void stop(struct dispatcher *d, enum ab_dispatch_end why)
+/* Stops dispatching for good. The first reason wins, except that a failure
+ * outranks a polite stop; msg (may be NULL) is kept only with the reason
+ * that wins, so the message and the exit status always agree. */
+static void stop_err(struct dispatcher *d, enum ab_dispatch_end why,
+                     const struct ab_err *msg)
 {
-    if (!d->stopping) {
-        d->stopping = 1;
+    int wins =
+        !d->stopping || (d->end == AB_END_STOPPED && why != AB_END_STOPPED);
+
+    d->stopping = 1;
+    if (wins) {
         d->end = why;
-    } else if (d->end == AB_END_STOPPED && why != AB_END_STOPPED) {
-        d->end = why; /* a failure outranks a polite stop */
+        if (d->err && msg)
+            *d->err = *msg;
     }
     uv_timer_stop(&d->t_dispatch);
+}
+
+static void stop(struct dispatcher *d, enum ab_dispatch_end why,
+                 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void stop(struct dispatcher *d, enum ab_dispatch_end why,
+                 const char *fmt, ...)
+{
+    struct ab_err e = {0};
+
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e.msg, sizeof e.msg, fmt, ap);
+        va_end(ap);
+        e.code = AB_EIO;
+    }
+    stop_err(d, why, fmt ? &e : NULL);
 }
 
 static int flush(struct dispatcher *d)
@@ -106,7 +133,7 @@ static int flush(struct dispatcher *d)
     struct ab_err err = {0};
     int i, rc;
 
-    if (d->nresults == 0 && !d->finished)
+    if (d->nresults == 0)
         return 0;
     if ((rc = ab_store_begin(d->s, &err)) != 0)
         goto out_fail;
@@ -139,10 +166,8 @@ static int flush(struct dispatcher *d)
 out_fail:
     /* Those companies stay 'in_flight' in the file: the next run asks
      * again. Nothing else can be trusted to be written now. */
-    if (d->err && !d->err->msg[0])
-        *d->err = err;
     d->nresults = 0;
-    stop(d, AB_END_DB);
+    stop_err(d, AB_END_DB, &err);
     return rc;
 }
 
@@ -151,8 +176,10 @@ static void on_flush_timer(uv_timer_t *t)
     struct dispatcher *d = t->data;
     int had = d->nresults;
     flush(d);
-    if (had)
-        pump(d); /* retries written just now may be due */
+    if (had || d->dry) {
+        d->dry = 0; /* retries written just now, or rows others added */
+        pump(d);
+    }
 }
 
 static void tick(struct dispatcher *d, int rotate)
@@ -186,7 +213,7 @@ static void on_runtime_timer(uv_timer_t *t)
     ab_log_info("max runtime reached: no new requests; waiting for %d in "
                 "flight",
                 ab_engine_in_flight(d->eng));
-    stop(d, AB_END_STOPPED);
+    stop(d, AB_END_STOPPED, NULL);
     pump(d);
 }
 
@@ -199,7 +226,7 @@ static void on_signal(uv_signal_t *h, int signum)
                     "(again to cancel them)",
                     signum == SIGINT ? "interrupted" : "terminated",
                     ab_engine_in_flight(d->eng));
-        stop(d, AB_END_STOPPED);
+        stop(d, AB_END_STOPPED, NULL);
     } else if (!d->cancelled) {
         ab_log_info("cancelling %d requests in flight",
                     ab_engine_in_flight(d->eng));
@@ -211,7 +238,9 @@ static void on_signal(uv_signal_t *h, int signum)
 
 static void on_dispatch_timer(uv_timer_t *t)
 {
-    pump(t->data);
+    struct dispatcher *d = t->data;
+    d->dry = 0;
+    pump(d);
 }
 
 static void arm(struct dispatcher *d, int64_t delay_ms)
@@ -269,15 +298,11 @@ static void on_answer(void *ctx, const struct ab_http_result *h)
         /* Not the company's fault: it stays pending, its count unchanged. */
         r->attempt_no = j->c.attempts;
         r->status = "pending";
-        if (r->api.outcome == AB_OUT_FATAL && d->end != AB_END_FATAL) {
-            if (r->api.http_status)
-                ab_err_set(d->err, AB_ECONFIG,
-                           "the API refused the request: HTTP %ld, code %ld, "
-                           "%.300s",
-                           r->api.http_status,
-                           r->api.has_code ? r->api.code : 0, r->api.message);
-            stop(d, AB_END_FATAL);
-        }
+        if (r->api.outcome == AB_OUT_FATAL)
+            stop(d, AB_END_FATAL,
+                 "the API refused the request: HTTP %ld, code %ld, %.300s",
+                 r->api.http_status, r->api.has_code ? r->api.code : 0,
+                 r->api.message);
     } else {
         r->attempt_no = j->c.attempts + 1;
         v = ab_retry_decide(&d->o->retry, r->api.outcome, r->attempt_no,
@@ -305,12 +330,13 @@ static void on_answer(void *ctx, const struct ab_http_result *h)
         case AB_RETRY_STOP:
             if (transport && !d->got_answer) {
                 /* The API has not answered anyone in this run: the company
-                 * is not at fault. It stays pending and the run ends. */
+                 * is not at fault. It stays pending, this attempt not
+                 * charged, and the run ends. */
                 r->status = "pending";
-                ab_err_set(d->err, AB_EIO,
-                           "the API at '%s' could not be reached: %s",
-                           d->o->base_url, r->api.message);
-                stop(d, AB_END_UNREACHABLE);
+                r->attempt_no = j->c.attempts;
+                stop(d, AB_END_UNREACHABLE,
+                     "the API at '%s' could not be reached: %s", d->o->base_url,
+                     r->api.message);
                 break;
             }
             r->status = "failed";
@@ -343,18 +369,40 @@ static void on_answer(void *ctx, const struct ab_http_result *h)
 
     if (!d->stopping && !d->got_answer &&
         d->consecutive_transport >= 2LL * d->o->concurrency + 8) {
-        ab_err_set(d->err, AB_EIO, "the API at '%s' could not be reached: %s",
-                   d->o->base_url, r->api.message);
-        stop(d, AB_END_UNREACHABLE);
+        stop(d, AB_END_UNREACHABLE, "the API at '%s' could not be reached: %s",
+             d->o->base_url, r->api.message);
     } else if (!d->stopping &&
                d->consecutive_transport >= 4LL * d->o->concurrency + 16) {
-        ab_err_set(d->err, AB_EIO, "the API at '%s' stopped answering: %s",
-                   d->o->base_url, r->api.message);
-        stop(d, AB_END_UNREACHABLE);
+        stop(d, AB_END_UNREACHABLE, "the API at '%s' stopped answering: %s",
+             d->o->base_url, r->api.message);
     }
     if (d->nresults >= FLUSH_AT)
         flush(d);
     pump(d);
+}
+
+/* Records a company whose fields cannot be put in a request as failed,
+ * without sending anything, and frees its job. */
+static void fail_unsendable(struct dispatcher *d, struct job *j)
+{
+    struct result *r = new_result(d);
+
+    memset(r, 0, sizeof *r);
+    r->company_id = j->c.id;
+    r->attempt_no = j->c.attempts + 1;
+    r->started_at = ab_now_ms();
+    r->status = "failed";
+    r->api.outcome = AB_OUT_REJECTED;
+    snprintf(r->api.message, sizeof r->api.message,
+             "not sent: the company's fields are not valid UTF-8");
+    d->st->by_outcome[AB_OUT_REJECTED]++;
+    d->st->failed++;
+    ab_log_warn("company #%lld not sent: its fields are not valid UTF-8",
+                (long long)j->c.id);
+    ab_company_release(&j->c);
+    j->in_use = 0;
+    if (d->nresults >= FLUSH_AT)
+        flush(d);
 }
 
 static void send_one(struct dispatcher *d, struct ab_company *c)
@@ -373,20 +421,27 @@ static void send_one(struct dispatcher *d, struct ab_company *c)
             break;
         }
     }
+    assert(j); /* callers keep in_flight < concurrency */
     j->in_use = 1;
     j->d = d;
     j->c = *c; /* takes over the strings */
     ab_company_init(c);
 
     snprintf(ts, sizeof ts, "%lld", (long long)ab_now_ms());
-    body = ab_api_body(&j->c);
-    if (!body || ab_sign_nonce(nonce) != 0 ||
+    if (!(body = ab_api_body(&j->c))) {
+        /* A row another program inserted with fields that are not valid
+         * UTF-8 (import checks its own): it cannot be sent, ever. */
+        fail_unsendable(d, j);
+        return;
+    }
+    if (ab_sign_nonce(nonce) != 0 ||
         ab_sign(d->o->creds->token, d->o->creds->secret, ts, nonce, sig) != 0) {
         free(body);
         ab_company_release(&j->c);
         j->in_use = 0;
-        ab_err_set(d->err, AB_ENOMEM, "cannot build a request");
-        stop(d, AB_END_SOFTWARE);
+        stop(d, AB_END_SOFTWARE,
+             "cannot sign a request: no randomness or "
+             "digest from OpenSSL");
         return;
     }
     snprintf(h_token, sizeof h_token, "x-qys-open-accesstoken: %s",
@@ -429,9 +484,7 @@ static int refill(struct dispatcher *d)
     d->qhead = 0;
     rc = ab_queue_claim(d->s, ab_now_ms(), max, d->queue, &n, &err);
     if (rc != 0) {
-        if (d->err && !d->err->msg[0])
-            *d->err = err;
-        stop(d, AB_END_DB);
+        stop_err(d, AB_END_DB, &err);
         return rc;
     }
     for (i = 0; i < n; i++) {
@@ -439,11 +492,11 @@ static int refill(struct dispatcher *d)
             d->st->waiting--;
     }
     d->qlen = n;
-    /* --limit counts companies, not attempts: a retry claimed again is not
-     * a new company. */
-    for (i = 0; i < n; i++)
-        if (d->queue[i].attempts == 0)
-            d->claimed++;
+    /* --limit N: at most N companies claimed by this run, whatever their
+     * history (retries left by earlier runs count too). Once it is reached
+     * nothing more is claimed, so this run's own retries are left to the
+     * next run and no company is counted twice. */
+    d->claimed += n;
     return 0;
 }
 
@@ -459,8 +512,7 @@ static void release_queue(struct dispatcher *d)
         if (n == (int)(sizeof ids / sizeof ids[0]) ||
             i == d->qhead + d->qlen - 1) {
             if (!failed && ab_queue_release(d->s, ids, n, &err) != 0) {
-                ab_log_error("%s", err.msg);
-                stop(d, AB_END_DB);
+                stop_err(d, AB_END_DB, &err);
                 failed = 1;
             }
             n = 0;
@@ -485,9 +537,7 @@ static int64_t next_retry_at(struct dispatcher *d)
     struct ab_err err = {0};
     int64_t n, next;
     if (ab_queue_retry_wait(d->s, &n, &next, &err) != 0) {
-        if (d->err && !d->err->msg[0])
-            *d->err = err;
-        stop(d, AB_END_DB);
+        stop_err(d, AB_END_DB, &err);
         return 0;
     }
     d->st->waiting = n;
@@ -522,8 +572,7 @@ static void pump(struct dispatcher *d)
     if (d->finished)
         return;
     if (ab_engine_broken(d->eng) && d->end != AB_END_SOFTWARE) {
-        ab_err_set(d->err, AB_EIO, "the HTTP engine failed");
-        stop(d, AB_END_SOFTWARE);
+        stop(d, AB_END_SOFTWARE, "the HTTP engine failed");
     }
     if (d->stopping) {
         if (d->qlen)
@@ -533,8 +582,12 @@ static void pump(struct dispatcher *d)
         return;
     }
     while (ab_engine_in_flight(d->eng) < d->o->concurrency) {
-        if (d->qlen == 0 && (refill(d) != 0 || d->qlen == 0))
+        if (d->qlen == 0 && (d->dry || refill(d) != 0 || d->qlen == 0)) {
+            /* Nothing to claim: don't ask again on every answer, only when
+             * a timer fires (the flush timer writes new retries). */
+            d->dry = 1;
             break;
+        }
         t = now_us(d);
         next = ab_ratelimit_next(&d->rl, t);
         if (next > t) {
@@ -545,27 +598,23 @@ static void pump(struct dispatcher *d)
         d->qlen--;
         send_one(d, &d->queue[d->qhead++]);
         if (d->stopping)
-            return;
+            break;
     }
     if (d->stopping) {
         pump(d);
         return;
     }
-    if (d->qlen > 0 || ab_engine_in_flight(d->eng) >= d->o->concurrency)
-        return;
+    if (d->qlen > 0 || ab_engine_in_flight(d->eng) > 0)
+        return; /* an answer or a timer will pump again */
     /* Nothing claimable now. Retries may come due later. */
     if (flush(d) != 0) {
         pump(d);
         return;
     }
     if (d->o->limit > 0 && d->claimed >= d->o->limit) {
-        /* Only this run's retries remain worth waiting for; the database
-         * cannot tell them apart cheaply, so wait only while requests are
-         * on the wire and let retries fall to the next run. */
-        if (ab_engine_in_flight(d->eng) == 0) {
-            stop(d, AB_END_STOPPED);
-            pump(d);
-        }
+        /* The limit is reached: this run's retries fall to the next run. */
+        stop(d, AB_END_STOPPED, NULL);
+        pump(d);
         return;
     }
     next = next_retry_at(d);
@@ -574,17 +623,15 @@ static void pump(struct dispatcher *d)
         return;
     }
     if (next == 0) {
-        if (ab_engine_in_flight(d->eng) == 0) {
-            stop(d, AB_END_COMPLETE);
-            pump(d);
-        }
+        stop(d, AB_END_COMPLETE, NULL);
+        pump(d);
         return;
     }
     t = next - ab_now_ms();
-    if (t > MAX_WAIT_MS && ab_engine_in_flight(d->eng) == 0) {
+    if (t > MAX_WAIT_MS) {
         ab_log_info("next retry is due in %lld s: leaving it to the next run",
                     (long long)(t / 1000));
-        stop(d, AB_END_STOPPED);
+        stop(d, AB_END_STOPPED, NULL);
         pump(d);
         return;
     }
@@ -609,15 +656,15 @@ static void finish(struct dispatcher *d)
 {
     if (d->finished)
         return;
-    /* Unreachable only if a real transport error happened: requests
-     * cancelled by a second signal do not count (consecutive_transport
-     * skips them and, without an answer, was never reset). */
-    if (!d->got_answer && d->consecutive_transport > 0 && d->end != AB_END_DB &&
-        d->end != AB_END_FATAL) {
-        if (d->err && !d->err->msg[0])
-            ab_err_set(d->err, AB_EIO, "the API at '%s' could not be reached",
-                       d->o->base_url);
+    /* A run that ran out of work without a single answer, after real
+     * transport errors (requests cancelled by a second signal do not count:
+     * consecutive_transport skips them), could not reach the API. A run
+     * stopped for another reason keeps that reason. */
+    if (d->end == AB_END_COMPLETE && !d->got_answer &&
+        d->consecutive_transport > 0) {
         d->end = AB_END_UNREACHABLE;
+        ab_err_set(d->err, AB_EIO, "the API at '%s' could not be reached",
+                   d->o->base_url);
     }
     flush(d);
     d->finished = 1;

@@ -3,9 +3,9 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
-#include "store.h"
 
 #define MAX_BODY (1 << 20) /* answers are tiny; anything bigger is wrong */
 #define POOL_MAX 256       /* idle easy handles kept for reuse */
@@ -54,9 +54,16 @@ struct ab_engine {
 
 static void check_multi_info(struct ab_engine *e);
 
-static void on_handle_closed(uv_handle_t *h)
+static int64_t wall_ms(void)
 {
-    struct ab_engine *e = h->data;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The engine is freed when its last uv handle has closed (libuv design). */
+static void handle_closed(struct ab_engine *e)
+{
     if (--e->open_handles == 0) {
         free(e->fds);
         free(e->cacert);
@@ -65,17 +72,17 @@ static void on_handle_closed(uv_handle_t *h)
     }
 }
 
+static void on_handle_closed(uv_handle_t *h)
+{
+    handle_closed(h->data);
+}
+
 static void on_sock_closed(uv_handle_t *h)
 {
     struct sock_ctx *c = (struct sock_ctx *)h;
     struct ab_engine *e = c->e;
     free(c);
-    if (--e->open_handles == 0) {
-        free(e->fds);
-        free(e->cacert);
-        free(e->user_agent);
-        free(e);
-    }
+    handle_closed(e);
 }
 
 static void engine_free_now(struct ab_engine *e);
@@ -199,7 +206,8 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
         events |= UV_READABLE;
     if (what & CURL_POLL_OUT)
         events |= UV_WRITABLE;
-    uv_poll_start(&c->poll, events, on_uv_poll);
+    if (uv_poll_start(&c->poll, events, on_uv_poll) != 0)
+        return -1; /* curl fails this transfer rather than let it hang */
     return 0;
 }
 
@@ -226,6 +234,13 @@ static size_t on_curl_write(char *ptr, size_t size, size_t nmemb, void *userp)
     r->resp_len += n;
     r->resp[r->resp_len] = '\0';
     return n;
+}
+
+/* The header lines carry the App Token: no copy outlives the request. */
+static void wipe_headers(struct curl_slist *h)
+{
+    for (; h; h = h->next)
+        explicit_bzero(h->data, strlen(h->data));
 }
 
 static void unlink_req(struct ab_engine *e, struct req *r)
@@ -270,6 +285,7 @@ static void complete(struct req *r, CURLcode code, const char *why)
     }
     r->cb(r->ctx, &res);
 
+    wipe_headers(r->hdrs);
     curl_slist_free_all(r->hdrs);
     free(r->body);
     free(r->resp);
@@ -420,9 +436,10 @@ int ab_engine_post(struct ab_engine *e, const char *url,
     r->e = e;
     r->cb = cb;
     r->ctx = ctx;
-    r->started_ms = ab_now_ms();
+    r->started_ms = wall_ms();
     r->t0_ns = uv_hrtime();
     if (curl_multi_add_handle(e->multi, easy) != CURLM_OK) {
+        wipe_headers(r->hdrs);
         curl_slist_free_all(r->hdrs);
         free(r->body);
         curl_easy_cleanup(easy);
@@ -437,6 +454,7 @@ int ab_engine_post(struct ab_engine *e, const char *url,
     return 0;
 
 out_nomem:
+    wipe_headers(h);
     curl_slist_free_all(h);
     free(r->body);
     free(body);

@@ -21,7 +21,11 @@ enum ab_retry_verdict ab_retry_decide(const struct ab_retry_policy *p,
     case AB_OUT__COUNT:
         break;
     }
-    if (attempts >= p->max_attempts)
+    /* Throttling says the vendor is busy, not that the company is bad: it
+     * gets AB_RETRY_THROTTLE_FACTOR times the attempts before giving up. */
+    if (attempts >= (o == AB_OUT_THROTTLED
+                         ? p->max_attempts * AB_RETRY_THROTTLE_FACTOR
+                         : p->max_attempts))
         return AB_RETRY_GIVE_UP;
     shift = attempts - 1 < 30 ? attempts - 1 : 30;
     ceiling = p->base_ms << shift;

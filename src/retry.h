@@ -3,6 +3,12 @@
  * Capped full-jitter exponential backoff (AWS "Exponential Backoff And
  * Jitter"): delay = u * min(max_ms, base_ms * 2^(attempt-1)), u in [0,1),
  * and a server's Retry-After is a lower bound on the result.
+ *
+ * A transient answer ends the company's tries after max_attempts attempts;
+ * a throttled one (the vendor is busy, the company is not at fault) after
+ * AB_RETRY_THROTTLE_FACTOR times as many, so a quota storm slows the run
+ * down (the dispatcher pauses and halves its rate) rather than failing good
+ * companies.
  */
 #ifndef AB_RETRY_H
 #define AB_RETRY_H
@@ -10,6 +16,8 @@
 #include <stdint.h>
 
 #include "outcome.h"
+
+#define AB_RETRY_THROTTLE_FACTOR 10
 
 struct ab_retry_policy {
     int max_attempts; /* attempts per company, >= 1 */

@@ -431,15 +431,22 @@ static void test_api__message_control_characters_become_spaces(void **state)
 
 static void test_api__oversized_ticket_not_issued(void **state)
 {
-    char body[1024];
+    char body[2048];
     struct ab_api_result r;
     (void)state;
 
     snprintf(body, sizeof body,
-             "{\"code\":0,\"result\":{\"ticket\":\"%0300d\"}}", 7);
+             "{\"code\":0,\"result\":{\"ticket\":\"%01100d\"}}", 7);
+    ab_api_classify(NULL, 200, body, strlen(body), NULL, &r);
+    assert_int_equal(r.outcome, AB_OUT_REJECTED);
+    assert_string_equal(r.ticket, "");
+    assert_non_null(strstr(r.message, "ticket of 1100 bytes"));
+
+    /* A ticket with an embedded NUL is not a usable ticket. */
+    snprintf(body, sizeof body,
+             "{\"code\":0,\"result\":{\"ticket\":\"ab\\u0000cd\"}}");
     ab_api_classify(NULL, 200, body, strlen(body), NULL, &r);
     assert_int_equal(r.outcome, AB_OUT_TRANSIENT);
-    assert_string_equal(r.ticket, "");
 }
 
 static void test_api__code_overrides(void **state)

@@ -114,10 +114,24 @@ static void test_retry__gives_up_at_max_attempts(void **state)
     assert_int_equal(ab_retry_decide(&P, AB_OUT_TRANSIENT, 5, 0, 0.5, &d),
                      AB_RETRY_GIVE_UP);
     assert_int_equal(d, 0);
-    assert_int_equal(ab_retry_decide(&P, AB_OUT_THROTTLED, 5, 1000, 0.5, &d),
+}
+
+static void test_retry__throttling_gets_more_attempts(void **state)
+{
+    int64_t d = -1;
+    int last = P.max_attempts * AB_RETRY_THROTTLE_FACTOR;
+    (void)state;
+
+    assert_int_equal(
+        ab_retry_decide(&P, AB_OUT_THROTTLED, P.max_attempts, 1000, 0.5, &d),
+        AB_RETRY_LATER);
+    assert_true(d >= 1000);
+    assert_int_equal(
+        ab_retry_decide(&P, AB_OUT_THROTTLED, last - 1, 0, 0.5, &d),
+        AB_RETRY_LATER);
+    assert_int_equal(ab_retry_decide(&P, AB_OUT_THROTTLED, last, 0, 0.5, &d),
                      AB_RETRY_GIVE_UP);
-    assert_int_equal(ab_retry_decide(&P, AB_OUT_THROTTLED, 6, 0, 0.5, &d),
-                     AB_RETRY_GIVE_UP);
+    assert_int_equal(d, 0);
 }
 
 static void test_retry__one_attempt_means_no_retry(void **state)
@@ -176,6 +190,7 @@ int main(void)
         cmocka_unit_test(test_retry__huge_base_does_not_overflow),
         cmocka_unit_test(test_retry__honours_retry_after),
         cmocka_unit_test(test_retry__gives_up_at_max_attempts),
+        cmocka_unit_test(test_retry__throttling_gets_more_attempts),
         cmocka_unit_test(test_retry__one_attempt_means_no_retry),
         cmocka_unit_test(test_retry__final_and_stop_verdicts),
     };

@@ -123,8 +123,12 @@ sqlite3 t.db "UPDATE companies SET status = 'pending' WHERE status = 'done' AND 
 "$AB" run --base-url "$URL" --timeout 60 --progress none 2>/dev/null &
 pid=$!
 for _ in $(seq 1 100); do grep -qx "$pid" t.db.lock 2>/dev/null && break; sleep 0.05; done
+check "the run is alive while its cmdline is read" kill -0 "$pid"
 check "secret not in /proc/PID/cmdline" \
-    bash -c "! tr '\0' ' ' </proc/$pid/cmdline | grep -q -- '$SEC'"
+    bash -c "tr '\0' ' ' </proc/$pid/cmdline | grep -q -- ' run ' &&
+             ! tr '\0' ' ' </proc/$pid/cmdline | grep -q -- '$SEC'"
+check "secret not in /proc/PID/environ (wiped once copied)" \
+    bash -c "! tr '\0' '\n' </proc/$pid/environ | grep -q -- '$SEC'"
 kill -KILL "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 if command -v setpriv >/dev/null && [[ $(id -u) == 0 ]] && id nobody >/dev/null 2>&1; then

@@ -74,7 +74,10 @@ make_csv() {
 import_n() {
     rm -f "$AUTHBATCH_DB" "$AUTHBATCH_DB"-wal "$AUTHBATCH_DB"-shm
     make_csv "$WORK/in.csv" "$1" "${2:-Company}"
-    "$AB" import "$WORK/in.csv" >/dev/null 2>&1
+    "$AB" import "$WORK/in.csv" >"$WORK/import_n.err" 2>&1 || {
+        echo "import_n: import failed: $(cat "$WORK/import_n.err")" >&2
+        exit 1
+    }
 }
 
 # run_ab NAME ARGS...: runs `authbatch ARGS` in the foreground; stdout and stderr

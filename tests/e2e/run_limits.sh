@@ -47,6 +47,31 @@ eq "limit: runs row" "$(q 'SELECT exit_status, attempts FROM runs')" "75|10"
 run_ab limit2 run --base-url "$URL" --rate 0 --concurrency 4 --progress none
 eq "limit: the next run finishes: exit 0" "$RC" 0
 eq "limit: all done" "$(counts)" "done=50"
+
+# --- --limit counts every company it claims: retries left by earlier runs too
+import_n 30
+q "UPDATE companies SET status = 'retry_wait', attempts = 1, next_attempt_at = 0"
+req0=$(stat_of .requests)
+run_ab limit3 run --base-url "$URL" --rate 0 --concurrency 4 --limit 5 \
+    --progress none
+eq "limit: earlier retries count too: exit 75" "$RC" 75
+eq "limit: 5 requests, retries of earlier runs included" \
+    "$(($(stat_of .requests) - req0))" 5
+eq "limit: 5 done, the rest still waiting" "$(counts)" "done=5 retry_wait=25"
+
+# --- a row another program inserted with bytes that are not UTF-8: failed
+# with a reason, without a request, and the run goes on and ends
+import_n 3
+q "INSERT INTO companies (company_name, applicant_contact)
+   VALUES (CAST(X'436FE9' AS TEXT), '13800000099')"
+req0=$(stat_of .requests)
+run_ab badutf8 run --base-url "$URL" --rate 0 --progress none
+eq "bad utf-8 row: exit 1 (failed in this run)" "$RC" 1
+eq "bad utf-8 row: the others done" "$(counts)" "done=3 failed=1"
+eq "bad utf-8 row: not sent" "$(($(stat_of .requests) - req0))" 3
+eq "bad utf-8 row: the reason is stored" "$(q "SELECT last_message FROM
+    companies WHERE status = 'failed'")" \
+    "not sent: the company's fields are not valid UTF-8"
 stop_sandbox TERM
 
 # --- --max-runtime on a slow server
