@@ -1,5 +1,6 @@
 #include "store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -66,8 +67,9 @@ sqlite3_stmt *ab_store_stmt(struct ab_store *s, const char *sql,
         ab_store_fail(s, rc, err, "cannot prepare statement on");
         return NULL;
     }
-    if (s->nstmts == AB_STORE_MAX_STMTS)
-        return st; /* uncached: caller's statement leaks until close */
+    /* The cache holds every statement text the program has (a fixed set of
+     * literals); running out of room is a programmer's error. */
+    assert(s->nstmts < AB_STORE_MAX_STMTS);
     s->stmts[s->nstmts].sql = sql;
     s->stmts[s->nstmts].stmt = st;
     s->nstmts++;
