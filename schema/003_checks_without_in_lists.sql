@@ -38,7 +38,14 @@ CREATE TABLE companies_v3 (
     updated_at              INTEGER NOT NULL
                             DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))
 );
-INSERT INTO companies_v3 SELECT * FROM companies;
+INSERT INTO companies_v3 (id, company_name, register_no, legal_person, applicant_name,
+    applicant_contact, applicant_contact_type, callback_url, close_button,
+    modify_fields, status, attempts, next_attempt_at, ticket, ticket_at,
+    last_http_status, last_code, last_message, created_at, updated_at)
+  SELECT id, company_name, register_no, legal_person, applicant_name,
+    applicant_contact, applicant_contact_type, callback_url, close_button,
+    modify_fields, status, attempts, next_attempt_at, ticket, ticket_at,
+    last_http_status, last_code, last_message, created_at, updated_at FROM companies;
 DROP TABLE companies;
 ALTER TABLE companies_v3 RENAME TO companies;
 CREATE INDEX companies_status_due ON companies (status, next_attempt_at);
@@ -59,7 +66,10 @@ CREATE TABLE attempts_v3 (
                            OR outcome = 'rejected' OR outcome = 'throttled'
                            OR outcome = 'transient' OR outcome = 'fatal')
 );
-INSERT INTO attempts_v3 SELECT * FROM attempts;
+INSERT INTO attempts_v3 (id, company_id, run_id, attempt_no, started_at, duration_ms,
+    http_status, code, message, transport_error, outcome)
+  SELECT id, company_id, run_id, attempt_no, started_at, duration_ms,
+    http_status, code, message, transport_error, outcome FROM attempts;
 DROP TABLE attempts;
 ALTER TABLE attempts_v3 RENAME TO attempts;
 CREATE INDEX attempts_company ON attempts (company_id);
