@@ -48,7 +48,7 @@ struct dispatcher {
     char url[2048];
     char version_hdr[64];
 
-    struct ab_ratelimit rl;
+    struct ab_ratelimit *rl;
     uv_timer_t t_dispatch, t_flush, t_tick, t_runtime;
     uv_signal_t sigint, sigterm;
     int open_handles;
@@ -197,7 +197,7 @@ static void tick(struct dispatcher *d, int rotate)
     d->st->rate_now = (double)sum * 1000.0 / (RATE_WINDOW * TICK_MS);
     d->st->now_ms = ab_now_ms();
     d->st->in_flight = d->eng ? ab_engine_in_flight(d->eng) : 0;
-    d->st->rate_limit = d->rl.rate;
+    d->st->rate_limit = ab_ratelimit_rate(d->rl);
     if (d->o->on_tick)
         d->o->on_tick(d->o->tick_ctx, d->st);
 }
@@ -253,16 +253,6 @@ static void arm(struct dispatcher *d, int64_t delay_ms)
 static struct result *new_result(struct dispatcher *d)
 {
     return &d->results[d->nresults++];
-}
-
-/* Requests per second lately: the window's answers, or the whole run's
- * average while the window is still filling. */
-static double observed_rate(struct dispatcher *d)
-{
-    double secs = (double)(ab_now_ms() - d->st->started_ms) / 1000.0;
-    double avg = secs > 0.25 ? (double)d->st->attempts / secs
-                             : (double)d->o->concurrency;
-    return d->st->rate_now > avg ? d->st->rate_now : avg;
 }
 
 static void on_answer(void *ctx, const struct ab_http_result *h)
@@ -343,24 +333,16 @@ static void on_answer(void *ctx, const struct ab_http_result *h)
             d->st->failed++;
             break;
         }
-        if (r->api.outcome == AB_OUT_THROTTLED) {
+        if (r->api.outcome == AB_OUT_THROTTLED &&
+            h->started_ms >= d->last_cut_ms) {
+            d->last_cut_ms = now;
+            d->st->throttles++;
+        }
+        {
             int64_t t = now_us(d);
-            int64_t pause =
-                (h->retry_after_s > 0 ? h->retry_after_s : 1) * 1000000LL;
-            /* Cut once per signal: answers to requests sent before the last
-             * cut say nothing new about the rate. */
-            if (h->started_ms >= d->last_cut_ms) {
-                d->last_cut_ms = now;
-                d->st->throttles++;
-                ab_log_debug("throttled: pausing %lld ms, rate %.1f/s -> "
-                             "%.1f/s",
-                             (long long)(pause / 1000), d->rl.rate,
-                             d->rl.rate > 0 ? d->rl.rate / 2
-                                            : d->st->rate_now / 2);
-                ab_ratelimit_throttle(&d->rl, t, t + pause, observed_rate(d));
-            } else if (t + pause > d->rl.paused_until) {
-                d->rl.paused_until = t + pause;
-            }
+            ab_ratelimit_answer(d->rl, t, t - h->duration_ms * 1000,
+                                r->api.outcome == AB_OUT_THROTTLED,
+                                (int64_t)h->retry_after_s * 1000000LL);
         }
     }
 
@@ -544,27 +526,6 @@ static int64_t next_retry_at(struct dispatcher *d)
     return n ? next : 0;
 }
 
-/* The time to charge a send at t that the limiter allowed from next. The
- * dispatch timer has millisecond granularity, so a send starts up to about
- * a millisecond after its slot; charged at t, every send would push the
- * next slot back by that lateness (at 200/s, 5.45 ms instead of 5 ms: 8 %
- * slow). Charged at its slot when late by less than 0.9 of an interval
- * (a loaded machine starts sends several milliseconds late), the average is
- * the configured rate, and no window of a second holds more than rate + 1
- * sends (the slots stay an interval apart). A longer delay (idle, waiting
- * for answers) is not credited: no burst builds up. */
-static int64_t send_time(const struct dispatcher *d, int64_t t, int64_t next)
-{
-    int64_t slack;
-
-    if (d->rl.rate <= 0 || next >= t)
-        return t;
-    slack = (int64_t)(900000.0 / d->rl.rate);
-    if (slack > 10000)
-        slack = 10000;
-    return t - next <= slack ? next : t;
-}
-
 static void pump(struct dispatcher *d)
 {
     int64_t t, next;
@@ -589,12 +550,12 @@ static void pump(struct dispatcher *d)
             break;
         }
         t = now_us(d);
-        next = ab_ratelimit_next(&d->rl, t);
+        next = ab_ratelimit_next(d->rl, t);
         if (next > t) {
             arm(d, (next - t + 999) / 1000);
             return;
         }
-        ab_ratelimit_take(&d->rl, send_time(d, t, next));
+        ab_ratelimit_take(d->rl, t);
         d->qlen--;
         send_one(d, &d->queue[d->qhead++]);
         if (d->stopping)
@@ -762,7 +723,13 @@ int ab_dispatch_run(struct ab_store *s, const struct ab_dispatch_opts *o,
         uv_loop_close(&d->loop);
         goto out_free;
     }
-    ab_ratelimit_init(&d->rl, o->rate, o->burst, now_us(d));
+    if (!(d->rl = ab_ratelimit_new(o->rate, o->burst, now_us(d)))) {
+        ab_engine_free(d->eng);
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&d->loop);
+        rc = ab_err_set(err, AB_ENOMEM, "out of memory");
+        goto out_free;
+    }
     init_handles(d);
     tick(d, 0);
     pump(d);
@@ -773,6 +740,7 @@ int ab_dispatch_run(struct ab_store *s, const struct ab_dispatch_opts *o,
     rc = 0;
 
 out_free:
+    ab_ratelimit_free(d->rl);
     free(d->queue);
     free(d->jobs);
     free(d->results);
