@@ -31,7 +31,8 @@ struct req {
     const char *doomed; /* set: fail this transfer with that reason */
     struct req *next_doomed;
     char errbuf[CURL_ERROR_SIZE];
-    char date[64]; /* the last Date header of the answer */
+    char date[64];    /* the last Date header of the answer */
+    long retry_after; /* a numeric Retry-After, clamped; -1 if none */
     ab_engine_presend_cb presend;
     ab_engine_cb done;
     void *ctx;
@@ -156,7 +157,12 @@ static void on_uv_poll(uv_poll_t *h, int status, int events)
     int flags = 0;
 
     if (status < 0) {
-        flags = CURL_CSELECT_ERR;
+        /* libuv reports POLLERR (a reset, say) as an error status and stops
+         * the handle. CURL_CSELECT_ERR alone makes curl 7.88 fail the
+         * transfer with "select/poll returned error" without looking; with
+         * IN and OUT too it reads or writes, meets the real error, and can
+         * tell a dead reused connection (and re-send) from a failure. */
+        flags = CURL_CSELECT_ERR | CURL_CSELECT_IN | CURL_CSELECT_OUT;
     } else {
         if (events & UV_READABLE)
             flags |= CURL_CSELECT_IN;
@@ -302,20 +308,56 @@ static size_t on_curl_write(char *ptr, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
-/* Keeps the answer's Date header, for the caller's clock-skew check. */
+/* A Retry-After in seconds, clamped to AB_ENGINE_MAX_RETRY_AFTER however
+ * many digits it has (curl's own parse gives 0 for a number too large);
+ * -1 when it is not a number (an HTTP-date: curl's parse decides). */
+static long retry_after_secs(const char *v, size_t len)
+{
+    long s = 0;
+    size_t i;
+
+    if (len == 0)
+        return -1;
+    for (i = 0; i < len; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        if (s <= AB_ENGINE_MAX_RETRY_AFTER)
+            s = s * 10 + (v[i] - '0');
+    }
+    return s > AB_ENGINE_MAX_RETRY_AFTER ? AB_ENGINE_MAX_RETRY_AFTER : s;
+}
+
+/* The value of header line buf[0..n) if it is `name` (lower case, with the
+ * colon), trimmed; NULL otherwise. */
+static const char *header_is(const char *buf, size_t n, const char *name,
+                             size_t *len)
+{
+    size_t k = strlen(name);
+    const char *v;
+
+    if (n <= k || strncasecmp(buf, name, k) != 0)
+        return NULL;
+    v = buf + k;
+    while (v < buf + n && (*v == ' ' || *v == '\t'))
+        v++;
+    *len = (size_t)(buf + n - v);
+    while (*len > 0 &&
+           (v[*len - 1] == '\r' || v[*len - 1] == '\n' || v[*len - 1] == ' '))
+        (*len)--;
+    return v;
+}
+
+/* Keeps the answer's Date header, for the caller's clock-skew check, and a
+ * numeric Retry-After. */
 static size_t on_curl_header(char *buf, size_t size, size_t nitems, void *userp)
 {
     struct req *r = userp;
     size_t n = size * nitems, len;
+    const char *v;
 
-    if (n > 5 && strncasecmp(buf, "date:", 5) == 0) {
-        const char *v = buf + 5;
-        while (v < buf + n && (*v == ' ' || *v == '\t'))
-            v++;
-        len = (size_t)(buf + n - v);
-        while (len > 0 &&
-               (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
-            len--;
+    if ((v = header_is(buf, n, "retry-after:", &len))) {
+        r->retry_after = retry_after_secs(v, len);
+    } else if ((v = header_is(buf, n, "date:", &len))) {
         if (len >= sizeof r->date)
             len = sizeof r->date - 1;
         memcpy(r->date, v, len);
@@ -415,8 +457,11 @@ static void complete(struct req *r, CURLcode code, const char *why)
             res.transport_error = r->errbuf;
     } else {
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
-        if (curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK &&
-            ra > 0)
+        if (r->retry_after >= 0)
+            res.retry_after_s = r->retry_after;
+        else if (curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &ra) ==
+                     CURLE_OK &&
+                 ra > 0)
             res.retry_after_s = ra > AB_ENGINE_MAX_RETRY_AFTER
                                     ? AB_ENGINE_MAX_RETRY_AFTER
                                     : (long)ra;
@@ -581,6 +626,7 @@ int ab_engine_start(struct ab_engine *e, const struct ab_engine_request *rq,
         return ab_err_set(err, AB_ENOMEM, "out of memory");
     }
     r->body = rq->body;
+    r->retry_after = -1;
     r->e = e;
     r->presend = rq->presend;
     r->done = rq->done;
