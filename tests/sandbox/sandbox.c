@@ -684,15 +684,14 @@ static void sandbox_decide(struct MHD_Connection *c, struct req *r)
     if (rc != 0)
         goto out_fatal;
     /*
-     * Faults and --max-rps refusals happen "in front of" the application,
-     * like a flaky gateway: such a request does not consume its nonce, so a
-     * transport-level re-send of the same bytes (libcurl does this once when
-     * a reused connection dies before any response byte) is not a replay.
+     * The vendor burns a nonce when it reads the request, before anything
+     * else is decided: a request that gets this far consumes its nonce
+     * whatever then happens to it (faults, throttles and rate limits
+     * included), so any second copy of it is a replay.
      */
     fault = sbx_fault_pick(&cfg.rates, u);
     if (!cfg.no_replay_check) {
-        rc = sbx_nonce_check_add(nonces, in.nonce, mono_ms(),
-                                 fault == SBX_FAULT_NONE && !r->over_rps);
+        rc = sbx_nonce_check_add(nonces, in.nonce, mono_ms(), 1);
         if (rc != 0)
             goto out_replay;
     }
