@@ -129,12 +129,14 @@ struct stats {
 struct ticket {
     char *company;
     char ticket[33];
+    int delivered; /* 0: the answer carrying it never reached the client */
 };
 
 struct ledger {
     pthread_mutex_t mu;
     struct ticket *v;
     size_t n, cap;
+    size_t undelivered;
 };
 
 /* ------------------------------------------------------------------ */
@@ -163,8 +165,10 @@ struct req {
     const char *ctype;
     int retry_after; /* seconds, or -1: no header */
     int reset;
+    int reset_after_read; /* decide and issue as usual, then reset */
     int issue;     /* success: make the ticket when the answer goes out */
     char *company; /* owned; set when issue */
+    size_t seq;    /* ledger seq of the ticket issued, or 0 */
     int64_t delay_ms;
 };
 
@@ -359,6 +363,8 @@ static json_t *stats_json(void)
     pthread_mutex_unlock(&stats.mu);
     pthread_mutex_lock(&ledger.mu);
     json_object_set_new(o, "tickets", json_integer((json_int_t)ledger.n));
+    json_object_set_new(o, "tickets_undelivered",
+                        json_integer((json_int_t)ledger.undelivered));
     pthread_mutex_unlock(&ledger.mu);
     if (nonces != NULL)
         json_object_set_new(o, "nonces_remembered",
@@ -368,15 +374,17 @@ static json_t *stats_json(void)
 
 /* ---- ledger ------------------------------------------------------- */
 
-/* Make a fresh ticket for company and append it. Returns 0 or -1 (OOM). */
-static int ledger_issue(const char *company, char out[33])
+/* Make a fresh ticket for company and append it; delivered says whether
+ * its answer is about to be sent. Returns its seq (1, 2, ...) or 0 (OOM). */
+static size_t ledger_issue(const char *company, int delivered, char out[33])
 {
+    size_t seq;
     static const char hex[] = "0123456789abcdef";
     unsigned char raw[16];
     char *copy;
 
     if (RAND_bytes(raw, sizeof raw) != 1)
-        return -1;
+        return 0;
     for (size_t i = 0; i < sizeof raw; i++) {
         out[2 * i] = hex[raw[i] >> 4];
         out[2 * i + 1] = hex[raw[i] & 0x0f];
@@ -384,7 +392,7 @@ static int ledger_issue(const char *company, char out[33])
     out[32] = '\0';
     copy = strdup(company);
     if (copy == NULL)
-        return -1;
+        return 0;
     pthread_mutex_lock(&ledger.mu);
     if (ledger.n == ledger.cap) {
         size_t ncap = ledger.cap ? ledger.cap * 2 : 1024;
@@ -393,16 +401,30 @@ static int ledger_issue(const char *company, char out[33])
         if (nv == NULL) {
             pthread_mutex_unlock(&ledger.mu);
             free(copy);
-            return -1;
+            return 0;
         }
         ledger.v = nv;
         ledger.cap = ncap;
     }
     ledger.v[ledger.n].company = copy;
     memcpy(ledger.v[ledger.n].ticket, out, 33);
-    ledger.n++;
+    ledger.v[ledger.n].delivered = delivered;
+    if (!delivered)
+        ledger.undelivered++;
+    seq = ++ledger.n;
     pthread_mutex_unlock(&ledger.mu);
-    return 0;
+    return seq;
+}
+
+/* The answer carrying ticket seq did not reach the client after all. */
+static void ledger_undelivered(size_t seq)
+{
+    pthread_mutex_lock(&ledger.mu);
+    if (seq >= 1 && seq <= ledger.n && ledger.v[seq - 1].delivered) {
+        ledger.v[seq - 1].delivered = 0;
+        ledger.undelivered++;
+    }
+    pthread_mutex_unlock(&ledger.mu);
 }
 
 static json_t *ledger_json(void)
@@ -411,10 +433,11 @@ static json_t *ledger_json(void)
 
     pthread_mutex_lock(&ledger.mu);
     for (size_t i = 0; i < ledger.n; i++)
-        json_array_append_new(arr, json_pack("{s:I,s:s,s:s}", "seq",
+        json_array_append_new(arr, json_pack("{s:I,s:s,s:s,s:b}", "seq",
                                              (json_int_t)(i + 1), "company",
                                              ledger.v[i].company, "ticket",
-                                             ledger.v[i].ticket));
+                                             ledger.v[i].ticket, "delivered",
+                                             ledger.v[i].delivered));
     pthread_mutex_unlock(&ledger.mu);
     json_object_set_new(o, "tickets", arr);
     return o;
@@ -590,7 +613,9 @@ static void set_429(struct req *r, unsigned int retry_after)
     r->retry_after = (int)retry_after;
 }
 
-static void set_fault(struct req *r, enum sbx_fault fault, double v)
+/* Returns 1 when the fault is the answer, 0 when the request goes on to be
+ * processed as usual (reset after read). */
+static int set_fault(struct req *r, enum sbx_fault fault, double v)
 {
     static const unsigned int codes5xx[3] = {500, 502, 503};
     static const char *const html5xx[3] = {
@@ -640,10 +665,14 @@ static void set_fault(struct req *r, enum sbx_fault fault, double v)
     case SBX_FAULT_429:
         set_429(r, cfg.retry_after);
         break;
+    case SBX_FAULT_RESET_AFTER_READ:
+        r->reset_after_read = 1;
+        return 0;
     case SBX_FAULT_NONE:
     case SBX_FAULT_COUNT:
         break;
     }
+    return 1;
 }
 
 static const char *header(struct MHD_Connection *c, const char *name)
@@ -698,8 +727,8 @@ static void sandbox_decide(struct MHD_Connection *c, struct req *r)
     if (r->over_rps)
         goto out_max_rps;
     if (fault != SBX_FAULT_NONE) {
-        set_fault(r, fault, v);
-        return;
+        if (set_fault(r, fault, v) != 0)
+            return;
     }
 
     if (sbx_check_content_type(header(c, MHD_HTTP_HEADER_CONTENT_TYPE), &ans) !=
@@ -822,7 +851,8 @@ static enum MHD_Result sandbox_finish(struct MHD_Connection *c, struct req *r)
         char t[33];
         struct sbx_answer ans;
 
-        if (ledger_issue(r->company, t) != 0) {
+        r->seq = ledger_issue(r->company, !r->reset_after_read, t);
+        if (r->seq == 0) {
             sbx_answer_set(&ans, 500, 1001, "ERROR", NULL);
             set_answer(r, CLS_TRANSIENT, &ans);
         } else {
@@ -834,6 +864,14 @@ static enum MHD_Result sandbox_finish(struct MHD_Connection *c, struct req *r)
             r->outlen = r->out ? strlen(r->out) : 0;
             json_decref(o);
         }
+    }
+    if (r->reset_after_read) {
+        /* processed as the vendor would, but the answer never arrives:
+         * what a proxy dropping the connection mid-answer does */
+        hard_reset(c);
+        r->has_code = 0;
+        stats_release(r, CLS_TRANSIENT);
+        return MHD_NO;
     }
     ret = queue(c, r->status, r->ctype, r->out ? r->out : "", r->outlen,
                 r->retry_after);
@@ -944,9 +982,11 @@ static void on_mhd_completed(void *cls, struct MHD_Connection *c,
 
     (void)cls;
     (void)c;
-    (void)toe;
     if (r == NULL)
         return;
+    if (r->seq != 0 && !r->reset_after_read &&
+        toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        ledger_undelivered(r->seq);
     if (r->kind == K_API) {
         stats_release(r, CLS_ABORTED);
         pthread_mutex_lock(&live.mu);
@@ -990,6 +1030,8 @@ static void usage(FILE *f)
           "  --seed N             fault PRNG seed (default 1)\n"
           "  --fault-5xx F        fraction answered HTTP 500/502/503\n"
           "  --fault-reset F      fraction whose connection is reset\n"
+          "  --fault-reset-after-read F  fraction processed in full (ticket\n"
+          "                       issued, nonce burnt), then reset\n"
           "  --fault-slow F       fraction answered 504 after --slow-ms\n"
           "  --slow-ms MS         delay of the slow fault (default 120000)\n"
           "  --fault-garbage F    fraction answered 200 with a broken body\n"
@@ -1046,6 +1088,7 @@ enum {
     OPT_INVALID_LIST,
     OPT_F5XX,
     OPT_FRESET,
+    OPT_FRESET_AFTER_READ,
     OPT_FSLOW,
     OPT_SLOW_MS,
     OPT_FGARBAGE,
@@ -1078,6 +1121,8 @@ static void parse_args(int argc, char **argv)
         {"invalid-list", required_argument, NULL, OPT_INVALID_LIST},
         {"fault-5xx", required_argument, NULL, OPT_F5XX},
         {"fault-reset", required_argument, NULL, OPT_FRESET},
+        {"fault-reset-after-read", required_argument, NULL,
+         OPT_FRESET_AFTER_READ},
         {"fault-slow", required_argument, NULL, OPT_FSLOW},
         {"slow-ms", required_argument, NULL, OPT_SLOW_MS},
         {"fault-garbage", required_argument, NULL, OPT_FGARBAGE},
@@ -1141,6 +1186,10 @@ static void parse_args(int argc, char **argv)
             break;
         case OPT_FRESET:
             cfg.rates.frac[SBX_FAULT_RESET] = arg_frac("--fault-reset", optarg);
+            break;
+        case OPT_FRESET_AFTER_READ:
+            cfg.rates.frac[SBX_FAULT_RESET_AFTER_READ] =
+                arg_frac("--fault-reset-after-read", optarg);
             break;
         case OPT_FSLOW:
             cfg.rates.frac[SBX_FAULT_SLOW] = arg_frac("--fault-slow", optarg);
