@@ -37,6 +37,7 @@
 #include <openssl/rand.h>
 
 #include "sbx_check.h"
+#include "sbx_clock.h"
 #include "sbx_fault.h"
 #include "sbx_nonce.h"
 
@@ -71,6 +72,7 @@ struct cfg {
     int64_t jitter_ms;
     uint64_t max_rps;
     int64_t window_ms;
+    int64_t clock_offset_ms;
     const char *stats_file;
     const char *tls_cert;
     const char *tls_key;
@@ -708,8 +710,8 @@ static void sandbox_decide(struct MHD_Connection *c, struct req *r)
     in.timestamp = header(c, SBX_HDR_TIMESTAMP);
     in.nonce = header(c, SBX_HDR_NONCE);
     in.signature = header(c, SBX_HDR_SIGNATURE);
-    rc = sbx_check_auth(&in, cfg.token, cfg.secret, wall_ms(), cfg.window_ms,
-                        &ans);
+    rc = sbx_check_auth(&in, cfg.token, cfg.secret, sbx_clock_now_ms(),
+                        cfg.window_ms, &ans);
     if (rc != 0)
         goto out_fatal;
     /*
@@ -795,11 +797,15 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned int status,
     struct MHD_Response *resp;
     enum MHD_Result ret;
     char ra[16];
+    char date[SBX_HTTP_DATE_LEN + 1];
 
     resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
                                            MHD_RESPMEM_MUST_COPY);
     if (resp == NULL)
         return MHD_NO;
+    /* the sandbox's (possibly skewed) clock, not libmicrohttpd's */
+    if (sbx_clock_http_date_now(date) == 0)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_DATE, date);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (retry_after >= 0) {
         snprintf(ra, sizeof ra, "%d", retry_after);
@@ -1020,6 +1026,8 @@ static void usage(FILE *f)
           "  --max-connections N  concurrent connection limit (default 4096)\n"
           "  --window-ms MS       timestamp skew and nonce memory "
           "(default 600000)\n"
+          "  --clock-offset-ms MS the clock runs MS ahead (negative: "
+          "behind)\n"
           "  --no-replay-check    accept replayed nonces (load tests)\n"
           "  --authed-marker STR  names containing STR get 1605 "
           "(default [AUTHED])\n"
@@ -1030,7 +1038,8 @@ static void usage(FILE *f)
           "  --seed N             fault PRNG seed (default 1)\n"
           "  --fault-5xx F        fraction answered HTTP 500/502/503\n"
           "  --fault-reset F      fraction whose connection is reset\n"
-          "  --fault-reset-after-read F  fraction processed in full (ticket\n"
+          "  --fault-reset-after-read F  fraction processed in full "
+          "(ticket\n"
           "                       issued, nonce burnt), then reset\n"
           "  --fault-slow F       fraction answered 504 after --slow-ms\n"
           "  --slow-ms MS         delay of the slow fault (default 120000)\n"
@@ -1061,6 +1070,19 @@ static double arg_frac(const char *name, const char *s)
     if (errno != 0 || end == s || *end != '\0' || !(v >= 0.0 && v <= 1.0))
         die(EXIT_USAGE, "%s: '%s' is not a fraction in 0..1", name, s);
     return v;
+}
+
+static int64_t arg_int(const char *name, const char *s, int64_t max)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v > max || v < -max)
+        die(EXIT_USAGE, "%s: '%s' is not an integer in -%" PRId64 "..%" PRId64,
+            name, s, max, max);
+    return (int64_t)v;
 }
 
 static uint64_t arg_uint(const char *name, const char *s, uint64_t max)
@@ -1104,6 +1126,7 @@ enum {
     OPT_THREADS,
     OPT_MAX_CONN,
     OPT_WINDOW,
+    OPT_CLOCK_OFFSET,
     OPT_HELP,
 };
 
@@ -1138,6 +1161,7 @@ static void parse_args(int argc, char **argv)
         {"threads", required_argument, NULL, OPT_THREADS},
         {"max-connections", required_argument, NULL, OPT_MAX_CONN},
         {"window-ms", required_argument, NULL, OPT_WINDOW},
+        {"clock-offset-ms", required_argument, NULL, OPT_CLOCK_OFFSET},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -1241,6 +1265,10 @@ static void parse_args(int argc, char **argv)
             break;
         case OPT_WINDOW:
             cfg.window_ms = (int64_t)arg_uint("--window-ms", optarg, day_ms);
+            break;
+        case OPT_CLOCK_OFFSET:
+            cfg.clock_offset_ms =
+                arg_int("--clock-offset-ms", optarg, (int64_t)(366 * day_ms));
             break;
         case 'h':
         case OPT_HELP:
@@ -1378,7 +1406,8 @@ int main(int argc, char **argv)
     };
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-                         MHD_USE_TURBO; /* no shutdown(): reset = real RST */
+                         MHD_USE_TURBO | /* no shutdown(): reset = real RST */
+                         MHD_USE_SUPPRESS_DATE_NO_CLOCK; /* our own Date */
     const union MHD_DaemonInfo *info;
     struct sockaddr_in addr;
     struct MHD_Daemon *d;
@@ -1389,6 +1418,7 @@ int main(int argc, char **argv)
     int sig;
 
     parse_args(argc, argv);
+    sbx_clock_set_offset(cfg.clock_offset_ms);
     rng_state = cfg.seed;
     business.authed_marker = cfg.authed_marker;
     business.invalid_marker = cfg.invalid_marker;

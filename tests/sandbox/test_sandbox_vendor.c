@@ -1,0 +1,68 @@
+/* Unit tests for the sandbox's model of the vendor beyond the ticket
+ * checks: its clock (sbx_clock). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sbx_clock.h"
+
+static void test_clock__http_date_is_imf_fixdate(void **state)
+{
+    char out[SBX_HTTP_DATE_LEN + 1];
+
+    (void)state;
+    /* the example of RFC 7231 section 7.1.1.1 */
+    assert_int_equal(sbx_clock_http_date(784111777000LL, out), 0);
+    assert_string_equal(out, "Sun, 06 Nov 1994 08:49:37 GMT");
+    /* milliseconds are cut, not rounded */
+    assert_int_equal(sbx_clock_http_date(784111777999LL, out), 0);
+    assert_string_equal(out, "Sun, 06 Nov 1994 08:49:37 GMT");
+    assert_int_equal(sbx_clock_http_date(0, out), 0);
+    assert_string_equal(out, "Thu, 01 Jan 1970 00:00:00 GMT");
+    assert_int_equal(sbx_clock_http_date(-1, out), 0);
+    assert_string_equal(out, "Wed, 31 Dec 1969 23:59:59 GMT");
+    assert_int_equal(sbx_clock_http_date(951782400000LL, out), 0);
+    assert_string_equal(out, "Tue, 29 Feb 2000 00:00:00 GMT");
+    assert_int_equal(strlen(out), SBX_HTTP_DATE_LEN);
+    assert_int_equal(sbx_clock_http_date(INT64_MAX, out), -1);
+    assert_string_equal(out, "");
+}
+
+static void test_clock__offset_shifts_now_and_date(void **state)
+{
+    char a[SBX_HTTP_DATE_LEN + 1], b[SBX_HTTP_DATE_LEN + 1];
+    int64_t t0, t1;
+
+    (void)state;
+    sbx_clock_set_offset(0);
+    t0 = sbx_clock_now_ms();
+    sbx_clock_set_offset(700000);
+    t1 = sbx_clock_now_ms();
+    assert_in_range(t1 - t0, 700000, 700000 + 1000);
+    assert_int_equal(sbx_clock_http_date_now(a), 0);
+    assert_int_equal(sbx_clock_http_date(sbx_clock_now_ms(), b), 0);
+    /* equal unless a second boundary passed in between */
+    if (strcmp(a, b) != 0) {
+        assert_int_equal(sbx_clock_http_date_now(a), 0);
+        assert_string_equal(a, b);
+    }
+    sbx_clock_set_offset(-90000);
+    assert_in_range(t0 - sbx_clock_now_ms(), 90000 - 1000, 90000);
+    sbx_clock_set_offset(0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clock__http_date_is_imf_fixdate),
+        cmocka_unit_test(test_clock__offset_shifts_now_and_date),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
