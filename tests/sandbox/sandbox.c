@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,8 @@ struct cfg {
     uint64_t max_rps;
     int64_t window_ms;
     int64_t clock_offset_ms;
+    uint64_t spurious_n;
+    long long spurious_code;
     const char *stats_file;
     const char *tls_cert;
     const char *tls_key;
@@ -119,6 +122,7 @@ struct stats {
     uint64_t faults[SBX_FAULT_COUNT + 1];
     uint64_t sig_failures;
     uint64_t replays;
+    uint64_t spurious_fatal;
     uint64_t in_flight;
     uint64_t max_concurrent;
     uint64_t max_per_second;
@@ -217,6 +221,8 @@ static struct {
 } live = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
 static uint64_t rng_state;
 static int rng_needed;
+/* API requests that reached the application, for --spurious-fatal */
+static atomic_uint_fast64_t app_requests;
 
 static int64_t wall_ms(void)
 {
@@ -353,6 +359,8 @@ static json_t *stats_json(void)
     json_object_set_new(o, "sig_failures",
                         json_integer((json_int_t)stats.sig_failures));
     json_object_set_new(o, "replays", json_integer((json_int_t)stats.replays));
+    json_object_set_new(o, "spurious_fatal",
+                        json_integer((json_int_t)stats.spurious_fatal));
     json_object_set_new(o, "max_concurrent",
                         json_integer((json_int_t)stats.max_concurrent));
     json_object_set_new(o, "max_per_second",
@@ -732,6 +740,15 @@ static void sandbox_decide(struct MHD_Connection *c, struct req *r)
         if (set_fault(r, fault, v) != 0)
             return;
     }
+    /* The application's one spurious refusal (not for a request about to be
+     * reset: that answer would never be seen). */
+    if (cfg.spurious_n > 0 && !r->reset_after_read &&
+        atomic_fetch_add(&app_requests, 1) + 1 == cfg.spurious_n) {
+        stats_count(&stats.spurious_fatal);
+        sbx_answer_fatal(cfg.spurious_code, &ans);
+        set_answer(r, CLS_FATAL, &ans);
+        return;
+    }
 
     if (sbx_check_content_type(header(c, MHD_HTTP_HEADER_CONTENT_TYPE), &ans) !=
         0) {
@@ -1047,6 +1064,11 @@ static void usage(FILE *f)
           "  --fault-throttle F   fraction answered 200 code 11990006\n"
           "  --fault-429 F        fraction answered HTTP 429 + Retry-After\n"
           "  --retry-after S      Retry-After of --fault-429 (default 1)\n"
+          "  --spurious-fatal N   the N-th request reaching the application "
+          "gets\n"
+          "                       a fatal refusal, once (no ticket)\n"
+          "  --spurious-fatal-code C  its code: 1002 (default), 1601, "
+          "441-445\n"
           "  --latency-ms MS      fixed delay added to every API answer\n"
           "  --jitter-ms MS       uniform extra delay 0..MS\n"
           "  --max-rps N          429 once more than N requests arrived in "
@@ -1127,6 +1149,8 @@ enum {
     OPT_MAX_CONN,
     OPT_WINDOW,
     OPT_CLOCK_OFFSET,
+    OPT_SPURIOUS,
+    OPT_SPURIOUS_CODE,
     OPT_HELP,
 };
 
@@ -1162,6 +1186,8 @@ static void parse_args(int argc, char **argv)
         {"max-connections", required_argument, NULL, OPT_MAX_CONN},
         {"window-ms", required_argument, NULL, OPT_WINDOW},
         {"clock-offset-ms", required_argument, NULL, OPT_CLOCK_OFFSET},
+        {"spurious-fatal", required_argument, NULL, OPT_SPURIOUS},
+        {"spurious-fatal-code", required_argument, NULL, OPT_SPURIOUS_CODE},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -1174,6 +1200,7 @@ static void parse_args(int argc, char **argv)
     cfg.slow_ms = 120000;
     cfg.retry_after = 1;
     cfg.window_ms = SBX_WINDOW_MS_DEFAULT;
+    cfg.spurious_code = 1002;
     cfg.threads = 2;
     cfg.max_connections = 4096;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -1266,6 +1293,23 @@ static void parse_args(int argc, char **argv)
         case OPT_WINDOW:
             cfg.window_ms = (int64_t)arg_uint("--window-ms", optarg, day_ms);
             break;
+        case OPT_SPURIOUS:
+            cfg.spurious_n = arg_uint("--spurious-fatal", optarg, UINT64_MAX);
+            if (cfg.spurious_n == 0)
+                die(EXIT_USAGE, "--spurious-fatal: must be at least 1");
+            break;
+        case OPT_SPURIOUS_CODE: {
+            struct sbx_answer probe;
+
+            cfg.spurious_code =
+                (long long)arg_uint("--spurious-fatal-code", optarg, 99999999);
+            if (sbx_answer_fatal(cfg.spurious_code, &probe) != 0)
+                die(EXIT_USAGE,
+                    "--spurious-fatal-code: '%s' is not one of 441, 442, 443, "
+                    "444, 445, 1002, 1601",
+                    optarg);
+            break;
+        }
         case OPT_CLOCK_OFFSET:
             cfg.clock_offset_ms =
                 arg_int("--clock-offset-ms", optarg, (int64_t)(366 * day_ms));

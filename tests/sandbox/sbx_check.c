@@ -104,6 +104,36 @@ void sbx_answer_replay(struct sbx_answer *ans)
     sbx_answer_set(ans, 445, 445, "NONCE REPLAYED", NULL);
 }
 
+int sbx_answer_fatal(long long code, struct sbx_answer *ans)
+{
+    switch (code) {
+    case 441:
+        sbx_answer_set(ans, 441, 441, "HEADER REQUIRED," SBX_HDR_TOKEN,
+                       "11990441");
+        return 0;
+    case 442:
+        sbx_answer_set(ans, 442, 442, "INVALID TOKEN", "11990442");
+        return 0;
+    case 443:
+        sbx_answer_set(ans, 443, 443, "INVALID SIGNATURE", NULL);
+        return 0;
+    case 444:
+        sbx_answer_set(ans, 444, 444, "TIMESTAMP EXPIRED", NULL);
+        return 0;
+    case 445:
+        sbx_answer_replay(ans);
+        return 0;
+    case 1002:
+        sbx_answer_set(ans, 200, 1002, "PERMISSION DENIED", NULL);
+        return 0;
+    case 1601:
+        sbx_answer_set(ans, 200, 1601, "INSUFFICIENT BALANCE", NULL);
+        return 0;
+    default:
+        return -1;
+    }
+}
+
 int sbx_check_content_type(const char *content_type, struct sbx_answer *ans)
 {
     static const char want[] = "application/json";

@@ -68,6 +68,15 @@ int sbx_check_auth(const struct sbx_auth_input *in, const char *want_token,
 void sbx_answer_replay(struct sbx_answer *ans);
 
 /*
+ * The vendor's refusal with a fatal-looking code, as a check or the vendor's
+ * application would send it: 441-445 (the checks' own answers, HTTP status =
+ * code; 441 names the token header), 1002 PERMISSION DENIED and 1601
+ * INSUFFICIENT BALANCE (HTTP 200). Returns 0 with ans filled, or -1 (ans
+ * untouched) for any other code.
+ */
+int sbx_answer_fatal(long long code, struct sbx_answer *ans);
+
+/*
  * Check 7: content_type (may be NULL) must start with application/json,
  * case-insensitively. Returns 0, or 1005 with ans filled.
  */

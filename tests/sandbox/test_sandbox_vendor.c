@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "sbx_check.h"
 #include "sbx_clock.h"
 
 static void test_clock__http_date_is_imf_fixdate(void **state)
@@ -57,11 +58,50 @@ static void test_clock__offset_shifts_now_and_date(void **state)
     sbx_clock_set_offset(0);
 }
 
+static void test_fatal__answers_like_the_checks(void **state)
+{
+    static const struct {
+        long long code;
+        const char *json;
+        unsigned int http;
+    } want[] = {
+        {441,
+         "{\"code\":441,\"message\":\"HEADER REQUIRED,x-qys-open-accesstoken\","
+         "\"responseCode\":\"11990441\"}",
+         441},
+        {442,
+         "{\"code\":442,\"message\":\"INVALID TOKEN\",\"responseCode\":"
+         "\"11990442\"}",
+         442},
+        {443, "{\"code\":443,\"message\":\"INVALID SIGNATURE\"}", 443},
+        {444, "{\"code\":444,\"message\":\"TIMESTAMP EXPIRED\"}", 444},
+        {445, "{\"code\":445,\"message\":\"NONCE REPLAYED\"}", 445},
+        {1002, "{\"code\":1002,\"message\":\"PERMISSION DENIED\"}", 200},
+        {1601, "{\"code\":1601,\"message\":\"INSUFFICIENT BALANCE\"}", 200},
+    };
+    struct sbx_answer ans;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char *json;
+
+        assert_int_equal(sbx_answer_fatal(want[i].code, &ans), 0);
+        assert_int_equal(ans.http_status, want[i].http);
+        json = sbx_answer_json(&ans);
+        assert_string_equal(json, want[i].json);
+        free(json);
+    }
+    assert_int_equal(sbx_answer_fatal(0, &ans), -1);
+    assert_int_equal(sbx_answer_fatal(1005, &ans), -1);
+    assert_int_equal(sbx_answer_fatal(446, &ans), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clock__http_date_is_imf_fixdate),
         cmocka_unit_test(test_clock__offset_shifts_now_and_date),
+        cmocka_unit_test(test_fatal__answers_like_the_checks),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
