@@ -40,6 +40,7 @@
 #include "sbx_check.h"
 #include "sbx_clock.h"
 #include "sbx_fault.h"
+#include "sbx_front.h"
 #include "sbx_nonce.h"
 
 #define API_PATH "/companyauth/miniappexchange"
@@ -76,6 +77,7 @@ struct cfg {
     int64_t clock_offset_ms;
     uint64_t spurious_n;
     long long spurious_code;
+    enum sbx_front front;
     const char *stats_file;
     const char *tls_cert;
     const char *tls_key;
@@ -123,6 +125,7 @@ struct stats {
     uint64_t sig_failures;
     uint64_t replays;
     uint64_t spurious_fatal;
+    uint64_t front_answers;
     uint64_t in_flight;
     uint64_t max_concurrent;
     uint64_t max_per_second;
@@ -149,7 +152,7 @@ struct ledger {
 /* Per-request state                                                   */
 /* ------------------------------------------------------------------ */
 
-enum kind { K_API, K_LEDGER, K_STATS, K_NOTFOUND };
+enum kind { K_API, K_LEDGER, K_STATS, K_NOTFOUND, K_FRONT };
 enum rstate { S_READING, S_DECIDED };
 
 struct req {
@@ -361,6 +364,10 @@ static json_t *stats_json(void)
     json_object_set_new(o, "replays", json_integer((json_int_t)stats.replays));
     json_object_set_new(o, "spurious_fatal",
                         json_integer((json_int_t)stats.spurious_fatal));
+    json_object_set_new(o, "front",
+                        json_pack("{s:s,s:I}", "mode",
+                                  sbx_front_name(cfg.front), "answers",
+                                  (json_int_t)stats.front_answers));
     json_object_set_new(o, "max_concurrent",
                         json_integer((json_int_t)stats.max_concurrent));
     json_object_set_new(o, "max_per_second",
@@ -807,6 +814,24 @@ out_max_rps:
 
 /* ---- sending ------------------------------------------------------ */
 
+/* A response with body (copied), Content-Type and the sandbox's Date. */
+static struct MHD_Response *new_response(const char *ctype, const char *body,
+                                         size_t len)
+{
+    struct MHD_Response *resp;
+    char date[SBX_HTTP_DATE_LEN + 1];
+
+    resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
+                                           MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL)
+        return NULL;
+    /* the sandbox's (possibly skewed) clock, not libmicrohttpd's */
+    if (sbx_clock_http_date_now(date) == 0)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_DATE, date);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    return resp;
+}
+
 static enum MHD_Result queue(struct MHD_Connection *c, unsigned int status,
                              const char *ctype, const char *body, size_t len,
                              int retry_after)
@@ -814,16 +839,10 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned int status,
     struct MHD_Response *resp;
     enum MHD_Result ret;
     char ra[16];
-    char date[SBX_HTTP_DATE_LEN + 1];
 
-    resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
-                                           MHD_RESPMEM_MUST_COPY);
+    resp = new_response(ctype, body, len);
     if (resp == NULL)
         return MHD_NO;
-    /* the sandbox's (possibly skewed) clock, not libmicrohttpd's */
-    if (sbx_clock_http_date_now(date) == 0)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_DATE, date);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (retry_after >= 0) {
         snprintf(ra, sizeof ra, "%d", retry_after);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
@@ -844,6 +863,27 @@ static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status,
         return MHD_NO;
     ret = queue(c, status, JSON_CTYPE, s, strlen(s), -1);
     free(s);
+    return ret;
+}
+
+/* --front: answer as the misconfigured front end would, whatever the
+ * request was. */
+static enum MHD_Result queue_front(struct MHD_Connection *c)
+{
+    struct sbx_front_answer fa;
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    sbx_front_answer(cfg.front, &fa);
+    resp = new_response(fa.content_type, fa.body, strlen(fa.body));
+    if (resp == NULL)
+        return MHD_NO;
+    if (fa.location != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, fa.location);
+    ret = MHD_queue_response(c, fa.http_status, resp);
+    MHD_destroy_response(resp);
+    if (ret == MHD_YES)
+        stats_count(&stats.front_answers);
     return ret;
 }
 
@@ -918,6 +958,9 @@ static enum MHD_Result sandbox_api(struct MHD_Connection *c, struct req *r)
 
 static enum kind route(const char *method, const char *url)
 {
+    /* a front end in the way answers everything but our own endpoints */
+    if (cfg.front != SBX_FRONT_NONE && strncmp(url, "/__", 3) != 0)
+        return K_FRONT;
     if (strcmp(method, "POST") == 0 && strcmp(url, API_PATH) == 0)
         return K_API;
     if (strcmp(method, "GET") == 0 && strcmp(url, "/__ledger") == 0)
@@ -990,6 +1033,8 @@ static enum MHD_Result on_mhd_request(void *cls, struct MHD_Connection *c,
         return queue_json(c, 200, ledger_json());
     case K_STATS:
         return queue_json(c, 200, stats_json());
+    case K_FRONT:
+        return queue_front(c);
     case K_NOTFOUND:
         break;
     }
@@ -1045,6 +1090,8 @@ static void usage(FILE *f)
           "(default 600000)\n"
           "  --clock-offset-ms MS the clock runs MS ahead (negative: "
           "behind)\n"
+          "  --front MODE         answer every request as a misconfigured\n"
+          "                       front end: redirect, html400 or portal\n"
           "  --no-replay-check    accept replayed nonces (load tests)\n"
           "  --authed-marker STR  names containing STR get 1605 "
           "(default [AUTHED])\n"
@@ -1151,6 +1198,7 @@ enum {
     OPT_CLOCK_OFFSET,
     OPT_SPURIOUS,
     OPT_SPURIOUS_CODE,
+    OPT_FRONT,
     OPT_HELP,
 };
 
@@ -1188,6 +1236,7 @@ static void parse_args(int argc, char **argv)
         {"clock-offset-ms", required_argument, NULL, OPT_CLOCK_OFFSET},
         {"spurious-fatal", required_argument, NULL, OPT_SPURIOUS},
         {"spurious-fatal-code", required_argument, NULL, OPT_SPURIOUS_CODE},
+        {"front", required_argument, NULL, OPT_FRONT},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -1310,6 +1359,11 @@ static void parse_args(int argc, char **argv)
                     optarg);
             break;
         }
+        case OPT_FRONT:
+            if (sbx_front_parse(optarg, &cfg.front) != 0)
+                die(EXIT_USAGE,
+                    "--front: '%s' is not redirect, html400 or portal", optarg);
+            break;
         case OPT_CLOCK_OFFSET:
             cfg.clock_offset_ms =
                 arg_int("--clock-offset-ms", optarg, (int64_t)(366 * day_ms));

@@ -12,6 +12,7 @@
 
 #include "sbx_check.h"
 #include "sbx_clock.h"
+#include "sbx_front.h"
 
 static void test_clock__http_date_is_imf_fixdate(void **state)
 {
@@ -96,12 +97,41 @@ static void test_fatal__answers_like_the_checks(void **state)
     assert_int_equal(sbx_answer_fatal(446, &ans), -1);
 }
 
+static void test_front__modes_and_answers(void **state)
+{
+    static const char *const names[] = {"redirect", "html400", "portal"};
+    static const unsigned int status[] = {301, 400, 200};
+    struct sbx_front_answer fa;
+    enum sbx_front m;
+
+    (void)state;
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(sbx_front_parse(names[i], &m), 0);
+        assert_string_equal(sbx_front_name(m), names[i]);
+        sbx_front_answer(m, &fa);
+        assert_int_equal(fa.http_status, status[i]);
+        assert_non_null(strstr(fa.content_type, "text/html"));
+        /* an HTML page, never the vendor's JSON envelope */
+        assert_non_null(strstr(fa.body, "<html"));
+        assert_null(strstr(fa.body, "\"code\""));
+        if (m == SBX_FRONT_REDIRECT)
+            assert_string_equal(fa.location, "https://example.invalid/");
+        else
+            assert_null(fa.location);
+    }
+    assert_int_equal(sbx_front_parse("none", &m), -1);
+    assert_int_equal(sbx_front_parse("Redirect", &m), -1);
+    assert_int_equal(sbx_front_parse("", &m), -1);
+    assert_string_equal(sbx_front_name(SBX_FRONT_NONE), "none");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clock__http_date_is_imf_fixdate),
         cmocka_unit_test(test_clock__offset_shifts_now_and_date),
         cmocka_unit_test(test_fatal__answers_like_the_checks),
+        cmocka_unit_test(test_front__modes_and_answers),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
