@@ -90,6 +90,29 @@ int sbx_check_content_type(const char *content_type, struct sbx_answer *ans);
 int sbx_check_body(const char *body, size_t len, char **company,
                    struct sbx_answer *ans);
 
+/* What a valid ticket request says about the company and its applicant;
+ * every string owned (NULL when absent). */
+struct sbx_ticket_fields {
+    char *company;
+    char *register_no;
+    char *legal_person;
+    char *applicant_name;
+    char *contact;
+    int contact_mobile; /* contactType MOBILE (else EMAIL) */
+    char *callback_url;
+};
+
+/* Free the strings of f and zero it. */
+void sbx_ticket_fields_release(struct sbx_ticket_fields *f);
+
+/*
+ * Check 8 as sbx_check_body, keeping every field: 0 and *out filled
+ * (release it), or 1005 with ans filled and *out zeroed.
+ */
+int sbx_check_ticket_body(const char *body, size_t len,
+                          struct sbx_ticket_fields *out,
+                          struct sbx_answer *ans);
+
 /* How the sandbox is configured to treat a company name. */
 enum sbx_company_kind {
     SBX_COMPANY_NORMAL = 0,
