@@ -1,11 +1,12 @@
 /*
  * qys-sandbox -- a local stand-in for the Qiyuesuo endpoints
  * POST /companyauth/miniappexchange and GET /companyauth/result, with faults
- * on demand and seeded applicants.
+ * on demand, seeded applicants and the vendor's callbacks.
  *
  * Threads: libmicrohttpd runs an epoll thread pool; one timer thread resumes
  * suspended connections whose delayed answer is due (latency, jitter, slow
- * fault); the main thread waits for SIGINT/SIGTERM and shuts down.
+ * fault); one sender thread posts callbacks (sbx_callback); the main thread
+ * waits for SIGINT/SIGTERM and shuts down.
  *
  * Every request owns a struct req (MHD's per-request context, made in
  * on_mhd_uri). An API request's answer is decided once the body is in
@@ -35,11 +36,13 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <openssl/rand.h>
 
 #include "sbx_auth.h"
+#include "sbx_callback.h"
 #include "sbx_check.h"
 #include "sbx_clock.h"
 #include "sbx_fault.h"
@@ -84,6 +87,8 @@ struct cfg {
     long long spurious_code;
     enum sbx_front front;
     struct sbx_auth_opts auth;
+    struct sbx_callback_opts callback;
+    int no_callbacks;
     const char *stats_file;
     const char *tls_cert;
     const char *tls_key;
@@ -154,6 +159,7 @@ enum kind {
     K_LEDGER,
     K_STATS,
     K_TRUTH,
+    K_CALLBACKS,
     K_NOTFOUND,
     K_FRONT
 };
@@ -216,6 +222,7 @@ struct timer {
 static struct cfg cfg;
 static struct stats stats;
 static struct sbx_auth *auth;
+static struct sbx_callbacks *callbacks;
 static struct timer timer;
 static struct sbx_nonce_set *nonces;
 static struct sbx_names *authed_list, *invalid_list;
@@ -401,6 +408,7 @@ static json_t *stats_json(void)
     json_object_set_new(o, "tickets", json_integer((json_int_t)tickets));
     json_object_set_new(o, "tickets_undelivered",
                         json_integer((json_int_t)undelivered));
+    json_object_set_new(o, "callbacks", sbx_callback_stats_json(callbacks));
     if (nonces != NULL)
         json_object_set_new(o, "nonces_remembered",
                             json_integer((json_int_t)sbx_nonce_count(nonces)));
@@ -1023,6 +1031,8 @@ static enum kind route(struct req *r, const char *method, const char *url)
         return K_STATS;
     if (get && strcmp(url, "/__truth") == 0)
         return K_TRUTH;
+    if (get && strcmp(url, "/__callbacks") == 0)
+        return K_CALLBACKS;
     return K_NOTFOUND;
 }
 
@@ -1110,6 +1120,8 @@ static enum MHD_Result on_mhd_request(void *cls, struct MHD_Connection *c,
     case K_TRUTH:
         return queue_json(c, 200,
                           sbx_auth_truth_json(auth, sbx_clock_now_ms()));
+    case K_CALLBACKS:
+        return queue_json(c, 200, sbx_callback_log_json(callbacks));
     case K_STATS:
         return queue_json(c, 200, stats_json());
     case K_FRONT:
@@ -1158,7 +1170,7 @@ static void usage(FILE *f)
 {
     fputs("usage: qys-sandbox [options]\n"
           "A local stand-in for POST /companyauth/miniappexchange and\n"
-          "GET /companyauth/result, with seeded applicants.\n"
+          "GET /companyauth/result, with the vendor's callbacks.\n"
           "\n"
           "  --port N             listen on 127.0.0.1:N (0 = pick a free port; "
           "default 0)\n"
@@ -1180,6 +1192,12 @@ static void usage(FILE *f)
           "  --auth-applicant-field F  applicantName, applicant or mixed\n"
           "  --auth-unknown-status N F  a fraction F of result answers say\n"
           "                       status N\n"
+          "  --no-callbacks       never send the vendor's callbacks\n"
+          "  --callback-json      send callbacks as JSON, not form fields\n"
+          "  --callback-extra-field  add a field receivers do not know\n"
+          "  --callback-timeout-ms MS  per attempt (default 5000)\n"
+          "  --callback-retry-ms MS  pause before the 3rd attempt\n"
+          "                       (default: --auth-time-scale)\n"
           "  --no-replay-check    accept replayed nonces (load tests)\n"
           "  --authed-marker STR  names containing STR get 1605 "
           "(default [AUTHED])\n"
@@ -1209,7 +1227,7 @@ static void usage(FILE *f)
           "{\"stats\":..,\"ledger\":..} here\n"
           "  --help               this text\n"
           "\n"
-          "Observability: GET /__stats, /__ledger, /__truth.\n"
+          "Observability: GET /__stats, /__ledger, /__truth, /__callbacks.\n"
           "See tests/sandbox/README.md.\n",
           f);
 }
@@ -1288,6 +1306,11 @@ enum {
     OPT_AUTH_SCALE,
     OPT_AUTH_FIELD,
     OPT_AUTH_UNKNOWN,
+    OPT_NO_CALLBACKS,
+    OPT_CB_JSON,
+    OPT_CB_EXTRA,
+    OPT_CB_TIMEOUT,
+    OPT_CB_RETRY,
     OPT_HELP,
 };
 
@@ -1330,6 +1353,11 @@ static void parse_args(int argc, char **argv)
         {"auth-time-scale", required_argument, NULL, OPT_AUTH_SCALE},
         {"auth-applicant-field", required_argument, NULL, OPT_AUTH_FIELD},
         {"auth-unknown-status", required_argument, NULL, OPT_AUTH_UNKNOWN},
+        {"no-callbacks", no_argument, NULL, OPT_NO_CALLBACKS},
+        {"callback-json", no_argument, NULL, OPT_CB_JSON},
+        {"callback-extra-field", no_argument, NULL, OPT_CB_EXTRA},
+        {"callback-timeout-ms", required_argument, NULL, OPT_CB_TIMEOUT},
+        {"callback-retry-ms", required_argument, NULL, OPT_CB_RETRY},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -1346,6 +1374,8 @@ static void parse_args(int argc, char **argv)
     cfg.spurious_code = 1002;
     sbx_fate_mix_default(&cfg.auth.mix);
     cfg.auth.minute_ms = 60000;
+    cfg.callback.timeout_ms = 5000;
+    cfg.callback.minute_ms = -1;
     cfg.threads = 2;
     cfg.max_connections = 4096;
     /* "+": stop at the first non-option (--auth-unknown-status takes the
@@ -1488,6 +1518,25 @@ static void parse_args(int argc, char **argv)
             cfg.auth.unknown_frac =
                 arg_frac("--auth-unknown-status", argv[optind++]);
             break;
+        case OPT_NO_CALLBACKS:
+            cfg.no_callbacks = 1;
+            break;
+        case OPT_CB_JSON:
+            cfg.callback.json_body = 1;
+            break;
+        case OPT_CB_EXTRA:
+            cfg.callback.extra_field = 1;
+            break;
+        case OPT_CB_TIMEOUT:
+            cfg.callback.timeout_ms =
+                (int64_t)arg_uint("--callback-timeout-ms", optarg, day_ms);
+            if (cfg.callback.timeout_ms == 0)
+                die(EXIT_USAGE, "--callback-timeout-ms: must be at least 1");
+            break;
+        case OPT_CB_RETRY:
+            cfg.callback.minute_ms =
+                (int64_t)arg_uint("--callback-retry-ms", optarg, day_ms);
+            break;
         case OPT_FRONT:
             if (sbx_front_parse(optarg, &cfg.front) != 0)
                 die(EXIT_USAGE,
@@ -1509,6 +1558,8 @@ static void parse_args(int argc, char **argv)
     if (optind < argc)
         die(EXIT_USAGE, "unexpected argument '%s' (see --help)", argv[optind]);
     cfg.auth.seed = cfg.seed;
+    if (cfg.callback.minute_ms < 0) /* not given */
+        cfg.callback.minute_ms = cfg.auth.minute_ms;
     if (cfg.token == NULL)
         cfg.token = getenv("QYS_ACCESS_TOKEN");
     if (cfg.secret == NULL)
@@ -1555,13 +1606,14 @@ static char *read_file(const char *path)
     return buf;
 }
 
-/* Write {"stats":..,"ledger":..,"truth":..} atomically (temp file +
- * rename). */
+/* Write {"stats":..,"ledger":..,"truth":..,"callbacks":..} atomically
+ * (temp file + rename). */
 static int write_stats_file(const char *path)
 {
-    json_t *o = json_pack("{s:o,s:o,s:o}", "stats", stats_json(), "ledger",
+    json_t *o = json_pack("{s:o,s:o,s:o,s:o}", "stats", stats_json(), "ledger",
                           sbx_auth_ledger_json(auth), "truth",
-                          sbx_auth_truth_json(auth, sbx_clock_now_ms()));
+                          sbx_auth_truth_json(auth, sbx_clock_now_ms()),
+                          "callbacks", sbx_callback_log_json(callbacks));
     size_t n = strlen(path) + 16;
     char *tmp = malloc(n);
     int rc = -1;
@@ -1674,8 +1726,11 @@ int main(int argc, char **argv)
     nonces = sbx_nonce_new(cfg.window_ms);
     if (nonces == NULL)
         die(EXIT_OSERR, "out of memory");
-    auth = sbx_auth_new(&cfg.auth);
-    if (auth == NULL)
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        die(EXIT_OSERR, "cannot initialise libcurl");
+    callbacks = sbx_callback_new(&cfg.callback);
+    auth = sbx_auth_new(&cfg.auth, cfg.no_callbacks ? NULL : callbacks);
+    if (callbacks == NULL || auth == NULL)
         die(EXIT_OSERR, "out of memory");
     auth_rng_state = cfg.seed ^ 0x243f6a8885a308d3ULL;
     pthread_mutex_init(&stats.mu, NULL);
@@ -1690,6 +1745,8 @@ int main(int argc, char **argv)
 
     if (timer_start() != 0)
         die(EXIT_OSERR, "cannot start the timer thread");
+    if (sbx_callback_start(callbacks) != 0)
+        die(EXIT_OSERR, "cannot start the callback thread");
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)cfg.port);
@@ -1725,10 +1782,13 @@ int main(int argc, char **argv)
     MHD_stop_daemon(d);
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);
+    sbx_callback_stop(callbacks);
     if (cfg.stats_file != NULL)
         write_stats_file(cfg.stats_file);
 
     sbx_auth_free(auth);
+    sbx_callback_free(callbacks);
+    curl_global_cleanup();
     free(stats.ps);
     sbx_nonce_free(nonces);
     sbx_names_free(authed_list);

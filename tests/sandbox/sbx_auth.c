@@ -32,6 +32,7 @@ struct company {
 
 struct sbx_auth {
     struct sbx_auth_opts opts;
+    struct sbx_callbacks *cb;
     pthread_mutex_t mu;
     struct ticket *t;
     size_t nt, capt, undelivered;
@@ -52,7 +53,8 @@ static uint64_t fnv1a(const char *s)
     return h;
 }
 
-struct sbx_auth *sbx_auth_new(const struct sbx_auth_opts *opts)
+struct sbx_auth *sbx_auth_new(const struct sbx_auth_opts *opts,
+                              struct sbx_callbacks *cb)
 {
     struct sbx_auth *a = calloc(1, sizeof *a);
 
@@ -61,6 +63,7 @@ struct sbx_auth *sbx_auth_new(const struct sbx_auth_opts *opts)
     a->opts = *opts;
     if (a->opts.minute_ms <= 0)
         a->opts.minute_ms = 60000;
+    a->cb = cb;
     a->nslots = 1024;
     a->slots = calloc(a->nslots, sizeof *a->slots);
     if (a->slots == NULL) {
@@ -248,6 +251,34 @@ static char *auth_info(const struct company *c)
     return s;
 }
 
+/* Queue ticket seq's callbacks (a->mu held). */
+static void schedule_callbacks(struct sbx_auth *a, size_t seq, const char *url)
+{
+    const struct ticket *t = &a->t[seq - 1];
+    const struct company *c = &a->c[t->company];
+    struct sbx_story_event ev[2];
+    struct sbx_story st;
+    char rid[SBX_REQUEST_ID_LEN + 1];
+    char *info;
+    size_t n;
+
+    story_of(a, t, &st);
+    n = sbx_story_events(&st, ev);
+    if (n == 0)
+        return;
+    info = auth_info(c);
+    if (info == NULL)
+        return;
+    sbx_auth_request_id(seq, rid);
+    for (size_t i = 0; i < n; i++) {
+        struct sbx_callback_msg m = {c->name, rid, ev[i].status,
+                                     ev[i].action_event, info};
+
+        sbx_callback_add(a->cb, t->company, t->issued_ms + ev[i].at, url, &m);
+    }
+    free(info);
+}
+
 size_t sbx_auth_issue(struct sbx_auth *a, const struct sbx_ticket_fields *f,
                       int delivered, int64_t now_ms,
                       char ticket[SBX_TICKET_LEN + 1])
@@ -279,8 +310,11 @@ size_t sbx_auth_issue(struct sbx_auth *a, const struct sbx_ticket_fields *f,
     if (k == (size_t)-1)
         goto out;
     c = &a->c[k];
-    if (c->latest != 0) /* the previous story stops here */
+    if (c->latest != 0) {
         a->t[c->latest - 1].superseded_ms = now_ms;
+        if (a->cb != NULL) /* the previous story stops here */
+            sbx_callback_cancel(a->cb, k, now_ms);
+    }
     t = &a->t[a->nt];
     t->company = k;
     t->no = ++c->tickets;
@@ -292,6 +326,8 @@ size_t sbx_auth_issue(struct sbx_auth *a, const struct sbx_ticket_fields *f,
     c->latest = seq;
     if (!delivered)
         a->undelivered++;
+    if (delivered && a->cb != NULL && f->callback_url != NULL)
+        schedule_callbacks(a, seq, f->callback_url);
 out:
     pthread_mutex_unlock(&a->mu);
     return seq;
@@ -299,11 +335,14 @@ out:
 
 void sbx_auth_undelivered(struct sbx_auth *a, size_t seq, int64_t now_ms)
 {
-    (void)now_ms;
     pthread_mutex_lock(&a->mu);
     if (seq >= 1 && seq <= a->nt && a->t[seq - 1].delivered) {
-        a->t[seq - 1].delivered = 0;
+        struct ticket *t = &a->t[seq - 1];
+
+        t->delivered = 0;
         a->undelivered++;
+        if (a->cb != NULL && a->c[t->company].latest == seq)
+            sbx_callback_cancel(a->cb, t->company, now_ms);
     }
     pthread_mutex_unlock(&a->mu);
 }
@@ -420,6 +459,9 @@ json_t *sbx_auth_truth_json(struct sbx_auth *a, int64_t now_ms)
             e, "changes_at_ms",
             next < 0 ? json_null()
                      : json_integer((json_int_t)(t->issued_ms + next)));
+        json_object_set_new(e, "callbacks",
+                            a->cb ? sbx_callback_company_json(a->cb, k)
+                                  : json_null());
         json_array_append_new(arr, e);
     }
     pthread_mutex_unlock(&a->mu);

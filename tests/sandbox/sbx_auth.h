@@ -14,7 +14,9 @@
  * that never starts. Every ticket has a requestId, 19 decimal digits
  * derived from its ledger seq.
  *
- * Thread-safe: one mutex.
+ * Thread-safe: one mutex. When a callback sender is given, issuing a ticket
+ * with a callbackUrl queues the story's callbacks there (lock order: this
+ * module's mutex, then the sender's).
  *
  * Times: now_ms arguments are the sandbox's clock (sbx_clock_now_ms), passed
  * in so tests can drive the clock.
@@ -27,6 +29,7 @@
 
 #include <jansson.h>
 
+#include "sbx_callback.h"
 #include "sbx_check.h"
 #include "sbx_story.h"
 
@@ -51,8 +54,10 @@ struct sbx_auth_opts {
 
 struct sbx_auth;
 
-/* New, empty records, or NULL on OOM. */
-struct sbx_auth *sbx_auth_new(const struct sbx_auth_opts *opts);
+/* New, empty records; cb (borrowed, may be NULL: no callbacks) must outlive
+ * them. NULL on OOM. */
+struct sbx_auth *sbx_auth_new(const struct sbx_auth_opts *opts,
+                              struct sbx_callbacks *cb);
 void sbx_auth_free(struct sbx_auth *a);
 
 /*
@@ -66,7 +71,7 @@ size_t sbx_auth_issue(struct sbx_auth *a, const struct sbx_ticket_fields *f,
                       char ticket[SBX_TICKET_LEN + 1]);
 
 /* The answer carrying ticket seq did not reach the client after all: its
- * story never starts. */
+ * story never starts and its pending callbacks are cancelled. */
 void sbx_auth_undelivered(struct sbx_auth *a, size_t seq, int64_t now_ms);
 
 /* The requestId of ticket seq. */
@@ -96,7 +101,8 @@ json_t *sbx_auth_ledger_json(struct sbx_auth *a);
  * The true state of every company with a ticket, at now_ms:
  * {"at_ms":..,"settled":bool,"companies":[{"company","status","requestId",
  * "basicReason"|null,"fate","tickets","delivered","final","changes_at_ms"|
- * null}]} in first-ticket order; settled when every company is final.
+ * null,"callbacks":{..}}]} in first-ticket order; settled when every
+ * company is final.
  */
 json_t *sbx_auth_truth_json(struct sbx_auth *a, int64_t now_ms);
 

@@ -1,7 +1,8 @@
 /* Unit tests for the sandbox's model of the vendor beyond the ticket
  * checks: its clock (sbx_clock), fatal answers, front ends (sbx_front),
  * query decoding (sbx_query), the applicants (sbx_story), the records
- * behind the result endpoint (sbx_auth). */
+ * behind the result endpoint (sbx_auth) and the callbacks' pure parts
+ * (sbx_callback). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <jansson.h>
 
 #include "sbx_auth.h"
+#include "sbx_callback.h"
 #include "sbx_check.h"
 #include "sbx_clock.h"
 #include "sbx_front.h"
@@ -400,7 +402,7 @@ static struct sbx_auth *new_auth(const char *mix)
     o.seed = 11;
     o.minute_ms = MIN;
     assert_int_equal(sbx_fate_mix_parse(mix, &o.mix, err, sizeof err), 0);
-    return sbx_auth_new(&o);
+    return sbx_auth_new(&o, NULL);
 }
 
 static size_t issue(struct sbx_auth *a, const char *name, int64_t now)
@@ -552,7 +554,7 @@ static void test_auth__unknown_status_and_spelling(void **state)
     o.unknown_status = 5;
     o.unknown_frac = 0.25;
     o.applicant_field = SBX_APPLICANT_MIXED;
-    a = sbx_auth_new(&o);
+    a = sbx_auth_new(&o, NULL);
     issue(a, "U", T0);
     r = sbx_auth_result(a, SBX_AUTH_BY_NAME, "U", T0, 0.2, 0.2);
     assert_int_equal(json_integer_value(json_object_get(r, "status")), 5);
@@ -568,6 +570,83 @@ static void test_auth__unknown_status_and_spelling(void **state)
     assert_int_equal(json_integer_value(json_object_get(r, "status")), -1);
     json_decref(r);
     sbx_auth_free(a);
+}
+
+/* ---- sbx_callback (pure parts) ------------------------------------ */
+
+static void test_callback__allowed_urls(void **state)
+{
+    (void)state;
+    assert_true(sbx_callback_url_allowed("http://127.0.0.1:8080/cb/1/tok"));
+    assert_true(sbx_callback_url_allowed("http://localhost/cb"));
+    assert_true(sbx_callback_url_allowed("https://LOCALHOST:9/x"));
+    assert_true(sbx_callback_url_allowed("http://[::1]:5/x"));
+    assert_false(sbx_callback_url_allowed("http://example.com/cb"));
+    assert_false(sbx_callback_url_allowed("http://127.0.0.2/cb"));
+    assert_false(sbx_callback_url_allowed("http://127.0.0.1.nip.io/cb"));
+    assert_false(sbx_callback_url_allowed("http://user@10.0.0.1/cb"));
+    assert_false(sbx_callback_url_allowed("ftp://127.0.0.1/cb"));
+    assert_false(sbx_callback_url_allowed("file:///etc/passwd"));
+    assert_false(sbx_callback_url_allowed("not a url"));
+}
+
+static void test_callback__accepted_answers(void **state)
+{
+    static const char *const yes[] = {
+        "{\"code\":0}", " {\"code\": 0, \"message\": \"ok\", \"data\": []} "};
+    static const char *const no[] = {"{\"code\":1}",   "{\"code\":\"0\"}",
+                                     "{\"code\":0.0}", "[0]",
+                                     "success",        "",
+                                     "{\"msg\":0}"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        assert_true(sbx_callback_accepted(200, yes[i], strlen(yes[i])));
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        assert_false(sbx_callback_accepted(200, no[i], strlen(no[i])));
+    assert_false(sbx_callback_accepted(201, yes[0], strlen(yes[0])));
+    assert_false(sbx_callback_accepted(500, yes[0], strlen(yes[0])));
+    assert_false(sbx_callback_accepted(200, NULL, 0));
+}
+
+static void test_callback__bodies(void **state)
+{
+    struct sbx_callback_msg m = {"A&B", "2800000000000000001", 1, 7,
+                                 "{\"name\":\"A&B\"}"};
+    const char *ct;
+    char *b;
+    json_t *o;
+
+    (void)state;
+    b = sbx_callback_body(&m, 0, 0, &ct);
+    assert_string_equal(b, "status=1&requestId=2800000000000000001&authInfo="
+                           "%7B%22name%22%3A%22A%26B%22%7D&actionEvent=7");
+    assert_string_equal(ct, "application/x-www-form-urlencoded;charset=UTF-8");
+    free(b);
+    b = sbx_callback_body(&m, 0, 1, &ct);
+    assert_non_null(strstr(b, "&tenantType=COMPANY"));
+    free(b);
+    b = sbx_callback_body(&m, 1, 1, &ct);
+    assert_string_equal(ct, "application/json;charset=UTF-8");
+    o = json_loads(b, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(o, "status")), 1);
+    assert_int_equal(json_integer_value(json_object_get(o, "actionEvent")), 7);
+    assert_string_equal(json_string_value(json_object_get(o, "authInfo")),
+                        "{\"name\":\"A&B\"}");
+    assert_string_equal(json_string_value(json_object_get(o, "tenantType")),
+                        "COMPANY");
+    json_decref(o);
+    free(b);
+}
+
+static void test_callback__retry_pattern(void **state)
+{
+    (void)state;
+    /* attempt 1 fails: again at once; 2: a minute later; 3: at once */
+    assert_int_equal(sbx_callback_retry_delay(1, 600), 0);
+    assert_int_equal(sbx_callback_retry_delay(2, 600), 600);
+    assert_int_equal(sbx_callback_retry_delay(3, 600), 0);
+    assert_int_equal(SBX_CALLBACK_ATTEMPTS, 4);
 }
 
 int main(void)
@@ -588,6 +667,10 @@ int main(void)
         cmocka_unit_test(test_auth__reissue_restarts_and_freezes_the_old),
         cmocka_unit_test(test_auth__undelivered_never_starts),
         cmocka_unit_test(test_auth__unknown_status_and_spelling),
+        cmocka_unit_test(test_callback__allowed_urls),
+        cmocka_unit_test(test_callback__accepted_answers),
+        cmocka_unit_test(test_callback__bodies),
+        cmocka_unit_test(test_callback__retry_pattern),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
