@@ -723,7 +723,8 @@ static void decide_result(struct req *r)
     }
     if (res == NULL)
         goto out_oom;
-    stats_result(json_integer_value(json_object_get(res, "status")));
+    if (!r->reset_after_read) /* else the client never sees it */
+        stats_result(json_integer_value(json_object_get(res, "status")));
     o = json_pack("{s:i,s:s,s:o}", "code", 0, "message", "SUCCESS", "result",
                   res);
     free(r->out);
@@ -1224,7 +1225,7 @@ static void usage(FILE *f)
           "  --max-rps N          429 once more than N requests arrived in "
           "the current second\n"
           "  --stats-file FILE    on SIGTERM/SIGINT write "
-          "{\"stats\":..,\"ledger\":..} here\n"
+          "{\"stats\",\"ledger\",\"truth\",\"callbacks\"} here\n"
           "  --help               this text\n"
           "\n"
           "Observability: GET /__stats, /__ledger, /__truth, /__callbacks.\n"
