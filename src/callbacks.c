@@ -902,8 +902,10 @@ int ab_callbacks_start(const struct ab_callbacks_opts *o,
         flags, 0, NULL, NULL, on_mhd_request, cb, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, cb, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+        /* Ours (ab_callbacks_tick) fires first and counts; this one only
+         * holds if the ticks stop. */
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s + 2,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_URI_LOG_CALLBACK,
         on_mhd_uri, cb, MHD_OPTION_NOTIFY_CONNECTION, on_mhd_connection, cb,
         MHD_OPTION_NOTIFY_COMPLETED, on_mhd_completed, cb, MHD_OPTION_END);

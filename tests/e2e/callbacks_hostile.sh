@@ -33,7 +33,8 @@ T2=$(tok_of 2)
 # A 70,000-byte form body (over the 64 KiB limit).
 { printf 'status=1&x='; head -c 69990 /dev/zero | tr '\0' a; } >"$WORK/big.txt"
 multipart="--b\r\nContent-Disposition: form-data; name=\"status\"\r\n\r\n1\r\n--b--\r\n"
-long_path="a/$(head -c 20000 /dev/zero | tr '\0' a)/1/$T1"
+long_path="a/$(head -c 9000 /dev/zero | tr '\0' a)/1/$T1"
+huge_path="a/$(head -c 20000 /dev/zero | tr '\0' a)/1/$T1"
 huge_headers=()
 for ((i = 0; i < 40; i++)); do
     huge_headers+=(-H "X-Pad-$i: $(head -c 1000 /dev/zero | tr '\0' p)")
@@ -77,7 +78,10 @@ case_ "backslash" 404 'cb\..\1/'"$T1" 'status=1'
 case_ "escaped NUL" 404 "cb%00/1/$T1" 'status=1'
 got=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 20 --data-binary status=1 \
     "$CB_URL/$long_path" || true)
-eq "a 20 KiB target: 404" "$got" 404
+eq "a 9 KiB target: 404" "$got" 404
+got=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 20 --data-binary status=1 \
+    "$CB_URL/$huge_path" || true)
+check "a 20 KiB target: a 4xx ($got)" test "${got:0:1}" = 4
 # --- the method
 case_ "GET" 405 "cb/1/$T1" '' -G
 case_ "PUT" 405 "cb/1/$T1" 'status=1' -X PUT
