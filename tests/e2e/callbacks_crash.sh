@@ -5,6 +5,8 @@
 #    vendor's retry of it after the restart is a repeat, the next one lands;
 #  - kill -9 while a callback waits for the database: no 200 went out and
 #    nothing is stored; the retry after the restart is stored;
+#  - SIGINT while a callback waits for the database: new connections are
+#    refused, the waiting one is stored and answered 200, exit 0;
 #  - a database held by another writer beyond the busy timeout: 503 with a
 #    non-zero code, nothing stored; the retry once it is free: 200;
 #  - beside a running `run` (sandbox) on the same database: every callback
@@ -72,6 +74,34 @@ start_receiver k4 --db "$AUTHBATCH_DB" callbacks --listen 127.0.0.1:0
 eq "k4: the retry lands" "$(cb 2 'status=2&requestId=P')" 200
 eq "k4: stored" "$(q "SELECT auth_status FROM companies WHERE id = 2")" rejected
 stop_receiver TERM
+
+# --- SIGINT while a callback waits for the database: it is stored and
+# answered, then the receiver exits 0
+lock_db
+AUTHBATCH_BUSY_TIMEOUT_MS=30000 start_receiver drain -v --db "$AUTHBATCH_DB" \
+    callbacks --listen 127.0.0.1:0
+curl -sS -o "$WORK/drain.answer" -w '%{http_code}' --max-time 30 \
+    --data-binary 'status=1&requestId=D' "$CB_URL/cb/3/$(tok_of 3)" \
+    >"$WORK/drain.code" 2>/dev/null &
+curl_pid=$!
+AB_PIDS+=("$curl_pid")
+wait_for 10 "the callback waits for the database" grep -q 'storing 1 callback$' drain.err
+kill -INT "$CB_PID"
+wait_for 10 "the receiver drains" grep -q 'finishing 1 request in progress' drain.err
+check "drain: no new connections meanwhile" bash -c "! curl -sS -o /dev/null --max-time 5 '$CB_URL/' 2>/dev/null"
+unlock_db
+wait "$curl_pid" || true
+CB_STATUS=0
+wait "$CB_PID" || CB_STATUS=$?
+exec {CB_FD}<&-
+eq "drain: the callback was answered 200" "$(cat "$WORK/drain.code")" 200
+eq "drain: ...with code 0" "$(cat "$WORK/drain.answer")" '{"code":0}'
+eq "drain: exit 0" "$CB_STATUS" 0
+eq "drain: stored" "$(q "SELECT auth_status, auth_request_id FROM companies
+    WHERE id = 3")" "authenticated|D"
+q "UPDATE companies SET auth_status = NULL, auth_request_id = NULL,
+   auth_checked_at = NULL, auth_changed_at = NULL WHERE id = 3;
+   DELETE FROM auth_events WHERE company_id = 3"
 
 # --- busy beyond the busy timeout: 503, then the retry
 AUTHBATCH_BUSY_TIMEOUT_MS=300 start_receiver busy --db "$AUTHBATCH_DB" \
