@@ -28,9 +28,11 @@
  * shares one fsync. Idle and slow connections cost a descriptor each:
  * every connection has --timeout seconds to deliver each request
  * (measured from its opening or the end of its previous request), after
- * which the caller's ab_callbacks_tick() cuts it (shutdown(2)); a parked
+ * which the caller's ab_callbacks_tick() cuts it (shutdown(2)), so a
+ * client that trickles a byte at a time is cut too; libmicrohttpd's own
+ * inactivity timeout (2 s later) only holds if the ticks stop. A parked
  * connection is never cut. At most max_connections are open; more wait in
- * the kernel's backlog.
+ * the kernel's backlog. Request line and headers fit in 16 KiB.
  *
  * Logging: the first refusal of each kind is logged with what is safe to
  * show (the company id, the parser's reason, the Content-Type with control

@@ -1,13 +1,11 @@
 #include "cbparse.h"
 
 #include <ctype.h>
-#include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "err.h"
 #include "validate.h"
