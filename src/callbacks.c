@@ -583,7 +583,7 @@ static void *on_mhd_uri(void *cls, const char *uri, struct MHD_Connection *mc)
         return r;
     /* An absolute-form target (from a proxy): keep from the path on. */
     if (strncmp(uri, "http://", 7) == 0 || strncmp(uri, "https://", 8) == 0) {
-        const char *p = strchr(uri + 8, '/');
+        const char *p = strchr(uri + (uri[4] == 's' ? 8 : 7), '/');
         uri = p ? p : "";
         n = strlen(uri);
     }

@@ -98,6 +98,10 @@ eq "no prefix: HTTP 200" "$(post "4/$(tok_of 4)" 'status=1')" 200
 eq "no prefix: stored" "$(q "SELECT auth_status, ifnull(auth_request_id, '-')
     FROM companies WHERE id = 4")" "authenticated|-"
 eq "no content type: HTTP 200" "$(cb 5 'status=0' -H 'Content-Type:')" 200
+eq "absolute-form target (from a proxy): HTTP 200" "$(post x 'status=1' \
+    --request-target "http://example.com/cb/5/$(tok_of 5)")" 200
+eq "absolute-form: stored" "$(q "SELECT auth_status FROM companies
+    WHERE id = 5")" authenticated
 
 eq "companies untouched by others' callbacks" "$(q "SELECT count(*) FROM
     companies WHERE auth_status IS NULL")" 0
@@ -111,9 +115,9 @@ if grep -q 'tok0000' recv.err; then fail "log: a token was logged"; else pass "l
 wait_for 10 "metrics file" test -s "$WORK/cb.prom"
 stop_receiver TERM
 eq "sigterm: exit 0" "$CB_STATUS" 0
-check "sigterm: says it stopped" grep -q 'callbacks: stopped: 10 stored (6 changed a status, 1 kept as events, 3 repeats), 0 refused' recv.err
+check "sigterm: says it stopped" grep -q 'callbacks: stopped: 11 stored (7 changed a status, 1 kept as events, 3 repeats), 0 refused' recv.err
 metric() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/cb.prom"; }
-eq "metrics: applied" "$(metric 'authbatch_callbacks_requests_total{result="applied"}')" 6
+eq "metrics: applied" "$(metric 'authbatch_callbacks_requests_total{result="applied"}')" 7
 eq "metrics: recorded" "$(metric 'authbatch_callbacks_requests_total{result="recorded"}')" 1
 eq "metrics: duplicate" "$(metric 'authbatch_callbacks_requests_total{result="duplicate"}')" 3
 eq "metrics: not running" "$(metric authbatch_callbacks_running)" 0
