@@ -13,6 +13,7 @@
 #include "ratelimit.h"
 #include "sign.h"
 #include "store_queue.h"
+#include "validate.h"
 
 #define FLUSH_EVERY_MS                                                         \
     100                    /* results reach the database at least this often   \
@@ -363,24 +364,23 @@ static void on_answer(void *ctx, const struct ab_http_result *h)
     pump(d);
 }
 
-/* Records a company whose fields cannot be put in a request as failed,
- * without sending anything, and frees its job. */
-static void fail_unsendable(struct dispatcher *d, struct job *j)
+/* Records a company that must not be sent as failed with why, without
+ * sending anything or charging it an attempt, and frees its job. */
+static void fail_unsendable(struct dispatcher *d, struct job *j,
+                            const char *why)
 {
     struct result *r = new_result(d);
 
     memset(r, 0, sizeof *r);
     r->company_id = j->c.id;
-    r->attempt_no = j->c.attempts + 1;
+    r->attempt_no = j->c.attempts;
     r->started_at = ab_now_ms();
     r->status = "failed";
     r->api.outcome = AB_OUT_REJECTED;
-    snprintf(r->api.message, sizeof r->api.message,
-             "not sent: the company's fields are not valid UTF-8");
+    snprintf(r->api.message, sizeof r->api.message, "not sent: %s", why);
     d->st->by_outcome[AB_OUT_REJECTED]++;
     d->st->failed++;
-    ab_log_warn("company #%lld not sent: its fields are not valid UTF-8",
-                (long long)j->c.id);
+    ab_log_warn("company #%lld not sent: %s", (long long)j->c.id, why);
     ab_company_release(&j->c);
     j->in_use = 0;
     if (d->nresults >= FLUSH_AT)
@@ -391,6 +391,7 @@ static void send_one(struct dispatcher *d, struct ab_company *c)
 {
     char ts[24], nonce[AB_SIGN_NONCE_LEN + 1], sig[AB_SIGN_HEX_LEN + 1];
     char h_token[AB_CREDS_MAX + 32], h_ts[64], h_nonce[64], h_sig[64];
+    char why[AB_VALIDATE_REASON_MAX];
     const char *hdrs[5];
     struct ab_err err = {0};
     struct job *j = NULL;
@@ -409,11 +410,15 @@ static void send_one(struct dispatcher *d, struct ab_company *c)
     j->c = *c; /* takes over the strings */
     ab_company_init(c);
 
+    /* Rows other programs insert straight into companies skip the import:
+     * its rules decide here whether, and in what form, one is sent. */
+    if (ab_validate_claimed(&j->c, why, sizeof why) != 0) {
+        fail_unsendable(d, j, why);
+        return;
+    }
     snprintf(ts, sizeof ts, "%lld", (long long)ab_now_ms());
     if (!(body = ab_api_body(&j->c))) {
-        /* A row another program inserted with fields that are not valid
-         * UTF-8 (import checks its own): it cannot be sent, ever. */
-        fail_unsendable(d, j);
+        fail_unsendable(d, j, "out of memory building the request body");
         return;
     }
     if (ab_sign_nonce(nonce) != 0 ||
