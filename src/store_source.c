@@ -185,7 +185,6 @@ static int on_sqlite_authorize(void *ctx, int action, const char *a,
                                const char *trigger)
 {
     struct ab_source *src = ctx;
-    (void)a;
     (void)b;
     (void)db;
     (void)trigger;
@@ -196,6 +195,11 @@ static int on_sqlite_authorize(void *ctx, int action, const char *a,
     case SQLITE_RECURSIVE:
         return SQLITE_OK;
     default:
+        /* DROP and CREATE write the schema table first: say what it is. */
+        if ((action == SQLITE_INSERT || action == SQLITE_UPDATE ||
+             action == SQLITE_DELETE) &&
+            a && strncmp(a, "sqlite_", 7) == 0)
+            action = SQLITE_ALTER_TABLE;
         if (!src->denied)
             src->denied = action;
         return SQLITE_DENY;
