@@ -568,6 +568,42 @@ static struct importer *importer_new(struct ab_store *s, const char *source,
     return im;
 }
 
+static int importer_end(struct importer *im);
+
+int ab_import_stream(struct ab_store *s, FILE *in, const char *source,
+                     const struct ab_import_opts *o, struct ab_import_result *r,
+                     struct ab_err *err)
+{
+    struct importer *im;
+    char *chunk;
+    size_t n;
+    int first = 1;
+
+    if (!(im = importer_new(s, source, "line", o, r, err)))
+        return AB_ENOMEM;
+    if (!(chunk = malloc(CHUNK)))
+        fatal_msg(im, AB_ENOMEM, "out of memory");
+    while (!im->stop && (n = fread(chunk, 1, CHUNK, in)) > 0) {
+        const char *p = chunk;
+        if (first && n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
+            p += 3;
+            n -= 3;
+        }
+        first = 0;
+        feed(im, p, n);
+    }
+    if (!im->stop && ferror(in))
+        fatal_msg(im, AB_ENOENT, "cannot read '%s': %s", source,
+                  strerror(errno));
+    if (!im->stop)
+        finish(im);
+    if (!im->stop && !im->have_header)
+        fatal_msg(im, AB_EDATA, "%s: empty file, expected a header row",
+                  source);
+    free(chunk);
+    return importer_end(im);
+}
+
 /* Strict, the rejects file, commit or rollback; frees im. */
 static int importer_end(struct importer *im)
 {
@@ -610,40 +646,6 @@ static int importer_end(struct importer *im)
         o->on_warn(o->ctx, source, msg);
     }
     return rc;
-}
-
-int ab_import_stream(struct ab_store *s, FILE *in, const char *source,
-                     const struct ab_import_opts *o, struct ab_import_result *r,
-                     struct ab_err *err)
-{
-    struct importer *im;
-    char *chunk;
-    size_t n;
-    int first = 1;
-
-    if (!(im = importer_new(s, source, "line", o, r, err)))
-        return AB_ENOMEM;
-    if (!(chunk = malloc(CHUNK)))
-        fatal_msg(im, AB_ENOMEM, "out of memory");
-    while (!im->stop && (n = fread(chunk, 1, CHUNK, in)) > 0) {
-        const char *p = chunk;
-        if (first && n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
-            p += 3;
-            n -= 3;
-        }
-        first = 0;
-        feed(im, p, n);
-    }
-    if (!im->stop && ferror(in))
-        fatal_msg(im, AB_ENOENT, "cannot read '%s': %s", source,
-                  strerror(errno));
-    if (!im->stop)
-        finish(im);
-    if (!im->stop && !im->have_header)
-        fatal_msg(im, AB_EDATA, "%s: empty file, expected a header row",
-                  source);
-    free(chunk);
-    return importer_end(im);
 }
 
 /* --- records from other readers ----------------------------------------- */

@@ -32,9 +32,10 @@ run() { # run ARGS...: sets rc, output in out/err
 }
 q() { sqlite3 "$AUTHBATCH_DB" "$@"; }
 # snapshot DIR: names, sizes and sha256 of every file in DIR.
-snapshot() { (cd "$1" && for f in $(ls -A | sort); do
-    printf '%s %s %s\n' "$f" "$(stat -c %s "$f")" "$(sha256sum <"$f" | cut -d' ' -f1)"
-done); }
+snapshot() { (cd "$1" && find . -mindepth 1 -maxdepth 1 -printf '%P\n' | sort |
+    while IFS= read -r f; do
+        printf '%s %s %s\n' "$f" "$(stat -c %s "$f")" "$(sha256sum <"$f" | cut -d' ' -f1)"
+    done); }
 
 # --- the CRM's file: rollback journal, read-only (0444) -------------------
 mkdir crm
@@ -127,7 +128,7 @@ for sql in "DELETE FROM clients" "UPDATE clients SET name = 'x'" \
     eq "refused, exit 64: $sql" "$rc" 64
 done
 has "says why" err "--query may only read"
-[[ ! -e new.db ]] && ok "ATTACH created nothing" || bad "ATTACH created new.db"
+if [[ -e new.db ]]; then bad "ATTACH created new.db"; else ok "ATTACH created nothing"; fi
 snapshot crm >after.txt
 eq "refused queries: source unchanged" "$(cat after.txt)" "$(cat before.txt)"
 run import --from-sqlite crm/crm.db --query "SELEC 1"
@@ -199,6 +200,7 @@ if unshare -m true 2>/dev/null; then
     cp wal/w.db ro/w.db
     cp crm/crm.db ro/crm.db
     set +e
+    # shellcheck disable=SC2016 # expanded by the inner shell
     unshare -m bash -c '
         set -e
         mkdir -p ro_mnt
