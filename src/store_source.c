@@ -261,6 +261,17 @@ int ab_source_open(const char *path, struct ab_source **out, struct ab_err *err)
          * encrypted, says so here rather than at the first row. */
         rc = sqlite3_exec(src->db, "SELECT count(*) FROM sqlite_master", NULL,
                           NULL, NULL);
+    if ((rc & 0xff) == SQLITE_READONLY && exists(real, "-journal", NULL)) {
+        /* A hot journal: SQLite would roll it back into the file. */
+        rc = ab_err_set(err, AB_ENOENT,
+                        "cannot read '%s' without writing to it: "
+                        "'%s-journal' is next to it (a writer stopped "
+                        "mid-transaction) and must be rolled back first; let "
+                        "the program that owns the file open it once, or "
+                        "copy both elsewhere and import the copy",
+                        path, path);
+        goto out_close;
+    }
     if (rc != SQLITE_OK) {
         rc = source_fail(src, rc, err, "cannot read");
         goto out_close;

@@ -15,7 +15,10 @@
  *
  *   journal mode     next to it                 opened as
  *   rollback         (writable file system)     mode=ro: shared lock for
- *                                               the read, creates nothing
+ *                                               the read, creates nothing;
+ *                                               refused if a hot
+ *                                               FILE-journal would have to
+ *                                               be rolled back into FILE
  *   rollback         read-only file system      immutable=1 (no locks);
  *                                               refused if FILE-journal
  *                                               exists (a crashed writer)

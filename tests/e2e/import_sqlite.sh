@@ -194,6 +194,28 @@ has "live WAL writer: imported, file and -wal unchanged" live.out "rc=0 same=1"
 eq "live WAL writer: the commit only in the -wal was read" \
     "$(q "SELECT count(*) FROM companies WHERE company_name = '写者在线有限公司'")" 1
 
+# A rollback-journal file whose writer died mid-transaction (a hot
+# -journal): reading would roll it back into the file. Refused, untouched.
+mkdir hot
+python3 - hot/h.db <<'EOF' || true # it dies on purpose
+import os, sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("CREATE TABLE t (companyName, applicantContact)")
+c.execute("INSERT INTO t VALUES ('A', 13800000001)")
+c.commit()
+c.execute("PRAGMA cache_size = 1")
+c.execute("BEGIN")
+for i in range(3000):
+    c.execute("INSERT INTO t VALUES (?, ?)", ("x" * 200 + str(i), i))
+os._exit(9)
+EOF
+snapshot hot >hot_before.txt
+run import --from-sqlite hot/h.db --table t
+eq "hot journal: exit 66" "$rc" 66
+has "hot journal: says why" err "'hot/h.db-journal' is next to it (a writer stopped mid-transaction)"
+snapshot hot >hot_after.txt
+eq "hot journal: file and journal untouched" "$(cat hot_after.txt)" "$(cat hot_before.txt)"
+
 # --- read-only media (a read-only tmpfs in a private mount namespace) --------
 if unshare -m true 2>/dev/null; then
     mkdir ro
