@@ -266,6 +266,7 @@ if ((import_rows > 0)); then
     imp_sq=$(awk -F'median ' '/^\| sqlite3 \|/ { split($2, a, " "); print a[1] }' "$work/import.md")
     imp_rss=$(awk -F'|' '/peak RSS/ { print $3 }' "$work/import.md" | awk '{ print $1 }')
 fi
+if ((import_rows > 0)); then AUTHBATCH=$ab BENCH_WRITE=$write scripts/bench_import_sqlite.sh "$import_rows" "$runs" >"$work/import_sqlite.md"; fi
 
 AUTHBATCH=$ab BENCH_RUNS=$runs BENCH_WRITE=$write scripts/bench_callbacks.sh >/dev/null # own BENCHMARKS.md section
 # --- the table ------------------------------------------------------------------

@@ -23,6 +23,7 @@
 #include "store.h"
 #include "store_queue.h"
 #include "store_report.h"
+#include "validate.h"
 
 #define HOST_TEST "https://openapi.qiyuesuo.cn"
 #define HOST_PROD "https://openapi.qiyuesuo.com"
@@ -345,15 +346,25 @@ static char *options_json(const struct run_cfg *c)
 /* --dry-run: one block per request that would go out. */
 struct dry {
     const struct run_cfg *c;
-    int64_t n;
+    int64_t n, unsendable;
 };
 
-static int print_dry(void *ctx, const struct ab_company *co)
+static int print_dry(void *ctx, struct ab_company *co)
 {
     struct dry *d = ctx;
     struct ab_headers h = {0};
-    char *body = ab_api_body(co);
+    char why[AB_VALIDATE_REASON_MAX];
+    char *body;
     int i;
+
+    /* As the run would: a row that fails the import's rules is not sent. */
+    if (ab_validate_claimed(co, why, sizeof why) != 0) {
+        printf("# company #%lld would not be sent: %s\n\n", (long long)co->id,
+               why);
+        d->unsendable++;
+        return 0;
+    }
+    body = ab_api_body(co);
 
     ab_api_redacted_headers(ab_now_ms(), &h);
     printf("POST %s%s\n", d->c->d.base_url, AB_API_PATH);
@@ -370,7 +381,7 @@ static int dry_run(const struct ab_cli *cli, const struct run_cfg *c)
 {
     struct ab_store *s;
     struct ab_err err = {0};
-    struct dry d = {c, 0};
+    struct dry d = {c, 0, 0};
     /* Before the database is open (lock.h). Rows in flight are another
      * run's work while it holds the lock, and due again otherwise. */
     int live = ab_lock_held(cli->db_path);
@@ -388,9 +399,9 @@ static int dry_run(const struct ab_cli *cli, const struct run_cfg *c)
         ab_log_error("%s", err.msg);
         return ab_cli_exit_for(rc);
     }
-    ab_log_info("dry run: %lld requests would be sent to %s; nothing was "
-                "sent or changed",
-                (long long)d.n, c->d.base_url);
+    ab_log_info("dry run: %lld requests would be sent to %s (%lld companies "
+                "would fail unsent); nothing was sent or changed",
+                (long long)d.n, c->d.base_url, (long long)d.unsendable);
     return AB_EXIT_OK;
 }
 

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "store_queue.h"
+#include "validate.h"
 
 #define FLUSH_EVERY_MS                                                         \
     100                    /* results reach the database at least this often   \
@@ -81,7 +82,8 @@ struct dispatcher {
 
     int64_t consecutive_transport;
     int got_answer;
-    struct job *probe; /* the second opinion in progress, or NULL */
+    struct job *probe;  /* the second opinion in progress, or NULL */
+    struct job *staged; /* claimed, checked, waiting for its rate slot */
     struct holdlist refused, foreign;
 
     int64_t skew_ms; /* server minus local, when worth saying */
@@ -509,7 +511,8 @@ static int on_presend(void *ctx, int copy, struct ab_headers *h)
                                                                          : -1;
 }
 
-/* A company whose fields cannot be put in a request is failed, unsent. */
+/* A company that must not be sent is failed with why, unsent, and not
+ * charged an attempt (the vendor never saw it). */
 static void fail_unsendable(struct dispatcher *d, struct job *j,
                             const char *why)
 {
@@ -517,11 +520,10 @@ static void fail_unsendable(struct dispatcher *d, struct job *j,
 
     if (r) {
         r->company_id = j->c.id;
-        r->attempt_no = j->c.attempts + 1;
+        r->attempt_no = j->c.attempts;
         r->started_at = ab_now_ms();
         r->status = "failed";
         r->final = AB_FINAL_FAILED;
-        r->charged = 1;
         r->api.outcome = AB_OUT_REJECTED;
         snprintf(r->api.message, sizeof r->api.message, "not sent: %s", why);
     }
@@ -537,9 +539,7 @@ static void send_job(struct dispatcher *d, struct job *j)
 
     j->probe_unsent = 0;
     if (!(rq.body = ab_api_body(&j->c))) {
-        /* A row another program inserted with fields that are not valid
-         * UTF-8 (import checks its own): it cannot be sent, ever. */
-        fail_unsendable(d, j, "the company's fields are not valid UTF-8");
+        fail_unsendable(d, j, "out of memory building the request body");
         return;
     }
     rq.method = "POST";
@@ -573,38 +573,65 @@ static struct job *free_job(struct dispatcher *d)
 
 static void arm(struct dispatcher *d, int64_t delay_ms);
 
+/* The next claimed company that passes the import's rules, in a job of
+ * its own; NULL when the queue has none now. Rows other programs insert
+ * straight into companies skip the import: its rules decide here whether,
+ * and in what form, one is sent; one that fails costs no rate slot. */
+static struct job *next_company(struct dispatcher *d)
+{
+    char why[AB_VALIDATE_REASON_MAX];
+    struct ab_err err = {0};
+    int64_t retries;
+    struct job *j;
+    int rc;
+
+    while (!stopping(d)) {
+        if (ab_claimq_len(d->q) == 0) {
+            if (d->dry)
+                return NULL;
+            rc = ab_claimq_refill(d->q, ab_now_ms(), &retries, &err);
+            if (rc == AB_EBUSY) {
+                d->dry = d->claim_busy = 1; /* the flush timer tries again */
+                return NULL;
+            }
+            d->claim_busy = 0;
+            if (rc != 0) {
+                stop(d, AB_STOP_DB, "%s", err.msg);
+                return NULL;
+            }
+            d->st->waiting -=
+                retries < d->st->waiting ? retries : d->st->waiting;
+            if (ab_claimq_len(d->q) == 0) {
+                d->dry = 1;
+                return NULL;
+            }
+        }
+        if (!(j = free_job(d)))
+            return NULL; /* cannot happen: in flight < concurrency */
+        j->in_use = 1;
+        j->d = d;
+        ab_claimq_pop(d->q, &j->c);
+        if (ab_validate_claimed(&j->c, why, sizeof why) == 0)
+            return j;
+        fail_unsendable(d, j, why);
+    }
+    return NULL;
+}
+
 /* Sends while the cap, the limiter, the queue and the state allow. */
 static void send_some(struct dispatcher *d)
 {
-    struct ab_err err = {0};
-    int64_t t, next, retries;
+    int64_t t, next;
     struct job *j;
-    int rc;
 
     while (!stopping(d) && !d->backpressure &&
            ab_engine_in_flight(d->eng) < d->o->concurrency) {
         if (d->probe) {
             if (!d->probe->probe_unsent)
                 return; /* the second opinion is out: wait for it */
-        } else if (ab_claimq_len(d->q) == 0) {
-            if (d->dry)
-                return;
-            rc = ab_claimq_refill(d->q, ab_now_ms(), &retries, &err);
-            if (rc == AB_EBUSY) {
-                d->dry = d->claim_busy = 1; /* the flush timer tries again */
-                return;
-            }
-            d->claim_busy = 0;
-            if (rc != 0) {
-                stop(d, AB_STOP_DB, "%s", err.msg);
-                return;
-            }
-            d->st->waiting -=
-                retries < d->st->waiting ? retries : d->st->waiting;
-            if (ab_claimq_len(d->q) == 0) {
-                d->dry = 1;
-                return;
-            }
+            j = d->probe;
+        } else if (!(j = d->staged) && !(j = d->staged = next_company(d))) {
+            return;
         }
         t = now_us();
         next = ab_ratelimit_next(d->rl, t);
@@ -613,15 +640,8 @@ static void send_some(struct dispatcher *d)
             return;
         }
         ab_ratelimit_take(d->rl, t);
-        if (d->probe) {
-            j = d->probe;
-        } else {
-            if (!(j = free_job(d)))
-                return; /* cannot happen: in flight < concurrency */
-            j->in_use = 1;
-            j->d = d;
-            ab_claimq_pop(d->q, &j->c);
-        }
+        if (j == d->staged)
+            d->staged = NULL;
         send_job(d, j);
     }
 }
@@ -675,6 +695,15 @@ static void wind_down(struct dispatcher *d)
 {
     struct ab_err err = {0};
 
+    if (d->staged) {
+        /* Claimed and never sent: back to pending, like the queue. */
+        int64_t id = d->staged->c.id;
+        release_job(d->staged);
+        d->staged = NULL;
+        if (ab_queue_release(d->s, &id, 1, &err) != 0)
+            ab_log_warn("%s (that company is due again in the next run)",
+                        err.msg);
+    }
     if (ab_claimq_len(d->q) > 0 && ab_claimq_release(d->q, &err) != 0)
         ab_log_warn("%s (those companies are due again in the next run)",
                     err.msg);
@@ -748,7 +777,7 @@ static void step(struct dispatcher *d)
         return;
     }
     if (ab_engine_in_flight(d->eng) == 0 && ab_claimq_len(d->q) == 0 &&
-        d->dry && !d->claim_busy && !d->probe && !d->backpressure)
+        !d->staged && d->dry && !d->claim_busy && !d->probe && !d->backpressure)
         idle(d);
     if (stopping(d))
         wind_down(d);

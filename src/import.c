@@ -25,6 +25,7 @@ struct importer {
     struct ab_store *s;
     const struct ab_import_opts *o;
     const char *source;
+    const char *unit; /* what a position counts: "line", "rowid", "row" */
     struct ab_import_result *r;
     struct ab_err *err;
     int rc;   /* first error that stops the import */
@@ -352,8 +353,8 @@ static void on_row(struct importer *im)
         break;
     case AB_IMPORT_DUPLICATE:
         snprintf(reason, sizeof reason,
-                 "duplicate company '%s' (first on line %lld)",
-                 im->out.v[AB_COL_COMPANY_NAME], (long long)first);
+                 "duplicate company '%s' (first on %s %lld)",
+                 im->out.v[AB_COL_COMPANY_NAME], im->unit, (long long)first);
         reject(im, im->rec_line, reason);
         break;
     }
@@ -539,37 +540,49 @@ static void finish(struct importer *im)
 
 /* --- entry points ------------------------------------------------------- */
 
-int ab_import_stream(struct ab_store *s, FILE *in, const char *source,
-                     const struct ab_import_opts *o, struct ab_import_result *r,
-                     struct ab_err *err)
+static struct importer *importer_new(struct ab_store *s, const char *source,
+                                     const char *unit,
+                                     const struct ab_import_opts *o,
+                                     struct ab_import_result *r,
+                                     struct ab_err *err)
 {
     static const struct ab_import_opts defaults;
     struct importer *im;
-    char *chunk;
-    size_t n;
-    int first = 1, rc;
 
     memset(r, 0, sizeof *r);
     ab_err_clear(err);
-    o = o ? o : &defaults;
-    im = calloc(1, sizeof *im);
-    chunk = malloc(CHUNK);
-    if (!im || !chunk) {
-        free(im);
-        free(chunk);
-        return ab_err_set(err, AB_ENOMEM, "out of memory");
+    if (!(im = calloc(1, sizeof *im))) {
+        ab_err_set(err, AB_ENOMEM, "out of memory");
+        return NULL;
     }
     im->s = s;
-    im->o = o;
+    im->o = o ? o : &defaults;
     im->source = source;
+    im->unit = unit;
     im->r = r;
     im->err = err;
     im->now = ab_now_ms();
     im->line = 1;
     im->need_start = 1;
-    if (parser_init(im) != 0)
-        goto out;
+    parser_init(im);
+    return im;
+}
 
+static int importer_end(struct importer *im);
+
+int ab_import_stream(struct ab_store *s, FILE *in, const char *source,
+                     const struct ab_import_opts *o, struct ab_import_result *r,
+                     struct ab_err *err)
+{
+    struct importer *im;
+    char *chunk;
+    size_t n;
+    int first = 1;
+
+    if (!(im = importer_new(s, source, "line", o, r, err)))
+        return AB_ENOMEM;
+    if (!(chunk = malloc(CHUNK)))
+        fatal_msg(im, AB_ENOMEM, "out of memory");
     while (!im->stop && (n = fread(chunk, 1, CHUNK, in)) > 0) {
         const char *p = chunk;
         if (first && n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
@@ -587,9 +600,19 @@ int ab_import_stream(struct ab_store *s, FILE *in, const char *source,
     if (!im->stop && !im->have_header)
         fatal_msg(im, AB_EDATA, "%s: empty file, expected a header row",
                   source);
+    free(chunk);
+    return importer_end(im);
+}
 
-out:
-    rc = im->rc;
+/* Strict, the rejects file, commit or rollback; frees im. */
+static int importer_end(struct importer *im)
+{
+    const struct ab_import_opts *o = im->o;
+    struct ab_import_result *r = im->r;
+    struct ab_err *err = im->err;
+    const char *source = im->source;
+    int rc = im->rc;
+
     if (rc == 0 && o->strict && r->rejected > 0)
         rc = ab_err_set(err, AB_EDATA,
                         "%s: %lld row%s rejected, nothing imported (--strict)",
@@ -603,7 +626,7 @@ out:
             rc = frc == AB_ENOMEM ? frc : AB_EIO;
     }
     if (im->in_txn) {
-        int erc = ab_store_import_end(s, rc == 0, rc == 0 ? err : NULL);
+        int erc = ab_store_import_end(im->s, rc == 0, rc == 0 ? err : NULL);
         if (rc == 0 && erc == 0)
             r->committed = 1;
         else if (rc == 0)
@@ -614,7 +637,6 @@ out:
     free(im->buf);
     free(im->hdr);
     free(im);
-    free(chunk);
     if (rc == 0 && r->in_flight > 0 && o->on_warn) {
         char msg[200];
         snprintf(msg, sizeof msg,
@@ -624,6 +646,63 @@ out:
         o->on_warn(o->ctx, source, msg);
     }
     return rc;
+}
+
+/* --- records from other readers ----------------------------------------- */
+
+struct ab_import_feed {
+    struct importer *im;
+};
+
+int ab_import_feed_new(struct ab_store *s, const char *source, const char *unit,
+                       const struct ab_import_opts *o,
+                       struct ab_import_result *r, struct ab_err *err,
+                       struct ab_import_feed **out)
+{
+    struct ab_import_feed *f;
+
+    *out = NULL;
+    if (!(f = malloc(sizeof *f))) {
+        memset(r, 0, sizeof *r);
+        return ab_err_set(err, AB_ENOMEM, "out of memory");
+    }
+    if (!(f->im = importer_new(s, source, unit, o, r, err))) {
+        free(f);
+        return AB_ENOMEM;
+    }
+    *out = f;
+    return 0;
+}
+
+void ab_import_feed_field(struct ab_import_feed *f, const char *v, size_t n)
+{
+    on_csv_field((void *)v, n, f->im);
+}
+
+int ab_import_feed_record(struct ab_import_feed *f, int64_t at,
+                          const char *reject_reason)
+{
+    struct importer *im = f->im;
+
+    im->rec_line = at;
+    if (reject_reason && !im->stop && im->have_header) {
+        im->r->rows++;
+        reject(im, at, reject_reason);
+        reset_record(im);
+    } else {
+        on_csv_record(0, im);
+    }
+    return im->rc;
+}
+
+int ab_import_feed_end(struct ab_import_feed *f, int reader_rc)
+{
+    struct importer *im = f->im;
+
+    free(f);
+    if (reader_rc != 0)
+        fatal(im, reader_rc);
+    return importer_end(im);
 }
 
 int ab_import_file(struct ab_store *s, const char *path,

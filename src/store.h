@@ -1,7 +1,8 @@
 /* store.h - the SQLite database: opening, migrations, transactions, counts.
  *
  * The store_*.c files are the only ones that include <sqlite3.h>; each
- * concern has its own header (store_import.h, store_queue.h, store_report.h).
+ * concern has its own header (store_import.h, store_queue.h, store_report.h,
+ * store_source.h: another program's file, read-only, on its own connection).
  *
  * Opening brings the file up to the newest schema (schema/NNN_*.sql, tracked
  * by PRAGMA user_version) in one BEGIN IMMEDIATE transaction; a file from a

@@ -220,7 +220,7 @@ int ab_queue_release(struct ab_store *s, const int64_t *ids, int n,
 
 int ab_queue_peek(struct ab_store *s, int64_t now_ms, int64_t limit,
                   int with_in_flight,
-                  int (*fn)(void *ctx, const struct ab_company *c), void *ctx,
+                  int (*fn)(void *ctx, struct ab_company *c), void *ctx,
                   struct ab_err *err)
 {
     sqlite3_stmt *st = ab_store_stmt(s, sql_peek, err);
