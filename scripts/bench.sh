@@ -267,6 +267,9 @@ if ((import_rows > 0)); then
     imp_rss=$(awk -F'|' '/peak RSS/ { print $3 }' "$work/import.md" | awk '{ print $1 }')
 fi
 
+# --- issue 12: against a Go net/http peer, plain and TLS (its own section) ------
+BENCH_RUNS=$runs BENCH_WRITE=$write AUTHBATCH=$ab scripts/bench_throughput.sh >/dev/null
+
 # --- the table ------------------------------------------------------------------
 pass() { if awk "BEGIN { exit !($1) }"; then echo met; else echo "**missed**"; fi; }
 mib() { calc %.1f "$1 / 1024"; }
