@@ -10,8 +10,7 @@
 # checks that every company was committed (done = companies, one ticket and
 # one attempts row each), and after the first run of each transport that
 # both programs left the same database state (hashes of the companies and
-# attempts tables, with the times and the ticket left out of nothing but the
-# clock columns).
+# attempts tables and the runs counters, clock columns left out).
 #
 # Knobs (environment): BENCH_TP_ROWS (60000), BENCH_RUNS (3), BENCH_WRITE (1;
 # 0 leaves BENCHMARKS.md alone), AUTHBATCH (a binary to use instead of
@@ -40,7 +39,7 @@ if [[ -z ${GOPEER:-} ]]; then
     log "building scripts/bench_peer_go"
     mkdir -p build-bench
     (cd scripts/bench_peer_go && GO111MODULE=off GOPATH=/usr/share/gocode \
-        GOFLAGS= go build -o "$root/build-bench/bench_peer_go" .)
+        GOFLAGS='' go build -o "$root/build-bench/bench_peer_go" .)
 fi
 gopeer=${GOPEER:-$root/build-bench/bench_peer_go}
 version=$("$ab" --version | awk '{ print $2 }')
@@ -136,10 +135,10 @@ run_one() {
     if [[ $mode == plain ]]; then url=http://127.0.0.1:$plain_port; else url=https://127.0.0.1:$tls_port; fi
     fresh "$db"
     if [[ $prog == ab ]]; then
-        cmd=("$ab" --db "$db" -q run --progress none --rate 0 --concurrency $conc --base-url "$url")
+        cmd=("$ab" --db "$db" -q run --progress none --rate 0 --concurrency "$conc" --base-url "$url")
         [[ $mode == tls ]] && cmd+=(--cacert "$work/cert.pem")
     else
-        cmd=("$gopeer" -db "$db" -base-url "$url" -concurrency $conc -version "$version")
+        cmd=("$gopeer" -db "$db" -base-url "$url" -concurrency "$conc" -version "$version")
         [[ $mode == tls ]] && cmd=(env SSL_CERT_FILE="$work/cert.pem" "${cmd[@]}")
     fi
     t0=$(ngx_ticks)
