@@ -269,6 +269,9 @@ fi
 if ((import_rows > 0)); then AUTHBATCH=$ab BENCH_WRITE=$write scripts/bench_import_sqlite.sh "$import_rows" "$runs" >"$work/import_sqlite.md"; fi
 
 AUTHBATCH=$ab BENCH_RUNS=$runs BENCH_WRITE=$write scripts/bench_callbacks.sh >/dev/null # own BENCHMARKS.md section
+# --- issue 12: against a Go net/http peer, plain and TLS (its own section) ------
+BENCH_RUNS=$runs BENCH_WRITE=$write AUTHBATCH=$ab scripts/bench_throughput.sh >/dev/null
+
 # --- the table ------------------------------------------------------------------
 pass() { if awk "BEGIN { exit !($1) }"; then echo met; else echo "**missed**"; fi; }
 mib() { calc %.1f "$1 / 1024"; }
