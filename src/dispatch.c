@@ -144,10 +144,10 @@ static int stopping(const struct dispatcher *d)
     return d->stop->why != AB_STOP_NONE;
 }
 
-/* "11m40s" */
+/* "11m40s", to the nearest second. */
 static void fmt_duration(char *buf, size_t n, int64_t ms)
 {
-    int64_t s = (ms < 0 ? -ms : ms) / 1000;
+    int64_t s = ((ms < 0 ? -ms : ms) + 500) / 1000;
 
     if (s >= 3600)
         snprintf(buf, n, "%lldh%02lldm%02llds", (long long)(s / 3600),
@@ -159,8 +159,9 @@ static void fmt_duration(char *buf, size_t n, int64_t ms)
         snprintf(buf, n, "%llds", (long long)s);
 }
 
-/* "; the local clock is 11m40s behind the server's ..." or "". */
-static void skew_note(const struct dispatcher *d, char *buf, size_t n)
+/* "the local clock is 11m40s behind the server's ...", or "" when the
+ * clocks agree. */
+static void skew_phrase(const struct dispatcher *d, char *buf, size_t n)
 {
     char dur[32];
 
@@ -169,21 +170,36 @@ static void skew_note(const struct dispatcher *d, char *buf, size_t n)
         return;
     fmt_duration(dur, sizeof dur, d->skew_ms);
     snprintf(buf, n,
-             "; the local clock is %s %s the server's (its Date header): "
-             "the vendor checks request timestamps, so fix the clock (NTP) "
-             "rather than the credentials",
+             "the local clock is %s %s the server's (by the Date of "
+             "its answers)",
              dur, d->skew_ms > 0 ? "behind" : "ahead of");
+}
+
+/* "; the local clock is ...: fix the clock (NTP), not the credentials" or
+ * "", for a refusal's message. */
+static void skew_note(const struct dispatcher *d, char *buf, size_t n)
+{
+    char phrase[160];
+
+    skew_phrase(d, phrase, sizeof phrase);
+    if (phrase[0])
+        snprintf(buf, n,
+                 "; %s: the vendor checks request timestamps, so fix the "
+                 "clock (NTP), not the credentials",
+                 phrase);
+    else
+        buf[0] = '\0';
 }
 
 static void check_clock(struct dispatcher *d, const struct ab_http_result *h)
 {
     int64_t skew;
-    char note[300];
+    char phrase[160];
 
     if (!h->server_date_ms)
         return;
-    /* The Date header has whole seconds and left the server before the
-     * answer travelled: compare with when the request started too. */
+    /* The Date header has whole seconds: a minute's threshold absorbs
+     * that and the answer's travel. */
     skew = h->server_date_ms - ab_now_ms();
     if (skew > -SKEW_MS && skew < SKEW_MS) {
         d->skew_ms = 0;
@@ -192,8 +208,10 @@ static void check_clock(struct dispatcher *d, const struct ab_http_result *h)
     d->skew_ms = skew;
     if (!d->skew_warned) {
         d->skew_warned = 1;
-        skew_note(d, note, sizeof note);
-        ab_log_warn("clock%s", note + 1);
+        skew_phrase(d, phrase, sizeof phrase);
+        ab_log_warn("%s: the vendor checks request timestamps; check the "
+                    "clock (NTP)",
+                    phrase);
     }
 }
 

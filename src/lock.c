@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 struct ab_lock {
@@ -43,6 +45,33 @@ static int resolve(const char *path, char *out, struct ab_err *err)
                            strcmp(rdir, "/") ? rdir : "", base) >= PATH_MAX)
         return ab_err_set(err, AB_EINVAL, "database path '%s' too long", path);
     return 0;
+}
+
+/* The pid holding an flock on the file behind fd, from the kernel's list
+ * (/proc/locks: "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF"), for a
+ * holder that came through another name (a hard link) and so wrote its
+ * pid file elsewhere. 0 when unknown. */
+static long flock_holder(int fd)
+{
+    struct stat st;
+    char line[256], dev[64];
+    long pid = 0;
+    FILE *f;
+
+    if (fstat(fd, &st) != 0 || !(f = fopen("/proc/locks", "re")))
+        return 0;
+    snprintf(dev, sizeof dev, "%02x:%02x:%lu", major(st.st_dev),
+             minor(st.st_dev), (unsigned long)st.st_ino);
+    while (!pid && fgets(line, sizeof line, f)) {
+        char kind[16], id[64];
+        long p;
+        if (sscanf(line, "%*s %15s %*s %*s %ld %63s", kind, &p, id) == 3 &&
+            strcmp(kind, "FLOCK") == 0 && strcmp(id, dev) == 0 &&
+            p != (long)getpid())
+            pid = p;
+    }
+    fclose(f);
+    return pid;
 }
 
 /* The holder's pid as its file says, waiting briefly for a holder that
@@ -95,11 +124,14 @@ int ab_lock_acquire(const char *db_path, struct ab_lock **out,
     }
     if (flock(l->db_fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
-        if (e == EWOULDBLOCK)
+        if (e == EWOULDBLOCK) {
+            long pid = holder_pid(pidfile);
+            if (pid <= 0 || kill((pid_t)pid, 0) != 0)
+                pid = flock_holder(l->db_fd);
             rc = ab_err_set(err, AB_EBUSY,
                             "database '%s' is in use by another run (pid %ld)",
-                            db_path, holder_pid(pidfile));
-        else
+                            db_path, pid);
+        } else
             rc = ab_err_set(err, AB_EIO, "cannot lock '%s': %s", db_path,
                             strerror(e));
         goto out_free;
