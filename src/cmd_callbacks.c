@@ -190,7 +190,7 @@ int ab_cmd_callbacks(const struct ab_cli *cli, int argc, char **argv)
 
     if ((rc = ab_cli_open_store(cli, 0, &s)) != 0)
         return rc;
-    if ((rc = ab_store_auth_durable(s, &err)) != 0) {
+    if ((rc = ab_store_durable(s, &err)) != 0) {
         ab_log_error("callbacks: %s", err.msg);
         ab_store_close(s);
         return ab_cli_exit_for(rc);

@@ -985,8 +985,12 @@ static int start(struct dispatcher *d, struct ab_err *err)
         d->st->total = d->o->limit;
     d->st->waiting = n.retry_wait;
     d->st->started_ms = d->st->now_ms = ab_now_ms();
-    /* From here on no statement may freeze the loop for long. */
+    /* From here on no statement may freeze the loop for long; and a
+     * committed ticket survives a power cut (store.h: FULL is cheap at a
+     * run's commit rate). */
     ab_store_set_busy_timeout(d->s, RUN_BUSY_MS);
+    if ((rc = ab_store_durable(d->s, err)) != 0)
+        return rc;
 
     d->batch = ab_batch_new(d->s, d->st->run_id);
     d->q = ab_claimq_new(d->s, d->st->run_id, claim_batch(d->o), d->o->limit);

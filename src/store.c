@@ -401,6 +401,11 @@ void ab_store_rollback_to(struct ab_store *s)
     run_stmt(s, sql_release_sp, NULL, "cannot release a savepoint on");
 }
 
+int ab_store_durable(struct ab_store *s, struct ab_err *err)
+{
+    return ab_store_exec(s, "PRAGMA synchronous = FULL", err);
+}
+
 void ab_store_set_busy_timeout(struct ab_store *s, int ms)
 {
     sqlite3_busy_timeout(s->db, ms);

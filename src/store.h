@@ -55,6 +55,15 @@ int ab_store_savepoint(struct ab_store *s, struct ab_err *err);
 int ab_store_release(struct ab_store *s, struct ab_err *err);
 void ab_store_rollback_to(struct ab_store *s);
 
+/* Makes every later commit on this connection reach the disk before it
+ * returns (PRAGMA synchronous = FULL), for a process whose commits stand
+ * for something nobody will send again: a run's tickets, a receiver's
+ * acknowledged callbacks. Measured on this project's machine, FULL costs
+ * 0.3 ms more per commit of 10 rows and 0.8-1.7 ms per commit of 1,024: at
+ * a run's commit rate (at most 10 to 20 a second) a few per cent of one
+ * core at the very most. */
+int ab_store_durable(struct ab_store *s, struct ab_err *err);
+
 /* How long a statement waits for another writer before failing with
  * AB_EBUSY, in ms (a run sets it short: it must never freeze its loop). */
 void ab_store_set_busy_timeout(struct ab_store *s, int ms);

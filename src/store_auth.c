@@ -271,8 +271,3 @@ out:
     ab_store_rollback(s);
     return rc;
 }
-
-int ab_store_auth_durable(struct ab_store *s, struct ab_err *err)
-{
-    return ab_store_exec(s, "PRAGMA synchronous = FULL", err);
-}

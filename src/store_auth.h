@@ -85,9 +85,4 @@ int ab_store_auth_token_check(struct ab_store *s, int64_t id, const char *token,
 int ab_store_auth_reset(struct ab_store *s, int64_t company_id, int64_t now_ms,
                         struct ab_err *err);
 
-/* Makes every later commit on this connection reach the disk before it
- * returns (PRAGMA synchronous = FULL), for a process that acknowledges
- * what it stored to someone who will not send it again (the receiver). */
-int ab_store_auth_durable(struct ab_store *s, struct ab_err *err);
-
 #endif
