@@ -10,12 +10,13 @@ struct ab_claimq {
     struct ab_store *s;
     int64_t run_id;
     int64_t limit, claimed;
+    int tokens;
     struct ab_company *c;
     int head, len, cap;
 };
 
 struct ab_claimq *ab_claimq_new(struct ab_store *s, int64_t run_id, int batch,
-                                int64_t limit)
+                                int64_t limit, int tokens)
 {
     struct ab_claimq *q = calloc(1, sizeof *q);
 
@@ -29,6 +30,7 @@ struct ab_claimq *ab_claimq_new(struct ab_store *s, int64_t run_id, int batch,
     q->s = s;
     q->run_id = run_id;
     q->limit = limit;
+    q->tokens = tokens;
     return q;
 }
 
@@ -71,7 +73,7 @@ int ab_claimq_refill(struct ab_claimq *q, int64_t now_ms, int64_t *retries,
             max = (int)left;
     }
     q->head = 0;
-    rc = ab_queue_claim(q->s, now_ms, q->run_id, max, q->c, &n, err);
+    rc = ab_queue_claim(q->s, now_ms, q->run_id, max, q->tokens, q->c, &n, err);
     if (rc != 0)
         return rc;
     for (i = 0; retries && i < n; i++)

@@ -20,9 +20,10 @@
 struct ab_claimq;
 
 /* batch: companies per claim (>= 1); limit: companies per run, 0 = no
- * limit. NULL when out of memory. */
+ * limit; tokens: give claimed companies callback tokens (store_queue.h).
+ * NULL when out of memory. */
 struct ab_claimq *ab_claimq_new(struct ab_store *s, int64_t run_id, int batch,
-                                int64_t limit);
+                                int64_t limit, int tokens);
 
 /* Frees the queue and the companies it holds (call _release first to
  * give them back). NULL is a no-op. */

@@ -40,6 +40,7 @@ struct run_cfg {
     int dry_run;
     int allow_http;
     char base_url[2048];
+    char callback_base[512];
 };
 
 struct tick_ctx {
@@ -69,7 +70,9 @@ static void usage(FILE *f)
         "0600;\n"
         "                        default: $QYS_ACCESS_TOKEN, "
         "$QYS_ACCESS_SECRET\n"
-        "  --csv FILE            import FILE first (see 'import --help')\n\n"
+        "  --csv FILE            import FILE first (see 'import --help')\n"
+        "  --callback-base URL   give each company without a callbackUrl\n"
+        "                        URL/<id>/<token> (see 'callbacks --help')\n\n"
         "How fast:\n"
         "  --concurrency N       requests in flight (default 8)\n"
         "  --rate R              requests per second, 0 = unlimited (default "
@@ -124,6 +127,29 @@ static int loopback(const char *hostport)
     return strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0;
 }
 
+/* The receiver's public address: the vendor appends nothing, so it is
+ * stored without a trailing slash; room is left for "/<id>/<token>" within
+ * the 500 characters a callbackUrl may have. */
+static int set_callback_base(struct run_cfg *c, const char *v)
+{
+    size_t n = strlen(v);
+
+    while (n > 0 && v[n - 1] == '/')
+        n--;
+    if ((strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0) ||
+        n > 440 || strcspn(v, " \t\r\n\"<>") < n)
+        return -1;
+    memcpy(c->callback_base, v, n);
+    c->callback_base[n] = '\0';
+    c->d.callback_base = c->callback_base;
+    if (strncmp(v, "http://", 7) == 0 && !loopback(v + 7))
+        ab_log_warn("run: --callback-base '%s' is plain http: the tokens in "
+                    "the callback URLs would cross the network in clear; "
+                    "terminate TLS in front of the receiver",
+                    c->callback_base);
+    return 0;
+}
+
 static int parse(int argc, char **argv, struct run_cfg *c)
 {
     enum {
@@ -148,6 +174,7 @@ static int parse(int argc, char **argv, struct run_cfg *c)
         O_METRICS,
         O_PING,
         O_HTTP,
+        O_CBBASE,
     };
     static const struct option opts[] = {
         {"base-url", required_argument, NULL, O_BASE},
@@ -171,6 +198,7 @@ static int parse(int argc, char **argv, struct run_cfg *c)
         {"metrics-file", required_argument, NULL, O_METRICS},
         {"ping-url", required_argument, NULL, O_PING},
         {"allow-http", no_argument, NULL, O_HTTP},
+        {"callback-base", required_argument, NULL, O_CBBASE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -290,6 +318,12 @@ static int parse(int argc, char **argv, struct run_cfg *c)
         case O_HTTP:
             c->allow_http = 1;
             break;
+        case O_CBBASE:
+            if (set_callback_base(c, optarg) != 0)
+                return bad("--callback-base (http:// or https://, at most "
+                           "440 characters)",
+                           optarg);
+            break;
         case 'h':
             usage(stdout);
             return -1;
@@ -331,13 +365,14 @@ static char *options_json(const struct run_cfg *c)
 {
     json_t *o = json_pack(
         "{s:s, s:i, s:f, s:i, s:i, s:I, s:I, s:I, s:I, "
-        "s:I}",
+        "s:I, s:s?}",
         "base_url", c->d.base_url, "concurrency", c->d.concurrency, "rate",
         c->d.rate, "burst", c->d.burst, "max_attempts", c->d.retry.max_attempts,
         "retry_base_ms", (json_int_t)c->d.retry.base_ms, "retry_max_ms",
         (json_int_t)c->d.retry.max_ms, "timeout_ms",
         (json_int_t)c->d.timeout_ms, "limit", (json_int_t)c->d.limit,
-        "max_runtime_ms", (json_int_t)c->d.max_runtime_ms);
+        "max_runtime_ms", (json_int_t)c->d.max_runtime_ms, "callback_base",
+        c->d.callback_base);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;
@@ -357,12 +392,19 @@ static int print_dry(void *ctx, struct ab_company *co)
     char *body;
     int i;
 
-    /* As the run would: a row that fails the import's rules is not sent. */
+    /* As the run would: a row that fails the import's rules is not sent;
+     * the rest get their callback URL, its token redacted. */
     if (ab_validate_claimed(co, why, sizeof why) != 0) {
         printf("# company #%lld would not be sent: %s\n\n", (long long)co->id,
                why);
         d->unsendable++;
         return 0;
+    }
+    if (d->c->d.callback_base && !co->callback_url) {
+        size_t n = strlen(d->c->d.callback_base) + 48;
+        if ((co->callback_url = malloc(n)))
+            snprintf(co->callback_url, n, "%s/%lld/<token>",
+                     d->c->d.callback_base, (long long)co->id);
     }
     body = ab_api_body(co);
 

@@ -21,6 +21,11 @@ void ab_company_release(struct ab_company *c)
     free(c->applicant_contact);
     free(c->callback_url);
     free(c->modify_fields);
+    if (c->callback_token) {
+        /* A secret: it authenticates the vendor's callbacks. */
+        explicit_bzero(c->callback_token, strlen(c->callback_token));
+        free(c->callback_token);
+    }
     ab_company_init(c);
 }
 

@@ -25,7 +25,8 @@ struct ab_company {
     char *callback_url;
     int close_button; /* -1 absent, 0 false, 1 true */
     char *modify_fields;
-    int attempts; /* attempts made so far (from the database) */
+    int attempts;         /* attempts made so far (from the database) */
+    char *callback_token; /* the secret of its callback URL, or NULL */
 };
 
 /* Zeroes c and marks optional scalars absent. */

@@ -591,6 +591,22 @@ static struct job *free_job(struct dispatcher *d)
 
 static void arm(struct dispatcher *d, int64_t delay_ms);
 
+/* "<base>/<id>/<token>": where the vendor reports this company's progress
+ * (the receiver, cmd_callbacks.c, checks the token). */
+static int callback_url(struct dispatcher *d, struct ab_company *c)
+{
+    size_t n;
+
+    if (!c->callback_token)
+        return 0; /* it has a URL of its own, or no token could be had */
+    n = strlen(d->o->callback_base) + strlen(c->callback_token) + 32;
+    if (!(c->callback_url = malloc(n)))
+        return AB_ENOMEM;
+    snprintf(c->callback_url, n, "%s/%lld/%s", d->o->callback_base,
+             (long long)c->id, c->callback_token);
+    return 0;
+}
+
 /* The next claimed company that passes the import's rules, in a job of
  * its own; NULL when the queue has none now. Rows other programs insert
  * straight into companies skip the import: its rules decide here whether,
@@ -629,9 +645,16 @@ static struct job *next_company(struct dispatcher *d)
         j->in_use = 1;
         j->d = d;
         ab_claimq_pop(d->q, &j->c);
-        if (ab_validate_claimed(&j->c, why, sizeof why) == 0)
-            return j;
-        fail_unsendable(d, j, why);
+        if (ab_validate_claimed(&j->c, why, sizeof why) != 0) {
+            fail_unsendable(d, j, why);
+            continue;
+        }
+        if (d->o->callback_base && !j->c.callback_url &&
+            callback_url(d, &j->c) != 0) {
+            fail_unsendable(d, j, "out of memory building the callback URL");
+            continue;
+        }
+        return j;
     }
     return NULL;
 }
@@ -993,7 +1016,8 @@ static int start(struct dispatcher *d, struct ab_err *err)
         return rc;
 
     d->batch = ab_batch_new(d->s, d->st->run_id);
-    d->q = ab_claimq_new(d->s, d->st->run_id, claim_batch(d->o), d->o->limit);
+    d->q = ab_claimq_new(d->s, d->st->run_id, claim_batch(d->o), d->o->limit,
+                         d->o->callback_base != NULL);
     d->rl = ab_ratelimit_new(d->o->rate, d->o->burst, now_us());
     if (!d->batch || !d->q || !d->rl)
         return ab_err_set(err, AB_ENOMEM, "out of memory");

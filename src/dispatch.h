@@ -64,6 +64,9 @@ struct ab_dispatch_opts {
     int64_t max_runtime_ms;     /* stop dispatching after, 0 = never */
     int64_t commit_deadline_ms; /* give up storing after, 0 = 10 min */
     const char *options_json;   /* stored in runs.options */
+    /* Gives each company without its own callbackUrl the address
+     * "<callback_base>/<id>/<token>" (SPEC §6); NULL: none. */
+    const char *callback_base;
     /* Called about four times a second and once at the end (with
      * st->exit_status still -1; the caller sets it). May be NULL. */
     void (*on_tick)(void *ctx, const struct ab_run_stats *st);

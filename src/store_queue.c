@@ -1,14 +1,16 @@
 #include "store_queue.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "sign.h"
 #include "store_internal.h"
 
 #define COMPANY_COLS                                                           \
     "id, company_name, register_no, legal_person, applicant_name,"             \
     " applicant_contact, applicant_contact_type, callback_url, close_button,"  \
-    " modify_fields, attempts"
+    " modify_fields, attempts, callback_token"
 
 static const char sql_recover[] =
     "UPDATE companies SET status = 'pending', claimed_by = NULL,"
@@ -27,6 +29,8 @@ static const char sql_claim_pending[] =
     " WHERE id IN (SELECT id FROM companies WHERE status = 'pending'"
     "              LIMIT ?2)"
     " RETURNING " COMPANY_COLS;
+static const char sql_set_token[] =
+    "UPDATE companies SET callback_token = ?2 WHERE id = ?1";
 static const char sql_retry_wait[] =
     "SELECT count(*), min(next_attempt_at) FROM companies"
     " WHERE status = 'retry_wait'";
@@ -113,6 +117,7 @@ static int read_company(sqlite3_stmt *st, struct ab_company *c)
                           : sqlite3_column_int(st, 8) != 0;
     c->modify_fields = dup_col(st, 9, &oom);
     c->attempts = sqlite3_column_int(st, 10);
+    c->callback_token = dup_col(st, 11, &oom);
     /* NOT NULL in the schema; NULL here means a copy failed. */
     if (oom || !c->company_name || !c->applicant_contact) {
         ab_company_release(c);
@@ -149,8 +154,40 @@ static int claim_from(struct ab_store *s, const char *sql, int64_t now_ms,
     return 0;
 }
 
+/* Gives every claimed company that has neither a callback URL nor a token
+ * its token, in the claim's transaction: the token is in the file before
+ * any request carrying it goes out. */
+static int assign_tokens(struct ab_store *s, struct ab_company *out, int n,
+                         struct ab_err *err)
+{
+    char tok[AB_SIGN_TOKEN_LEN + 1];
+    sqlite3_stmt *st;
+    int i, rc;
+
+    for (i = 0; i < n; i++) {
+        struct ab_company *c = &out[i];
+        if (c->callback_url || c->callback_token)
+            continue;
+        if (ab_sign_token(tok) != 0)
+            return ab_err_set(err, AB_EIO,
+                              "no randomness from OpenSSL for a "
+                              "callback token");
+        if (!(c->callback_token = strdup(tok)))
+            return ab_err_set(err, AB_ENOMEM, "out of memory");
+        ab_sign_wipe(tok, sizeof tok);
+        if (!(st = ab_store_stmt(s, sql_set_token, err)))
+            return err ? err->code : AB_EIO;
+        sqlite3_bind_int64(st, 1, c->id);
+        ab_store_bind_text(st, 2, c->callback_token);
+        if ((rc = step_done(s, st, err, "cannot store a callback token in")))
+            return rc;
+    }
+    return 0;
+}
+
 int ab_queue_claim(struct ab_store *s, int64_t now_ms, int64_t run_id, int max,
-                   struct ab_company *out, int *n, struct ab_err *err)
+                   int tokens, struct ab_company *out, int *n,
+                   struct ab_err *err)
 {
     int rc, i;
 
@@ -162,6 +199,8 @@ int ab_queue_claim(struct ab_store *s, int64_t now_ms, int64_t run_id, int max,
     rc = claim_from(s, sql_claim_retry, now_ms, run_id, max, out, n, err);
     if (rc == 0 && *n < max)
         rc = claim_from(s, sql_claim_pending, now_ms, run_id, max, out, n, err);
+    if (rc == 0 && tokens)
+        rc = assign_tokens(s, out, *n, err);
     if (rc == 0)
         rc = ab_store_commit(s, err);
     else

@@ -25,9 +25,13 @@ int ab_queue_recover(struct ab_store *s, int64_t run_id, int64_t *n,
 /* Claims up to max due companies (due 'retry_wait' first, then 'pending'),
  * marking them 'in_flight' for run_id in one transaction. Fills
  * out[0..*n) with new companies (release each with ab_company_release()).
- * AB_EBUSY when another writer holds the database: nothing claimed. */
+ * With tokens, a claimed company that has neither a callback_url nor a
+ * callback_token gets a fresh token (sign.h), stored in the same
+ * transaction. AB_EBUSY when another writer holds the database: nothing
+ * claimed. */
 int ab_queue_claim(struct ab_store *s, int64_t now_ms, int64_t run_id, int max,
-                   struct ab_company *out, int *n, struct ab_err *err);
+                   int tokens, struct ab_company *out, int *n,
+                   struct ab_err *err);
 
 /* How many companies wait for a retry and when the first is due (Unix ms,
  * 0 when none): an index range over 'retry_wait' only, so it stays cheap on
