@@ -432,6 +432,20 @@ static void free_req(struct ab_engine *e, struct req *r, int reuse_easy)
     free(r);
 }
 
+/* An HTTP/2 server may answer (and end the stream) before it has read the
+ * request body, as nginx's `return` does; curl 7.88 then fails the
+ * transfer with CURLE_HTTP2_STREAM when it tries to send the rest, though
+ * the whole answer arrived. Such an answer counts: the server gave it. */
+static int answered(const struct req *r)
+{
+    long status = 0;
+
+    return r->resp_len > 0 &&
+           curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status) ==
+               CURLE_OK &&
+           status >= 200;
+}
+
 static void complete(struct req *r, CURLcode code, const char *why)
 {
     struct ab_engine *e = r->e;
@@ -441,6 +455,8 @@ static void complete(struct req *r, CURLcode code, const char *why)
 
     memset(&res, 0, sizeof res);
     unlink_req(e, r);
+    if (!why && code == CURLE_HTTP2_STREAM && answered(r))
+        code = CURLE_OK; /* the answer arrived whole: it is the answer */
     res.started_ms = r->started_ms;
     res.duration_ms = (int64_t)((uv_hrtime() - r->t0_ns) / 1000000);
     res.copies = r->copies;
