@@ -141,6 +141,6 @@ check "no credentials: message" grep -q 'no credentials' "$WORK/err"
 st=0
 "$SANDBOX" --token a --secret b --fault-5xx 0.7 --fault-reset 0.7 >/dev/null 2>&1 || st=$?
 eq "fault fractions over 1: exit 64" "$st" 64
-check "--help lists every flag" bash -c '"$1" --help | grep -c -- "^  --" | grep -qx 27' _ "$SANDBOX"
+check "--help lists every flag" bash -c '"$1" --help | grep -c -- "^  --" | grep -qx 33' _ "$SANDBOX"
 
 finish

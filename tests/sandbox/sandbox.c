@@ -38,6 +38,7 @@
 
 #include "sbx_check.h"
 #include "sbx_fault.h"
+#include "sbx_limit.h"
 #include "sbx_nonce.h"
 
 #define API_PATH "/companyauth/miniappexchange"
@@ -69,7 +70,13 @@ struct cfg {
     unsigned int retry_after;
     int64_t latency_ms;
     int64_t jitter_ms;
-    uint64_t max_rps;
+    uint64_t limit_rps; /* --limit-rps (--max-rps) */
+    enum sbx_limit_window limit_window;
+    int limit_code; /* --limit-signal code: 200 + 11990006, no Retry-After */
+    unsigned int limit_retry_after;
+    int limit_arrivals;
+    struct sbx_limit_step *limit_steps;
+    size_t limit_nsteps;
     int64_t window_ms;
     const char *stats_file;
     const char *tls_cert;
@@ -150,9 +157,10 @@ struct req {
     char *body;
     size_t len, cap;
     int too_big;
-    int over_rps;
-    int released; /* counted in stats.answers, in_flight decremented */
-    int abort;    /* set by the timer at shutdown: close without answer */
+    int over_rps;       /* refused by the hidden rate limit */
+    int64_t arrived_ms; /* wall clock, when the request began */
+    int released;       /* counted in stats.answers, in_flight decremented */
+    int abort;          /* set by the timer at shutdown: close without answer */
     /* the decided answer */
     enum cls cls;
     unsigned int status;
@@ -198,6 +206,7 @@ static struct stats stats;
 static struct ledger ledger;
 static struct timer timer;
 static struct sbx_nonce_set *nonces;
+static struct sbx_limit *limiter;
 static struct sbx_names *authed_list, *invalid_list;
 static struct sbx_business business;
 static pthread_mutex_t rng_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -248,7 +257,8 @@ static void stats_arrival(struct req *r)
     struct per_second *p = NULL;
 
     pthread_mutex_lock(&stats.mu);
-    sec = wall_ms() / 1000;
+    r->arrived_ms = wall_ms();
+    sec = r->arrived_ms / 1000;
     stats.requests++;
     if (++stats.in_flight > stats.max_concurrent)
         stats.max_concurrent = stats.in_flight;
@@ -278,8 +288,6 @@ static void stats_arrival(struct req *r)
         p->n++;
         if (p->n > stats.max_per_second)
             stats.max_per_second = p->n;
-        if (cfg.max_rps > 0 && p->n > cfg.max_rps)
-            r->over_rps = 1;
     }
     pthread_mutex_unlock(&stats.mu);
 }
@@ -357,6 +365,8 @@ static json_t *stats_json(void)
     }
     json_object_set_new(o, "per_second", ps);
     pthread_mutex_unlock(&stats.mu);
+    if (limiter != NULL)
+        json_object_set_new(o, "limit", sbx_limit_json(limiter, wall_ms()));
     pthread_mutex_lock(&ledger.mu);
     json_object_set_new(o, "tickets", json_integer((json_int_t)ledger.n));
     pthread_mutex_unlock(&ledger.mu);
@@ -696,6 +706,8 @@ static void sandbox_decide(struct MHD_Connection *c, struct req *r)
         if (rc != 0)
             goto out_replay;
     }
+    /* The hidden rate limit, decided at the request's arrival time. */
+    r->over_rps = limiter != NULL && sbx_limit_check(limiter, r->arrived_ms);
     if (r->over_rps)
         goto out_max_rps;
     if (fault != SBX_FAULT_NONE) {
@@ -755,7 +767,15 @@ out_replay:
     return;
 out_max_rps:
     stats_count(&stats.faults[FAULT_MAX_RPS]);
-    set_429(r, 1);
+    if (cfg.limit_code) {
+        sbx_answer_set(&ans, 200, 11990006,
+                       "\xe6\x8e\xa5\xe5\x8f\xa3\xe8\xb0\x83\xe7\x94\xa8"
+                       "\xe9\xa2\x91\xe7\xb9\x81",
+                       NULL);
+        set_answer(r, CLS_THROTTLED, &ans);
+    } else {
+        set_429(r, cfg.limit_retry_after);
+    }
 }
 
 /* ---- sending ------------------------------------------------------ */
@@ -999,8 +1019,27 @@ static void usage(FILE *f)
           "  --retry-after S      Retry-After of --fault-429 (default 1)\n"
           "  --latency-ms MS      fixed delay added to every API answer\n"
           "  --jitter-ms MS       uniform extra delay 0..MS\n"
-          "  --max-rps N          429 once more than N requests arrived in "
-          "the current second\n"
+          "  --limit-rps N        the hidden rate limit: N API requests per "
+          "window\n"
+          "  --limit-window W     fixed (per wall-clock second, default) or "
+          "sliding\n"
+          "                       (any trailing 1000 ms)\n"
+          "  --limit-signal S     429 (HTTP 429 + Retry-After, default) or "
+          "code\n"
+          "                       (HTTP 200, code 11990006, no Retry-After)\n"
+          "  --limit-retry-after S  Retry-After of the 429 signal (default 1)\n"
+          "  --limit-counts C     accepted (default) or arrivals: whether "
+          "refused\n"
+          "                       requests use up the window too\n"
+          "  --limit-schedule T:N[,T:N...]  the limit becomes N at T s after "
+          "start;\n"
+          "                       SIGUSR1 applies the next step now (no step "
+          "left:\n"
+          "                       doubles), SIGUSR2 halves the limit\n"
+          "  --max-rps N          = --limit-rps N --limit-window fixed "
+          "--limit-signal 429\n"
+          "                       --limit-retry-after 1 --limit-counts "
+          "arrivals\n"
           "  --stats-file FILE    on SIGTERM/SIGINT write "
           "{\"stats\":..,\"ledger\":..} here\n"
           "  --help               this text\n"
@@ -1056,6 +1095,12 @@ enum {
     OPT_LATENCY,
     OPT_JITTER,
     OPT_MAX_RPS,
+    OPT_LIMIT_RPS,
+    OPT_LIMIT_WINDOW,
+    OPT_LIMIT_SIGNAL,
+    OPT_LIMIT_RETRY_AFTER,
+    OPT_LIMIT_COUNTS,
+    OPT_LIMIT_SCHEDULE,
     OPT_STATS_FILE,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
@@ -1088,6 +1133,12 @@ static void parse_args(int argc, char **argv)
         {"latency-ms", required_argument, NULL, OPT_LATENCY},
         {"jitter-ms", required_argument, NULL, OPT_JITTER},
         {"max-rps", required_argument, NULL, OPT_MAX_RPS},
+        {"limit-rps", required_argument, NULL, OPT_LIMIT_RPS},
+        {"limit-window", required_argument, NULL, OPT_LIMIT_WINDOW},
+        {"limit-signal", required_argument, NULL, OPT_LIMIT_SIGNAL},
+        {"limit-retry-after", required_argument, NULL, OPT_LIMIT_RETRY_AFTER},
+        {"limit-counts", required_argument, NULL, OPT_LIMIT_COUNTS},
+        {"limit-schedule", required_argument, NULL, OPT_LIMIT_SCHEDULE},
         {"stats-file", required_argument, NULL, OPT_STATS_FILE},
         {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
@@ -1105,6 +1156,7 @@ static void parse_args(int argc, char **argv)
     cfg.invalid_marker = "[INVALID]";
     cfg.slow_ms = 120000;
     cfg.retry_after = 1;
+    cfg.limit_retry_after = 1;
     cfg.window_ms = SBX_WINDOW_MS_DEFAULT;
     cfg.threads = 2;
     cfg.max_connections = 4096;
@@ -1171,8 +1223,55 @@ static void parse_args(int argc, char **argv)
             cfg.jitter_ms = (int64_t)arg_uint("--jitter-ms", optarg, day_ms);
             break;
         case OPT_MAX_RPS:
-            cfg.max_rps = arg_uint("--max-rps", optarg, UINT32_MAX);
+            cfg.limit_rps = arg_uint("--max-rps", optarg, UINT32_MAX);
+            cfg.limit_window = SBX_LIMIT_FIXED;
+            cfg.limit_code = 0;
+            cfg.limit_retry_after = 1;
+            cfg.limit_arrivals = 1;
             break;
+        case OPT_LIMIT_RPS:
+            cfg.limit_rps = arg_uint("--limit-rps", optarg, UINT32_MAX);
+            break;
+        case OPT_LIMIT_WINDOW:
+            if (strcmp(optarg, "fixed") == 0)
+                cfg.limit_window = SBX_LIMIT_FIXED;
+            else if (strcmp(optarg, "sliding") == 0)
+                cfg.limit_window = SBX_LIMIT_SLIDING;
+            else
+                die(EXIT_USAGE, "--limit-window: '%s' is not fixed or sliding",
+                    optarg);
+            break;
+        case OPT_LIMIT_SIGNAL:
+            if (strcmp(optarg, "429") == 0)
+                cfg.limit_code = 0;
+            else if (strcmp(optarg, "code") == 0)
+                cfg.limit_code = 1;
+            else
+                die(EXIT_USAGE, "--limit-signal: '%s' is not 429 or code",
+                    optarg);
+            break;
+        case OPT_LIMIT_RETRY_AFTER:
+            cfg.limit_retry_after =
+                (unsigned int)arg_uint("--limit-retry-after", optarg, 86400);
+            break;
+        case OPT_LIMIT_COUNTS:
+            if (strcmp(optarg, "accepted") == 0)
+                cfg.limit_arrivals = 0;
+            else if (strcmp(optarg, "arrivals") == 0)
+                cfg.limit_arrivals = 1;
+            else
+                die(EXIT_USAGE,
+                    "--limit-counts: '%s' is not accepted or arrivals", optarg);
+            break;
+        case OPT_LIMIT_SCHEDULE: {
+            char err[160];
+            free(cfg.limit_steps);
+            if (sbx_limit_parse_schedule(optarg, &cfg.limit_steps,
+                                         &cfg.limit_nsteps, err,
+                                         sizeof err) != 0)
+                die(EXIT_USAGE, "--limit-schedule: %s", err);
+            break;
+        }
         case OPT_STATS_FILE:
             cfg.stats_file = optarg;
             break;
@@ -1368,6 +1467,13 @@ int main(int argc, char **argv)
         die(EXIT_OSERR, "out of memory");
     pthread_mutex_init(&stats.mu, NULL);
     pthread_mutex_init(&ledger.mu, NULL);
+    if (cfg.limit_rps > 0 || cfg.limit_nsteps > 0) {
+        limiter = sbx_limit_new((uint32_t)cfg.limit_rps, cfg.limit_window,
+                                cfg.limit_arrivals, cfg.limit_steps,
+                                cfg.limit_nsteps, wall_ms());
+        if (limiter == NULL)
+            die(EXIT_OSERR, "out of memory");
+    }
     raise_nofile();
 
     /* Signals are taken by sigwait() below, in the main thread only. */
@@ -1375,6 +1481,8 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGUSR1); /* the limit: next schedule step, or x2 */
+    sigaddset(&sigs, SIGUSR2); /* the limit: halved */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     if (timer_start() != 0)
@@ -1403,6 +1511,10 @@ int main(int argc, char **argv)
     do {
         if (sigwait(&sigs, &sig) != 0)
             sig = 0;
+        if ((sig == SIGUSR1 || sig == SIGUSR2) && limiter != NULL)
+            fprintf(stderr, "qys-sandbox: rate limit now %u/s\n",
+                    sig == SIGUSR1 ? sbx_limit_next_step(limiter, wall_ms())
+                                   : sbx_limit_halve(limiter, wall_ms()));
     } while (sig != SIGINT && sig != SIGTERM);
 
     /* No new connections; answers due within the grace period go out, later
@@ -1421,6 +1533,8 @@ int main(int argc, char **argv)
     free(ledger.v);
     free(stats.ps);
     sbx_nonce_free(nonces);
+    sbx_limit_free(limiter);
+    free(cfg.limit_steps);
     sbx_names_free(authed_list);
     sbx_names_free(invalid_list);
     free(cert);
