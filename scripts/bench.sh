@@ -267,6 +267,8 @@ if ((import_rows > 0)); then
     imp_rss=$(awk -F'|' '/peak RSS/ { print $3 }' "$work/import.md" | awk '{ print $1 }')
 fi
 
+THROTTLE_WRITE=$write AUTHBATCH=$ab QYS_SANDBOX=$sbx scripts/bench_throttle.sh >&2 # issue 11: its own section
+
 # --- the table ------------------------------------------------------------------
 pass() { if awk "BEGIN { exit !($1) }"; then echo met; else echo "**missed**"; fi; }
 mib() { calc %.1f "$1 / 1024"; }
