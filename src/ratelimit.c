@@ -19,12 +19,15 @@
 #define HOLD_MIN_US (4 * US_PER_S)  /* cruise after the estimate moved */
 #define HOLD_MAX_US (16 * US_PER_S) /* cruise while probes find nothing new */
 #define EPISODE_US                                                             \
-    US_PER_S      /* throttles of requests sent this soon after the            \
-                     first one belong to its episode */
-#define FALL 0.9  /* a throttle outside a probe: at most this share */
-#define FLOOR 0.5 /* an episode never refines below this share of its start */
-#define BOUND 0.9 /* a probe step counts only if sends reached this share */
-#define SAME 1.05 /* a failed probe found at most this much: no new limit */
+    US_PER_S        /* throttles of requests sent this soon after the          \
+                       first one belong to its episode */
+#define FALL 0.9    /* a throttle outside a probe: at most this share */
+#define FLOOR 0.5   /* an episode never refines below this share of its start */
+#define BOUND 0.9   /* a probe step counts only if sends reached this share */
+#define SAME 1.05   /* a failed probe found at most this much: no new limit */
+#define NOISE 0.01  /* a share of throttles this small is not a limit... */
+#define NOISE_MIN 3 /* ...nor fewer throttles than this... */
+#define NOISE_US (4 * US_PER_S) /* ...among the sends of this long */
 
 struct bucket {
     int64_t id; /* send time / BUCKET_US */
@@ -159,6 +162,18 @@ static double accepted_before(const struct ab_ratelimit *rl, int64_t s)
     if (thr > sent)
         thr = sent;
     return (double)(sent - thr) * ((double)US_PER_S / (double)WINDOW_US);
+}
+
+/* Whether the throttles among the sends of the last NOISE_US look like a
+ * limit (more than 1 %, and at least 3) rather than stray ones. */
+static int throttled_in_bulk(const struct ab_ratelimit *rl, int64_t now)
+{
+    int64_t sent, thr;
+
+    if (sum_buckets(rl, floor_div(now - NOISE_US, BUCKET_US),
+                    floor_div(now, BUCKET_US), &sent, &thr) != 0)
+        return 1;
+    return thr >= NOISE_MIN && (double)thr > NOISE * (double)sent;
 }
 
 /* Sends per second from `from` to now, or -1 when not known. */
@@ -426,6 +441,10 @@ void ab_ratelimit_answer(struct ab_ratelimit *rl, int64_t now, int64_t sent_at,
     if (retry_after_us > 0)
         pause_until(rl, now + retry_after_us);
     est = accepted_before(rl, sent_at);
+    if (retry_after_us <= 0 && rl->phase != AB_RATELIMIT_PROBE &&
+        !(rl->ep_active && sent_at < rl->ep_sent + EPISODE_US) &&
+        !throttled_in_bulk(rl, now))
+        return; /* a stray throttle, not a limit: a limit refuses in bulk */
     if (rl->ep_active && sent_at < rl->ep_sent + EPISODE_US) {
         /* More of the same episode (the burst of answers to requests sent
          * before its cut, or the rest of a server window that was already

@@ -36,12 +36,16 @@
  * 0.9 of the old estimate, then 0.81, 0.66, 0.43 of it while throttles go on
  * before a hold passes clean (one throttle per Retry-After pause says
  * little); after a probe that gained less than that (a token bucket's burst
- * pays for a step), back to where that probe started. Throttled answers to
- * requests sent within a second of the first one refine the episode's
- * estimate downwards only, never below half of it (or below the rate known
- * clean, after a probe), so a burst of throttles cannot collapse the rate; a
- * later throttle starts a new episode. A Retry-After pauses every send at
- * least that long (a lower bound); a throttle without one does not pause,
+ * pays for a step), back to where that probe started. Outside a probe, a
+ * throttle without Retry-After counts only when throttles are in bulk: more
+ * than 1 % and at least 3 of the sends of the last 4 s (a limit refuses
+ * everything above it; a stray throttle, whatever its cause, is not a
+ * limit, and cutting for it would only ratchet the rate down). Throttled
+ * answers to requests sent within a second of the first one refine the
+ * episode's estimate downwards only, never below half of it (or below the rate
+ * known clean, after a probe), so a burst of throttles cannot collapse the
+ * rate; a later throttle starts a new episode. A Retry-After pauses every send
+ * at least that long (a lower bound); a throttle without one does not pause,
  * the cut is enough.
  *
  * The struct is opaque: callers hold a pointer and use these functions only.

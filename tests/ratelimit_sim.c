@@ -136,6 +136,8 @@ static void send_one(struct client *cl, int64_t t)
     double lat = stepped(c->latency_ms, c->latencies, c->nlatencies, t);
     struct flight *f = &cl->fl[cl->nfl++];
 
+    if (ok && c->noise > 0 && unit(&cl->rng) < c->noise)
+        ok = 0;
     if (t < cl->no_send_before)
         cl->out->pause_violations++;
     if (sec >= 0 && sec < SIM_MAX_SECS) {

@@ -15,7 +15,8 @@
  * window log (any trailing 1000 ms), and a token bucket (`limit` per second,
  * `bucket` tokens deep, starting full). The window models count accepted
  * requests, or every arrival with `count_arrivals`. The limit and the
- * latency can change at given times.
+ * latency can change at given times. `noise` throttles a share of the
+ * requests at random, whatever the rate.
  *
  * All results are per whole second of the run, by the time the server
  * decided (accepted/throttled) or the client sent (sent); runs are at most
@@ -49,6 +50,8 @@ struct sim_config {
     double bucket;        /* token bucket depth (0: limit / 10, at least 1) */
     double retry_after_s; /* SIM_429 (0: 1 s) */
     double phase_ms;      /* fixed window: offset of the server's seconds */
+    double noise; /* share of admitted requests throttled anyway, at random
+                     (a throttle that has nothing to do with the rate) */
     struct sim_step limits[SIM_MAX_STEPS];
     size_t nlimits;
     double ceiling; /* --rate (0 = none) */

@@ -606,6 +606,30 @@ static void test_ratelimit_sim__long_retry_after(void **state)
     assert_steady(&r, "sliding 429 Retry-After: 3", 30, 0.8, 0.02);
 }
 
+/* Stray throttles that have nothing to do with the rate (0.1 % of the
+ * requests, code 11990006, no limit at all): not taken for a limit, the
+ * sends stay at what the concurrency allows (8 / 25 ms = 320/s). */
+static void test_ratelimit_sim__stray_throttles_are_not_a_limit(void **state)
+{
+    static struct sim_result r;
+    struct sim_config c = scenario(SIM_SLIDING, SIM_CODE, 100000);
+    double sent;
+    (void)state;
+
+    c.noise = 0.001;
+    c.ceiling = 0;
+    c.concurrency = 8;
+    c.latency_ms = 20;
+    c.jitter_ms = 10;
+    c.secs = 120;
+    sim_run(&c, &r);
+    sent = sim_sent_rate(&r, 30, r.secs);
+    print_message("    0.1 %% stray throttles, no limit: %.1f sends/s "
+                  "(concurrency bound 320)\n",
+                  sent);
+    assert_true(sent >= 0.9 * 320);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -629,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_ratelimit_sim__unlimited_small_concurrency),
         cmocka_unit_test(test_ratelimit_sim__concurrency_bound_is_not_headroom),
         cmocka_unit_test(test_ratelimit_sim__long_retry_after),
+        cmocka_unit_test(test_ratelimit_sim__stray_throttles_are_not_a_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
