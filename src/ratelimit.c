@@ -18,9 +18,9 @@
 #define PROBE_MAX_STEPS 30
 #define HOLD_MIN_US (4 * US_PER_S)  /* cruise after the estimate moved */
 #define HOLD_MAX_US (16 * US_PER_S) /* cruise while probes find nothing new */
-#define EPISODE_US                                                             \
-    US_PER_S        /* throttles of requests sent this soon after the          \
-                       first one belong to its episode */
+/* Throttles of requests sent this soon after the first one of an episode
+ * belong to it. */
+#define EPISODE_US US_PER_S
 #define FALL 0.9    /* a throttle outside a probe: at most this share */
 #define FLOOR 0.5   /* an episode never refines below this share of its start */
 #define BOUND 0.9   /* a probe step counts only if sends reached this share */
