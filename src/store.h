@@ -21,12 +21,18 @@ struct ab_store;
 
 enum {
     AB_STORE_READONLY = 1 << 0, /* no writes, no migration: for --dry-run */
+    AB_STORE_NOFOLLOW = 1 << 1, /* refuse a path holding a symbolic link */
 };
 
 /* Opens (creating if needed, unless read-only) and migrates the database at
  * path. On success *out is a new store for ab_store_close(). */
 int ab_store_open(const char *path, int flags, struct ab_store **out,
                   struct ab_err *err);
+
+/* The same, opening path but naming shown_as in every message (a run opens
+ * the database by its resolved path, lock.h, and speaks of the user's). */
+int ab_store_open_as(const char *path, const char *shown_as, int flags,
+                     struct ab_store **out, struct ab_err *err);
 
 /* Closes the store; NULL is a no-op. Unfinished transactions roll back. */
 void ab_store_close(struct ab_store *s);
@@ -41,6 +47,16 @@ int ab_store_schema_latest(void);
 int ab_store_begin(struct ab_store *s, struct ab_err *err);
 int ab_store_commit(struct ab_store *s, struct ab_err *err);
 void ab_store_rollback(struct ab_store *s);
+
+/* A savepoint inside a transaction, so one row's writes can be undone
+ * alone: _rollback_to() undoes and ends it, _release() keeps and ends it. */
+int ab_store_savepoint(struct ab_store *s, struct ab_err *err);
+int ab_store_release(struct ab_store *s, struct ab_err *err);
+void ab_store_rollback_to(struct ab_store *s);
+
+/* How long a statement waits for another writer before failing with
+ * AB_EBUSY, in ms (a run sets it short: it must never freeze its loop). */
+void ab_store_set_busy_timeout(struct ab_store *s, int ms);
 
 /* Unix time in milliseconds (wall clock), as stored in the database. */
 int64_t ab_now_ms(void);
