@@ -12,16 +12,16 @@
 # Prints a Markdown section and writes it into BENCHMARKS.md between
 # <!-- bench-throttle:begin --> and <!-- bench-throttle:end -->.
 # Knobs (environment): AUTHBATCH, QYS_SANDBOX (binaries; default: a Release
-# build in build-bench/), THROTTLE_SECS (30: each steady run), THROTTLE_SKIP
-# (10: seconds not counted at the start of a steady run), THROTTLE_CHANGE_SECS
+# build in build-bench/), THROTTLE_SECS (45: each steady run), THROTTLE_SKIP
+# (15: seconds not counted at the start of a steady run), THROTTLE_CHANGE_SECS
 # (50: the rising and falling runs; the limit changes 15 s in),
 # THROTTLE_WRITE (1; 0 leaves BENCHMARKS.md alone), THROTTLE_ONLY (a regex
 # over the case names, e.g. 'fixed code 100', to run some cases only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-secs=${THROTTLE_SECS:-30}
-skip=${THROTTLE_SKIP:-10}
+secs=${THROTTLE_SECS:-45}
+skip=${THROTTLE_SKIP:-15}
 change_secs=${THROTTLE_CHANGE_SECS:-50}
 change_at=15
 write=${THROTTLE_WRITE:-1}

@@ -157,10 +157,9 @@ struct req {
     char *body;
     size_t len, cap;
     int too_big;
-    int over_rps;       /* refused by the hidden rate limit */
-    int64_t arrived_ms; /* wall clock, when the request began */
-    int released;       /* counted in stats.answers, in_flight decremented */
-    int abort;          /* set by the timer at shutdown: close without answer */
+    int over_rps;
+    int released; /* counted in stats.answers, in_flight decremented */
+    int abort;    /* set by the timer at shutdown: close without answer */
     /* the decided answer */
     enum cls cls;
     unsigned int status;
@@ -174,6 +173,9 @@ struct req {
     int issue;     /* success: make the ticket when the answer goes out */
     char *company; /* owned; set when issue */
     int64_t delay_ms;
+    /* Wall-clock ms when the request began: the hidden rate limit decides
+     * at this time (over_rps: refused by it). */
+    int64_t arrived_ms;
 };
 
 /* ------------------------------------------------------------------ */
