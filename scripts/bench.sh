@@ -272,6 +272,8 @@ AUTHBATCH=$ab BENCH_RUNS=$runs BENCH_WRITE=$write scripts/bench_callbacks.sh >/d
 # --- issue 12: against a Go net/http peer, plain and TLS (its own section) ------
 BENCH_RUNS=$runs BENCH_WRITE=$write AUTHBATCH=$ab scripts/bench_throughput.sh >/dev/null
 
+THROTTLE_WRITE=$write AUTHBATCH=$ab QYS_SANDBOX=$sbx scripts/bench_throttle.sh >&2 # issue 11: its own section
+
 # --- the table ------------------------------------------------------------------
 pass() { if awk "BEGIN { exit !($1) }"; then echo met; else echo "**missed**"; fi; }
 mib() { calc %.1f "$1 / 1024"; }

@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include "log.h"
-#include "tls.h"
 
 #define MAX_BODY (1 << 20) /* answers are tiny; anything bigger is wrong */
 #define POOL_MAX 256       /* idle requests (with their easy handles) kept */
@@ -603,13 +602,6 @@ int ab_engine_new(uv_loop_t *loop, const struct ab_engine_opts *o,
     return 0;
 }
 
-static CURLcode on_curl_ssl_ctx(CURL *easy, void *ssl_ctx, void *userp)
-{
-    (void)easy;
-    (void)userp;
-    return ab_tls_tune_ctx(ssl_ctx) == 0 ? CURLE_OK : CURLE_SSL_CERTPROBLEM;
-}
-
 /* What never changes for a request object: set once, when it is made. */
 static void configure(struct ab_engine *e, struct req *r)
 {
@@ -642,7 +634,6 @@ static void configure(struct ab_engine *e, struct req *r)
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
     if (e->o.cacert)
         curl_easy_setopt(easy, CURLOPT_CAINFO, e->o.cacert);
-    curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, on_curl_ssl_ctx);
 }
 
 /* A request object from the pool, or a new one configured. */
