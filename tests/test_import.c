@@ -417,9 +417,24 @@ static void test_import__utf16_and_binary_named(void **state)
     struct fixture *f = *state;
     static const char u16[] = "\xff\xfe"
                               "c\0o\0,\0x\0\n\0";
+    /* UTF-16 is read now (the BOM decides), unless UTF-8 is insisted on. */
     assert_int_equal(import_n(f, u16, sizeof u16 - 1), AB_EDATA);
-    assert_non_null(strstr(f->err.msg, ": line 1: the file is UTF-16"));
-    assert_int_equal(import_n(f, "ab\0cd,\x01\xff\n", 10), AB_EDATA);
+    assert_non_null(strstr(f->err.msg, "missing required column"));
+    f->o.encoding = AB_CHARSET_UTF8;
+    assert_int_equal(import_n(f, u16, sizeof u16 - 1), AB_EDATA);
+    assert_non_null(strstr(f->err.msg, ": line 1: the file starts with a "
+                                       "UTF-16LE byte order mark, but "
+                                       "--encoding UTF-8 was given"));
+    f->o.encoding = AB_CHARSET_AUTO;
+    /* Without its BOM, UTF-16 is NUL bytes: named as such. */
+    assert_int_equal(import_n(f, u16 + 2, sizeof u16 - 3), AB_EDATA);
+    assert_non_null(strstr(f->err.msg, "NUL bytes"));
+    assert_non_null(strstr(f->err.msg, "--encoding utf-16"));
+    assert_int_equal(import_n(f,
+                              "ab\x01"
+                              "cd,\x01\xff\n",
+                              10),
+                     AB_EDATA);
     assert_non_null(strstr(f->err.msg, "the header is not UTF-8 text"));
     assert_int_equal(import_str(f, "companyName,legalPerson\nA,B\n"), AB_EDATA);
     assert_non_null(strstr(f->err.msg, "missing required column "
