@@ -125,7 +125,7 @@ static const struct entry catalogue[] = {
     {"Throughput", "吞吐量"},
     {"attempts over time", "请求数随时间的变化"},
     {"<p class=\"note\">Attempts per %s, %" PRId64 " in all.</p>\n</figure>\n",
-     "<p class=\"note\">每 %s 的请求数，共 %" PRId64 " 次。</p>\n</figure>\n"},
+     "<p class=\"note\">每 %s的请求数，共 %" PRId64 " 次。</p>\n</figure>\n"},
     {"Runs", "各次运行"},
     {"No runs yet.", "尚无运行记录。"},
     {"One run so far: see the run history below. The chart compares runs "
