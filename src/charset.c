@@ -595,6 +595,8 @@ static ssize_t on_cookie_write(void *cookie, const char *s, size_t n)
                     goto out_fail;
             }
         }
+        if (e->ntail)
+            return (ssize_t)total; /* all of it went into the tail */
         keep = incomplete_tail(s, n);
         if (encode(e, s, n - keep) != 0)
             goto out_fail;
