@@ -150,7 +150,8 @@ struct ab_decoder {
     enum ab_charset asked, cs;
     enum stage stage;
     int bom, detected;
-    iconv_t cd; /* NO_ICONV: UTF-8 passes through */
+    long gb_errors; /* in the window, when it was not UTF-8; else -1 */
+    iconv_t cd;     /* NO_ICONV: UTF-8 passes through */
     struct ab_decoder_sink sink;
     unsigned char head[4];
     size_t nhead;
@@ -173,6 +174,7 @@ int ab_decoder_new(enum ab_charset cs, const struct ab_decoder_sink *sink,
     d->cs = AB_CHARSET_AUTO;
     d->stage = ST_SNIFF;
     d->cd = NO_ICONV;
+    d->gb_errors = -1;
     d->sink = *sink;
     *out = d;
     return 0;
@@ -201,6 +203,11 @@ int ab_decoder_had_bom(const struct ab_decoder *d)
 int ab_decoder_detected(const struct ab_decoder *d)
 {
     return d->detected;
+}
+
+long ab_decoder_gb18030_errors(const struct ab_decoder *d)
+{
+    return d->gb_errors;
 }
 
 static void text(struct ab_decoder *d, const char *s, size_t n)
@@ -298,35 +305,36 @@ static void decode(struct ab_decoder *d, const char *s, size_t n)
     }
 }
 
-/* Does win[0..n) read as GB18030 without a single error? A character cut
- * by the end is not counted unless at_end. */
-static int gb18030_clean(const char *win, size_t n, int at_end)
+/* How many invalid sequences win[0..n) has as GB18030 (-1: no converter).
+ * A character cut by the end is not counted unless at_end. */
+static long gb18030_errors(const char *win, size_t n, int at_end)
 {
     iconv_t cd = iconv_open("UTF-8", "GB18030");
     char buf[4096];
     const char *in = win;
     size_t left = n;
-    int ok = 1;
+    long errors = 0;
 
     if (cd == NO_ICONV)
-        return 0;
-    while (ok && left) {
+        return -1;
+    while (left) {
         char *o = buf;
         size_t ol = sizeof buf;
         if (iconv(cd, (char **)&in, &left, &o, &ol) != (size_t)-1)
             break;
         if (errno == E2BIG)
             continue;
-        if (errno == EILSEQ && (unsigned char)*in == 0x80) {
-            in++;
-            left--;
-            continue;
+        if (errno == EINVAL) {
+            errors += at_end;
+            break;
         }
-        ok = errno == EINVAL && !at_end;
-        break;
+        if ((unsigned char)*in != 0x80) /* 0x80: the euro, see convert() */
+            errors++;
+        in++;
+        left--;
     }
     iconv_close(cd);
-    return ok;
+    return errors;
 }
 
 static int decide(struct ab_decoder *d, int at_end, struct ab_err *err)
@@ -334,10 +342,12 @@ static int decide(struct ab_decoder *d, int at_end, struct ab_err *err)
     enum ab_charset cs = AB_CHARSET_UTF8;
     int rc;
 
-    if (!utf8_valid(d->win, d->nwin, at_end) &&
-        gb18030_clean(d->win, d->nwin, at_end)) {
-        cs = AB_CHARSET_GB18030;
-        d->detected = 1;
+    if (!utf8_valid(d->win, d->nwin, at_end)) {
+        d->gb_errors = gb18030_errors(d->win, d->nwin, at_end);
+        if (d->gb_errors == 0) {
+            cs = AB_CHARSET_GB18030;
+            d->detected = 1;
+        }
     }
     if ((rc = start_decoding(d, cs, err)) != 0)
         return rc;

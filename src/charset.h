@@ -91,6 +91,12 @@ int ab_decoder_had_bom(const struct ab_decoder *d);
 /* 1 when AB_CHARSET_AUTO chose GB18030 by examining the bytes. */
 int ab_decoder_detected(const struct ab_decoder *d);
 
+/* When AB_CHARSET_AUTO found the window not UTF-8: how many invalid
+ * sequences it has as GB18030 (0: it chose GB18030). -1 otherwise. A few
+ * means a GB18030 file with damaged characters, which is not guessed at:
+ * the caller can say so and suggest --encoding gb18030. */
+long ab_decoder_gb18030_errors(const struct ab_decoder *d);
+
 /* --- encoding ----------------------------------------------------------- */
 
 /* A stream that takes UTF-8 and writes it to `under` (borrowed; it must

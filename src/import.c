@@ -801,6 +801,7 @@ out:
         r->encoding = cs == AB_CHARSET_AUTO ? AB_CHARSET_UTF8 : cs;
         r->bom = ab_decoder_had_bom(im->dec);
         r->detected = ab_decoder_detected(im->dec);
+        r->gb18030_errors = ab_decoder_gb18030_errors(im->dec);
     }
     r->delimiter = im->sep ? im->sep : ',';
     if (rc == 0 && o->strict && r->rejected > 0)
@@ -850,7 +851,20 @@ out:
                  (long long)r->in_flight, r->in_flight == 1 ? "y" : "ies");
         o->on_warn(o->ctx, source, msg);
     }
-    if (r->not_utf8 > 0 && o->on_warn) {
+    if (r->not_utf8 > 0 && o->on_warn && r->gb18030_errors > 0 &&
+        r->gb18030_errors <= 10) {
+        char msg[400];
+        snprintf(msg, sizeof msg,
+                 "%lld rejected row%s %s not valid UTF-8; the file reads as "
+                 "GB18030 (Excel's CSV on Chinese Windows) except for %ld "
+                 "damaged character%s, so it was not taken for GB18030: if "
+                 "it is, import it again with --encoding gb18030 (the "
+                 "damaged rows are then rejected alone)",
+                 (long long)r->not_utf8, r->not_utf8 == 1 ? "" : "s",
+                 r->not_utf8 == 1 ? "is" : "are", r->gb18030_errors,
+                 r->gb18030_errors == 1 ? "" : "s");
+        o->on_warn(o->ctx, source, msg);
+    } else if (r->not_utf8 > 0 && o->on_warn) {
         char msg[400];
         snprintf(msg, sizeof msg,
                  "%lld rejected row%s %s not valid UTF-8%s: if the file came "

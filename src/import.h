@@ -108,7 +108,8 @@ struct ab_import_result {
     enum ab_charset encoding;
     int bom, detected;
     char delimiter;
-    int64_t not_utf8; /* rejected rows with bytes that are not UTF-8 */
+    int64_t not_utf8;    /* rejected rows with bytes that are not UTF-8 */
+    long gb18030_errors; /* see ab_decoder_gb18030_errors() */
 };
 
 /* "auto" (0), ",", ";", "tab" (also "comma", "semicolon", "\t"): 0, or
