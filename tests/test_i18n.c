@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "i18n.h"
 
@@ -61,6 +62,39 @@ static void test_i18n__catalogue_complete_and_consistent(void **state)
     assert_true(i > 100);
     /* A key not in the catalogue prints in English. */
     assert_string_equal(ab_tr(AB_LANG_ZH_CN, "no such key"), "no such key");
+}
+
+/* AB_I18N_CHECK=1 names a missing key on stderr, once: what the e2e tests
+ * rely on to find untranslated labels. */
+static void test_i18n__check_names_missing_keys(void **state)
+{
+    char path[] = "/tmp/ab_test_i18n_XXXXXX", buf[512];
+    int fd = mkstemp(path), saved = dup(2);
+    FILE *f;
+    size_t n;
+
+    (void)state;
+    assert_true(fd >= 0 && saved >= 0);
+    fflush(stderr);
+    dup2(fd, 2);
+    setenv("AB_I18N_CHECK", "1", 1);
+    ab_tr(AB_LANG_ZH_CN, "missing\nkey");
+    ab_tr(AB_LANG_ZH_CN, "missing\nkey");
+    ab_tr(AB_LANG_ZH_CN, "companies"); /* present: nothing said */
+    unsetenv("AB_I18N_CHECK");
+    ab_tr(AB_LANG_ZH_CN, "missing too");
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    unlink(path);
+    buf[n] = '\0';
+    assert_string_equal(buf, "authbatch: i18n: no zh-CN text for "
+                             "\"missing\\nkey\"\n");
 }
 
 static void test_i18n__status_names(void **state)
@@ -119,6 +153,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_i18n__catalogue_complete_and_consistent),
+        cmocka_unit_test(test_i18n__check_names_missing_keys),
         cmocka_unit_test(test_i18n__status_names),
         cmocka_unit_test(test_i18n__language_from_the_locale),
         cmocka_unit_test(test_i18n__durations),
