@@ -267,6 +267,7 @@ if ((import_rows > 0)); then
     imp_rss=$(awk -F'|' '/peak RSS/ { print $3 }' "$work/import.md" | awk '{ print $1 }')
 fi
 
+((import_rows > 0)) && AUTHBATCH=$ab BENCH_WRITE=$write scripts/bench_import_encoding.sh "$import_rows" "$runs" >&2
 # --- the table ------------------------------------------------------------------
 pass() { if awk "BEGIN { exit !($1) }"; then echo met; else echo "**missed**"; fi; }
 mib() { calc %.1f "$1 / 1024"; }
