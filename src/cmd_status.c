@@ -168,6 +168,10 @@ static void print_text(const struct status *st, const char *db, enum ab_lang l)
         printf("%s\n", ab_tr(l, "none yet (a clean run ends with exit 0: "
                                 "nothing failed, nothing left)"));
     }
+    if (n->total == 0)
+        printf("\n%s\n", ab_tr(l, "No companies yet: import them with "
+                                  "'authbatch import FILE' (see 'authbatch "
+                                  "import --help')."));
 }
 
 static json_t *jtime(int64_t ms)

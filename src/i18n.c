@@ -45,6 +45,11 @@ static const struct entry catalogue[] = {
     {"none yet (a clean run ends with exit 0: nothing failed, nothing left)",
      "尚无（无失败运行指以退出码 0 结束的运行：没有失败，也没有剩余工作）"},
 
+    {"No companies yet: import them with 'authbatch import FILE' (see "
+     "'authbatch import --help').",
+     "还没有企业：请先用 'authbatch import FILE' 导入（参见 'authbatch import "
+     "--help'）。"},
+
     /* report: text */
     {"none yet", "尚无"},
     {"p50 %" PRId64 "%s, p90 %" PRId64 "%s, p99 %" PRId64 "%s, max %" PRId64
@@ -85,6 +90,8 @@ static const struct entry catalogue[] = {
     {"no run has ended with nothing failed and nothing left yet (exit 0)",
      "尚无以退出码 0 结束（没有失败、没有剩余工作）的运行"},
     {" with status %s", "（状态：%s）"},
+    {"none yet: import companies with 'authbatch import FILE'",
+     "尚无：请先用 'authbatch import FILE' 导入企业"},
     {"STATUS", "状态"},
     {"ATT", "次数"},
     {"CODE", "响应码"},

@@ -166,12 +166,15 @@ void ab_report_summary_release(struct ab_report_summary *sum)
 struct text_ctx {
     FILE *out;
     enum ab_lang lang;
+    int64_t rows;
 };
 
 static int on_text_company(void *ctx, const struct ab_report_company *c)
 {
     struct text_ctx *t = ctx;
     char http[24] = "-", code[24] = "-", att[24];
+
+    t->rows++;
     FILE *f = t->out;
     const char *reg;
     int w;
@@ -228,7 +231,8 @@ int ab_report_text(struct ab_store *s, const struct ab_report_opts *o,
 {
     const struct ab_counts *n = &sum->counts;
     enum ab_lang l = o->lang;
-    struct text_ctx t = {out, l};
+    struct text_ctx t = {out, l, 0};
+    int rc;
     char when[64];
     size_t i;
     int k;
@@ -349,8 +353,14 @@ int ab_report_text(struct ab_store *s, const struct ab_report_opts *o,
     fputs("  ", out);
     ab_safetext_pad(out, ab_tr(l, "REGISTER_NO"), 18, 0);
     fprintf(out, "  %s\n", ab_tr(l, "COMPANY"));
-    return ab_store_report_companies(s, o->status, o->with_tickets,
-                                     on_text_company, &t, err);
+    rc = ab_store_report_companies(s, o->status, o->with_tickets,
+                                   on_text_company, &t, err);
+    if (rc == 0 && t.rows == 0)
+        fprintf(out, "  %s\n",
+                n->total ? ab_tr(l, "none")
+                         : ab_tr(l, "none yet: import companies with "
+                                    "'authbatch import FILE'"));
+    return rc;
 }
 
 /* Entry point. */
