@@ -244,14 +244,16 @@ static int convert(struct ab_decoder *d, const char **in, size_t *left)
         char *o = d->out;
         size_t ol = sizeof d->out, r, skip;
         const unsigned char *p;
+        int e;
 
         r = iconv(d->cd, (char **)in, left, &o, &ol);
+        e = errno; /* the sink may change errno */
         text(d, d->out, sizeof d->out - ol);
         if (r != (size_t)-1)
             return CONV_DONE;
-        if (errno == E2BIG)
+        if (e == E2BIG)
             continue;
-        if (errno == EINVAL)
+        if (e == EINVAL)
             return CONV_INCOMPLETE;
         /* EILSEQ at *in. */
         p = (const unsigned char *)*in;
@@ -556,11 +558,12 @@ static int encode(struct ab_encoder *e, const char *s, size_t n)
         char *o = e->out;
         size_t ol = sizeof e->out;
         size_t r = iconv(e->cd, (char **)&s, &n, &o, &ol);
+        int err = errno; /* fwrite may change errno */
         if (put_under(e, e->out, sizeof e->out - ol) != 0)
             return -1;
         if (r != (size_t)-1)
             break;
-        if (errno == E2BIG)
+        if (err == E2BIG)
             continue;
         name_bad(e, s, n);
         e->failed = 1;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,40 @@ static void test_charset__decision_window(void **state)
     free(in);
 }
 
+/* Regression: the sink's work (SQLite, libcsv) changes errno; a full output
+ * buffer (E2BIG) was then taken for an invalid sequence, one row in ~150,000
+ * of a 1M-row import. */
+static void on_text_clobbering(void *ctx, const char *s, size_t n)
+{
+    on_text(ctx, s, n);
+    errno = EILSEQ;
+}
+
+static void test_charset__sink_may_change_errno(void **state)
+{
+    size_t n = 120000, i;
+    char *in = malloc(n);
+    struct out *o = malloc(sizeof *o);
+    struct ab_decoder_sink sink = {on_text_clobbering, on_error, o};
+    struct ab_decoder *d;
+    struct ab_err err = {0};
+
+    (void)state;
+    assert_non_null(in);
+    assert_non_null(o);
+    memset(o, 0, sizeof *o);
+    for (i = 0; i + 2 <= n; i += 2)
+        memcpy(in + i, "\xD6\xD0", 2);
+    assert_int_equal(ab_decoder_new(AB_CHARSET_GB18030, &sink, &d, &err), 0);
+    assert_int_equal(ab_decoder_feed(d, in, n, &err), 0);
+    assert_int_equal(ab_decoder_finish(d, &err), 0);
+    ab_decoder_free(d);
+    assert_int_equal(o->errors, 0);
+    assert_int_equal(o->n, n / 2 * 3);
+    free(o);
+    free(in);
+}
+
 /* Encoding. */
 
 static char *encode(enum ab_charset cs, int bom, const char *s, size_t n,
@@ -375,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_charset__invalid_and_truncated_sequences),
         cmocka_unit_test(test_charset__neither_is_utf8),
         cmocka_unit_test(test_charset__decision_window),
+        cmocka_unit_test(test_charset__sink_may_change_errno),
         cmocka_unit_test(test_charset__encoder_round_trips),
         cmocka_unit_test(test_charset__encoder_never_substitutes),
         cmocka_unit_test(test_charset__encoder_auto_waits_for_the_encoding),
