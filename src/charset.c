@@ -418,6 +418,7 @@ static int consume(struct ab_decoder *d, const char *s, size_t n,
                    struct ab_err *err)
 {
     size_t i;
+    int rc;
 
     if (d->stage == ST_ASCII) {
         for (i = 0; i < n && (unsigned char)s[i] < 0x80; i++)
@@ -441,8 +442,8 @@ static int consume(struct ab_decoder *d, const char *s, size_t n,
         n -= k;
         if (d->nwin < AB_CHARSET_WINDOW)
             return 0;
-        if ((i = decide(d, 0, err)) != 0)
-            return (int)i;
+        if ((rc = decide(d, 0, err)) != 0)
+            return rc;
     }
     decode(d, s, n);
     return 0;
