@@ -330,8 +330,10 @@ static long gb18030_errors(const char *win, size_t n, int at_end)
             errors += at_end;
             break;
         }
-        if ((unsigned char)*in != 0x80) /* 0x80: the euro, see convert() */
-            errors++;
+        /* A lone 0x80 counts too: decoding reads it as code page 936's euro
+         * sign, but detection does not take it as evidence (it is also what
+         * invalid UTF-8 is made of). */
+        errors++;
         in++;
         left--;
     }

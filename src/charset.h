@@ -13,7 +13,8 @@
  * above 0x7F are ASCII, which reads the same in UTF-8 and GB18030; from that
  * byte on, a window of AB_CHARSET_WINDOW bytes (or the rest of the input,
  * if shorter) is examined: valid UTF-8 is UTF-8; otherwise a window that
- * decodes without a single error as GB18030 is GB18030; anything else is
+ * decodes without a single error as GB18030 (a lone 0x80, code page 936's
+ * euro sign, counting as one) is GB18030; anything else is
  * UTF-8 (whose rows are then rejected as invalid UTF-8 by validation). A
  * sequence cut by the end of the window is not held against either.
  */

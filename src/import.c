@@ -635,11 +635,14 @@ static void release_hold(struct importer *im, size_t line_len)
     size_t pos = im->hold_err_pos;
 
     if (!im->sep) {
-        im->sep =
-            pick_separator(im->hold + im->hold_line, line_len - im->hold_line);
+        im->sep = im->hold ? pick_separator(im->hold + im->hold_line,
+                                            line_len - im->hold_line)
+                           : ',';
         csv_set_delim(&im->p, (unsigned char)im->sep);
     }
-    if (pos == SIZE_MAX) {
+    if (!im->hold) {
+        /* Nothing held: nothing decoded yet, or an empty input. */
+    } else if (pos == SIZE_MAX) {
         feed(im, im->hold, im->nhold);
     } else {
         feed(im, im->hold, pos);
