@@ -266,8 +266,13 @@ if ((import_rows > 0)); then
     imp_sq=$(awk -F'median ' '/^\| sqlite3 \|/ { split($2, a, " "); print a[1] }' "$work/import.md")
     imp_rss=$(awk -F'|' '/peak RSS/ { print $3 }' "$work/import.md" | awk '{ print $1 }')
 fi
+if ((import_rows > 0)); then AUTHBATCH=$ab BENCH_WRITE=$write scripts/bench_import_sqlite.sh "$import_rows" "$runs" >"$work/import_sqlite.md"; fi
 
-((import_rows > 0)) && AUTHBATCH=$ab BENCH_WRITE=$write scripts/bench_import_encoding.sh "$import_rows" "$runs" >&2
+AUTHBATCH=$ab BENCH_RUNS=$runs BENCH_WRITE=$write scripts/bench_callbacks.sh >/dev/null # own BENCHMARKS.md section
+# --- issue 12: against a Go net/http peer, plain and TLS (its own section) ------
+BENCH_RUNS=$runs BENCH_WRITE=$write AUTHBATCH=$ab scripts/bench_throughput.sh >/dev/null
+
+if ((import_rows > 0)); then AUTHBATCH=$ab BENCH_WRITE=$write scripts/bench_import_encoding.sh "$import_rows" "$runs" >&2; fi
 # --- the table ------------------------------------------------------------------
 pass() { if awk "BEGIN { exit !($1) }"; then echo met; else echo "**missed**"; fi; }
 mib() { calc %.1f "$1 / 1024"; }

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/deps.sh clang clang-format libclang-rt-14-dev prometheus libxml2-utils chromium \
+scripts/deps.sh clang clang-format libclang-rt-14-dev prometheus libxml2-utils chromium time \
     fonts-noto-cjk
 
 jobs=$(nproc 2>/dev/null || echo 2)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "sign.h"
 
 int ab_api_parse_codes(const char *s, long *codes, int *n)
 {
@@ -259,9 +260,25 @@ static void copy_utf8(char *dst, size_t n, const char *s)
     dst[len] = '\0';
 }
 
+/* An answer that is not the vendor's: what it was, for the message. */
+static void foreign(struct ab_api_result *r, long http_status,
+                    const char *content_type)
+{
+    char ct[64];
+
+    r->outcome = AB_OUT_TRANSIENT;
+    r->foreign = 1;
+    copy_utf8(ct, sizeof ct, content_type ? content_type : "no content type");
+    snprintf(r->message, sizeof r->message,
+             "HTTP %ld (%s) without the vendor's JSON envelope: not the "
+             "vendor's API answering",
+             http_status, ct);
+}
+
 void ab_api_classify(const char *transport_error, long http_status,
-                     const char *body, size_t body_len,
-                     const struct ab_api_codes *extra, struct ab_api_result *r)
+                     const char *content_type, const char *body,
+                     size_t body_len, const struct ab_api_codes *extra,
+                     struct ab_api_result *r)
 {
     json_t *root = NULL, *v;
     json_error_t jerr;
@@ -290,7 +307,13 @@ void ab_api_classify(const char *transport_error, long http_status,
             copy_utf8(r->message, sizeof r->message, json_string_value(v));
     }
 
-    if (http_status == 429) {
+    if (http_status >= 300 && http_status < 400) {
+        /* Whoever sent it, every company would get the same. */
+        r->outcome = AB_OUT_FATAL;
+        r->config = 1;
+        snprintf(r->message, sizeof r->message,
+                 "HTTP %ld: redirected (check --base-url)", http_status);
+    } else if (http_status == 429) {
         r->outcome = AB_OUT_THROTTLED;
         if (!r->message[0])
             copy_utf8(r->message, sizeof r->message,
@@ -299,18 +322,29 @@ void ab_api_classify(const char *transport_error, long http_status,
         r->outcome = AB_OUT_TRANSIENT;
         if (!r->message[0])
             snprintf(r->message, sizeof r->message, "HTTP %ld", http_status);
-    } else if ((http_status >= 441 && http_status <= 449) ||
-               http_status == 401 || http_status == 403) {
-        r->outcome = AB_OUT_FATAL;
-        if (!r->message[0])
-            snprintf(r->message, sizeof r->message, "HTTP %ld", http_status);
     } else if (http_status == 404 || http_status == 405) {
         /* Every company would get the same, whatever the body says (a
          * gateway's JSON 404 included): a wrong --base-url. */
         r->outcome = AB_OUT_FATAL;
+        r->config = 1;
         snprintf(r->message, sizeof r->message,
                  "HTTP %ld: no such endpoint (check --base-url)", http_status);
-    } else if (r->has_code) {
+    } else if (http_status == 408) {
+        r->outcome = AB_OUT_TRANSIENT;
+        if (!r->message[0])
+            copy_utf8(r->message, sizeof r->message,
+                      "HTTP 408 request timeout");
+    } else if ((http_status >= 441 && http_status <= 449) ||
+               http_status == 401 || http_status == 403) {
+        /* The vendor's own statuses for headers, token and signature (and
+         * the generic ones): credentials, whatever the body. */
+        r->outcome = AB_OUT_FATAL;
+        if (!r->message[0])
+            snprintf(r->message, sizeof r->message, "HTTP %ld", http_status);
+    } else if (!r->has_code) {
+        /* No envelope: a proxy's or portal's page, not the vendor. */
+        foreign(r, http_status, content_type);
+    } else if (http_status >= 200 && http_status < 300) {
         r->outcome = class_of_code(r->code, extra);
         if (r->code == 0) {
             json_t *res = json_object_get(root, "result");
@@ -335,17 +369,42 @@ void ab_api_classify(const char *transport_error, long http_status,
                           "code 0 without a usable ticket");
             }
         }
-    } else if (http_status == 408) {
-        r->outcome = AB_OUT_TRANSIENT;
-        copy_utf8(r->message, sizeof r->message, "HTTP 408 request timeout");
-    } else if (http_status >= 200 && http_status < 300) {
-        r->outcome = AB_OUT_TRANSIENT;
-        copy_utf8(r->message, sizeof r->message,
-                  root ? "answer without a code" : "unparsable answer body");
     } else {
-        r->outcome = AB_OUT_REJECTED;
-        snprintf(r->message, sizeof r->message, "HTTP %ld without a JSON code",
-                 http_status);
+        /* A 4xx with the vendor's envelope: its code decides. */
+        r->outcome = class_of_code(r->code, extra);
     }
     json_decref(root);
+}
+
+int ab_api_sign_headers(const char *token, const char *secret, int64_t now_ms,
+                        struct ab_headers *h)
+{
+    char ts[24], nonce[AB_SIGN_NONCE_LEN + 1], sig[AB_SIGN_HEX_LEN + 1];
+    int n;
+
+    snprintf(ts, sizeof ts, "%lld", (long long)now_ms);
+    if (ab_sign_nonce(nonce) != 0 || ab_sign(token, secret, ts, nonce, sig))
+        return AB_EIO;
+    n = snprintf(h->line[0], sizeof h->line[0], "x-qys-open-accesstoken: %s",
+                 token);
+    if (n < 0 || (size_t)n >= sizeof h->line[0])
+        return AB_EINVAL;
+    snprintf(h->line[1], sizeof h->line[1], "x-qys-open-timestamp: %s", ts);
+    snprintf(h->line[2], sizeof h->line[2], "x-qys-open-nonce: %s", nonce);
+    snprintf(h->line[3], sizeof h->line[3], "x-qys-open-signature: %s", sig);
+    snprintf(h->line[4], sizeof h->line[4], "version: authbatch-%s",
+             AB_VERSION);
+    h->n = 5;
+    ab_sign_wipe(sig, sizeof sig);
+    return 0;
+}
+
+int ab_api_redacted_headers(int64_t now_ms, struct ab_headers *h)
+{
+    int rc = ab_api_sign_headers("<redacted>", "", now_ms, h);
+
+    if (rc == 0)
+        snprintf(h->line[3], sizeof h->line[3],
+                 "x-qys-open-signature: <redacted>");
+    return rc;
 }

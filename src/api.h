@@ -10,8 +10,10 @@
 #define AB_API_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "company.h"
+#include "headers.h"
 #include "outcome.h"
 
 #define AB_API_PATH "/companyauth/miniappexchange"
@@ -32,9 +34,29 @@ int ab_api_parse_codes(const char *s, long *codes, int *n);
  * out of memory. */
 char *ab_api_body(const struct ab_company *c);
 
+/* Fills h with the header lines of one copy of a request (SPEC §1): the
+ * App Token, the timestamp now_ms, a fresh UUIDv4 nonce, the signature of
+ * the four, and the version header. Call once per copy that goes on the
+ * wire (the engine's presend). The token line is a secret: wipe h after
+ * use. 0, or AB_EIO when OpenSSL gave no randomness or digest. */
+int ab_api_sign_headers(const char *token, const char *secret, int64_t now_ms,
+                        struct ab_headers *h);
+
+/* The same lines with the token and signature replaced by "<redacted>",
+ * for --dry-run. */
+int ab_api_redacted_headers(int64_t now_ms, struct ab_headers *h);
+
 struct ab_api_result {
     enum ab_outcome outcome;
     long http_status; /* 0 when no HTTP answer arrived */
+    /* Not the vendor's API answering: an HTTP answer without its JSON
+     * envelope (no code) that is not a 5xx, 408 or 429 (e.g. a proxy's HTML
+     * 400, a captive portal's 200). outcome is AB_OUT_TRANSIENT then. */
+    int foreign;
+    /* The answer says the configuration is wrong, whoever the company: a
+     * redirect (3xx) or no such endpoint (404, 405). outcome is
+     * AB_OUT_FATAL then, and no second opinion changes it. */
+    int config;
     int has_code;
     long code;         /* the vendor's code (8-digit responseCode mapped) */
     char message[512]; /* the vendor's message, a transport error, or why the
@@ -44,9 +66,11 @@ struct ab_api_result {
 };
 
 /* transport_error: NULL if an HTTP answer arrived, else curl's text.
- * extra may be NULL. Always fills *r. */
+ * content_type (may be NULL) names what a non-vendor answer was. extra may
+ * be NULL. Always fills *r. */
 void ab_api_classify(const char *transport_error, long http_status,
-                     const char *body, size_t body_len,
-                     const struct ab_api_codes *extra, struct ab_api_result *r);
+                     const char *content_type, const char *body,
+                     size_t body_len, const struct ab_api_codes *extra,
+                     struct ab_api_result *r);
 
 #endif

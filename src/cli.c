@@ -22,6 +22,7 @@ static const struct {
     {"status", ab_cmd_status, "counts by status, last run, progress"},
     {"report", ab_cmd_report, "per-company results and a summary"},
     {"retry", ab_cmd_retry, "put failed companies back to pending"},
+    {"callbacks", ab_cmd_callbacks, "receive the vendor's callbacks"},
 };
 
 static void usage(FILE *f)

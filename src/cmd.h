@@ -11,5 +11,6 @@ int ab_cmd_run(const struct ab_cli *cli, int argc, char **argv);
 int ab_cmd_status(const struct ab_cli *cli, int argc, char **argv);
 int ab_cmd_report(const struct ab_cli *cli, int argc, char **argv);
 int ab_cmd_retry(const struct ab_cli *cli, int argc, char **argv);
+int ab_cmd_callbacks(const struct ab_cli *cli, int argc, char **argv);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "cmd.h"
 #include "import.h"
+#include "import_sqlite.h"
 #include "log.h"
 #include "store.h"
 #include "validate.h"
@@ -129,6 +130,48 @@ static void help(void)
         AB_IMPORT_MAX_FIELD, PRINT_MAX);
 }
 
+static void help_from_sqlite(void)
+{
+    printf(
+        "\n"
+        "From another program's SQLite database:\n"
+        "  authbatch import [--strict] [--rejects OUT.csv] --from-sqlite FILE\n"
+        "                   (--table NAME | --query SQL)\n"
+        "\n"
+        "  --from-sqlite FILE  read the companies from the SQLite database "
+        "FILE\n"
+        "  --table NAME        every row of the table or view NAME\n"
+        "  --query SQL         the rows of one SELECT; alias its columns to "
+        "the names\n"
+        "                      above, e.g.\n"
+        "    --query \"SELECT name AS companyName, uscc AS registerNo, boss "
+        "AS legalPerson,\n"
+        "             mobile AS applicantContact FROM clients WHERE status = "
+        "'new'\"\n"
+        "\n"
+        "FILE is opened read-only and never written; nothing is created next "
+        "to it (a\n"
+        "WAL-mode file without its -wal is read with immutable=1 and checked "
+        "unchanged\n"
+        "afterwards; one whose -wal has changes but no -shm is refused). "
+        "Columns are\n"
+        "matched by the names above, as CSV headers are, and every row gets "
+        "the same\n"
+        "rules. NULL is an empty field; an INTEGER (a mobile stored as a "
+        "number) or an\n"
+        "integral REAL becomes its digits; a BLOB in an imported column "
+        "rejects the row.\n"
+        "A bad row is reported as FILE:NAME:ROWID: reason (--query: "
+        "FILE:query:ROW,\n"
+        "the row number) and stored in rejected_rows under the source "
+        "FILE:NAME or\n"
+        "FILE:query. Exit status as above; besides 64 for a --query that is "
+        "not one\n"
+        "read-only SELECT, 65 for no such table or a file that is not SQLite, "
+        "75 when\n"
+        "FILE stays locked by a writer or changed while it was read.\n");
+}
+
 int ab_cmd_import(const struct ab_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -136,6 +179,9 @@ int ab_cmd_import(const struct ab_cli *cli, int argc, char **argv)
         {"rejects", required_argument, NULL, 'r'},
         {"encoding", required_argument, NULL, 'e'},
         {"delimiter", required_argument, NULL, 'd'},
+        {"from-sqlite", required_argument, NULL, 'S'},
+        {"table", required_argument, NULL, 'T'},
+        {"query", required_argument, NULL, 'Q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -144,8 +190,8 @@ int ab_cmd_import(const struct ab_cli *cli, int argc, char **argv)
     struct ab_err err = {0};
     struct printer pr = {0, 0};
     struct ab_store *s;
-    const char *path;
-    char how[160];
+    const char *path, *from_sqlite = NULL, *table = NULL, *query = NULL;
+    char shown[1024], how[160];
     int c, rc;
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -172,8 +218,18 @@ int ab_cmd_import(const struct ab_cli *cli, int argc, char **argv)
                 return AB_EXIT_USAGE;
             }
             break;
+        case 'S':
+            from_sqlite = optarg;
+            break;
+        case 'T':
+            table = optarg;
+            break;
+        case 'Q':
+            query = optarg;
+            break;
         case 'h':
             help();
+            help_from_sqlite();
             return AB_EXIT_OK;
         default:
             fprintf(stderr, "usage: authbatch import [--strict] "
@@ -182,12 +238,26 @@ int ab_cmd_import(const struct ab_cli *cli, int argc, char **argv)
             return AB_EXIT_USAGE;
         }
     }
-    if (argc - optind != 1) {
+    if (from_sqlite || table || query) {
+        if (!from_sqlite || !table == !query || argc - optind != 0) {
+            ab_log_error("import: expected --from-sqlite FILE and one of "
+                         "--table NAME or --query SQL, and no other FILE; "
+                         "see 'authbatch import --help'");
+            return AB_EXIT_USAGE;
+        }
+        if (o.encoding != AB_CHARSET_AUTO || o.delimiter) {
+            ab_log_error("import: --encoding and --delimiter are for CSV "
+                         "files; SQLite text is UTF-8");
+            return AB_EXIT_USAGE;
+        }
+        path = from_sqlite;
+    } else if (argc - optind != 1) {
         ab_log_error("import: expected one FILE (or '-' for standard input)"
                      "; see 'authbatch import --help'");
         return AB_EXIT_USAGE;
+    } else {
+        path = argv[optind];
     }
-    path = argv[optind];
     if (o.rejects_path && strcmp(o.rejects_path, path) == 0) {
         ab_log_error("import: --rejects must name another file than '%s'",
                      path);
@@ -199,26 +269,34 @@ int ab_cmd_import(const struct ab_cli *cli, int argc, char **argv)
 
     if ((rc = ab_cli_open_store(cli, 0, &s)) != 0)
         return rc;
-    rc = ab_import_file(s, path, &o, &r, &err);
+    if (from_sqlite)
+        rc = ab_import_sqlite(s, path, table, query, &o, &r, &err);
+    else
+        rc = ab_import_file(s, path, &o, &r, &err);
     ab_store_close(s);
 
     if (pr.hidden > 0)
         fprintf(stderr, "... and %lld more rejected rows (all stored)\n",
                 (long long)pr.hidden);
     if (rc != 0) {
-        if (rc == AB_EDATA || rc == AB_ENOENT || rc == AB_ENOMEM)
+        if (rc == AB_EDATA || rc == AB_ENOENT || rc == AB_ENOMEM ||
+            rc == AB_EINVAL)
             ab_log_error("%s", err.msg);
         else
             ab_log_error("%s; nothing imported", err.msg);
         return ab_cli_exit_for(rc);
     }
+    if (from_sqlite)
+        snprintf(shown, sizeof shown, "%s:%s", path, table ? table : "query");
+    else
+        snprintf(shown, sizeof shown, "%s",
+                 strcmp(path, "-") == 0 ? "<stdin>" : path);
     ab_import_describe(&r, how, sizeof how);
     if (ab_log_verbosity() >= 0)
         fprintf(stderr,
                 "import: %s: %lld new, %lld updated, %lld "
                 "unchanged, %lld rejected%s%s\n",
-                strcmp(path, "-") == 0 ? "<stdin>" : path,
-                (long long)r.new_rows, (long long)r.updated,
+                shown, (long long)r.new_rows, (long long)r.updated,
                 (long long)r.unchanged, (long long)r.rejected,
                 how[0] ? "; " : "", how);
     return r.rejected > 0 ? AB_EXIT_DATAERR : AB_EXIT_OK;

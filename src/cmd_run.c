@@ -1,11 +1,15 @@
 /* cmd_run.c - `authbatch run`: options, credentials, the run lock, then the
  * dispatcher; progress, metrics and pings around it; the exit status. */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "creds.h"
@@ -16,14 +20,15 @@
 #include "metrics.h"
 #include "ping.h"
 #include "progress.h"
-#include "sign.h"
 #include "store.h"
 #include "store_queue.h"
 #include "store_report.h"
+#include "validate.h"
 
 #define HOST_TEST "https://openapi.qiyuesuo.cn"
 #define HOST_PROD "https://openapi.qiyuesuo.com"
 #define METRICS_EVERY_MS 5000
+#define FDS_BESIDES_SOCKETS 64 /* database, WAL, logs, metrics, resolver... */
 
 struct run_cfg {
     struct ab_dispatch_opts d;
@@ -34,6 +39,7 @@ struct run_cfg {
     const char *ping_url;
     enum ab_progress_mode progress;
     int dry_run;
+    int allow_http;
     char base_url[2048];
 };
 
@@ -55,6 +61,8 @@ static void usage(FILE *f)
         "Where:\n"
         "  --base-url URL        API base (default $QYS_BASE_URL or the test "
         "host)\n"
+        "  --allow-http          accept a plain http:// base URL that is not "
+        "loopback\n"
         "  --env test|prod       %s or %s\n"
         "  --cacert FILE         trust this CA bundle (TLS is always "
         "verified)\n"
@@ -100,6 +108,24 @@ static int bad(const char *opt, const char *v)
     return AB_EXIT_USAGE;
 }
 
+/* The host of "host[:port][/...]" is this machine's loopback. */
+static int loopback(const char *hostport)
+{
+    size_t n = strcspn(hostport, "/?#");
+    char host[256];
+    const char *colon;
+
+    if (n >= sizeof host)
+        return 0;
+    memcpy(host, hostport, n);
+    host[n] = '\0';
+    if (host[0] == '[')
+        return strncmp(host, "[::1]", 5) == 0;
+    if ((colon = strchr(host, ':')))
+        host[colon - host] = '\0';
+    return strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0;
+}
+
 static int parse(int argc, char **argv, struct run_cfg *c)
 {
     enum {
@@ -123,6 +149,7 @@ static int parse(int argc, char **argv, struct run_cfg *c)
         O_PROGRESS,
         O_METRICS,
         O_PING,
+        O_HTTP,
         O_CSVENC,
         O_CSVSEP,
     };
@@ -149,6 +176,7 @@ static int parse(int argc, char **argv, struct run_cfg *c)
         {"progress", required_argument, NULL, O_PROGRESS},
         {"metrics-file", required_argument, NULL, O_METRICS},
         {"ping-url", required_argument, NULL, O_PING},
+        {"allow-http", no_argument, NULL, O_HTTP},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -207,8 +235,10 @@ static int parse(int argc, char **argv, struct run_cfg *c)
             break;
         case O_RATE:
             r = strtod(optarg, &end);
-            if (end == optarg || *end || !(r >= 0) || r > 1e6)
-                return bad("--rate", optarg);
+            /* 0 is "no ceiling"; below 0.001/s an interval overflows. */
+            if (end == optarg || *end || !(r >= 0) || r > 1e6 ||
+                (r > 0 && r < 0.001))
+                return bad("--rate (0, or 0.001 to 1000000)", optarg);
             c->d.rate = r;
             break;
         case O_BURST:
@@ -218,8 +248,9 @@ static int parse(int argc, char **argv, struct run_cfg *c)
             break;
         case O_TIMEOUT:
             r = strtod(optarg, &end);
-            if (end == optarg || *end || !(r > 0) || r > 3600)
-                return bad("--timeout", optarg);
+            /* Under a millisecond would read as "no timeout" to curl. */
+            if (end == optarg || *end || !(r >= 0.001) || r > 3600)
+                return bad("--timeout (0.001 to 3600 s)", optarg);
             c->d.timeout_ms = (long)(r * 1000);
             break;
         case O_MAXATT:
@@ -270,6 +301,9 @@ static int parse(int argc, char **argv, struct run_cfg *c)
         case O_PING:
             c->ping_url = optarg;
             break;
+        case O_HTTP:
+            c->allow_http = 1;
+            break;
         case 'h':
             usage(stdout);
             return -1;
@@ -291,6 +325,14 @@ static int parse(int argc, char **argv, struct run_cfg *c)
     while (n > 0 && c->base_url[n - 1] == '/')
         c->base_url[--n] = '\0';
     c->d.base_url = c->base_url;
+    if (strncmp(c->base_url, "http://", 7) == 0 && !c->allow_http &&
+        !loopback(c->base_url + 7)) {
+        ab_log_error("run: '%s' is plain http: the App Token would cross the "
+                     "network in clear; use https:// (or --allow-http if "
+                     "you must)",
+                     c->base_url);
+        return AB_EXIT_USAGE;
+    }
     if (c->dry_run && c->csv) {
         ab_log_error("run: --dry-run changes nothing, so it cannot --csv; "
                      "import first");
@@ -318,25 +360,32 @@ static char *options_json(const struct run_cfg *c)
 /* --dry-run: one block per request that would go out. */
 struct dry {
     const struct run_cfg *c;
-    int64_t n;
+    int64_t n, unsendable;
 };
 
-static int print_dry(void *ctx, const struct ab_company *co)
+static int print_dry(void *ctx, struct ab_company *co)
 {
     struct dry *d = ctx;
-    char nonce[AB_SIGN_NONCE_LEN + 1] = "";
-    char *body = ab_api_body(co);
+    struct ab_headers h = {0};
+    char why[AB_VALIDATE_REASON_MAX];
+    char *body;
+    int i;
 
-    ab_sign_nonce(nonce);
-    printf("POST %s%s\n"
-           "x-qys-open-accesstoken: <redacted>\n"
-           "x-qys-open-timestamp: %lld\n"
-           "x-qys-open-nonce: %s\n"
-           "x-qys-open-signature: <redacted>\n"
-           "version: authbatch-%s\n"
-           "Content-Type: application/json;charset=UTF-8\n\n%s\n\n",
-           d->c->d.base_url, AB_API_PATH, (long long)ab_now_ms(), nonce,
-           AB_VERSION, body ? body : "");
+    /* As the run would: a row that fails the import's rules is not sent. */
+    if (ab_validate_claimed(co, why, sizeof why) != 0) {
+        printf("# company #%lld would not be sent: %s\n\n", (long long)co->id,
+               why);
+        d->unsendable++;
+        return 0;
+    }
+    body = ab_api_body(co);
+
+    ab_api_redacted_headers(ab_now_ms(), &h);
+    printf("POST %s%s\n", d->c->d.base_url, AB_API_PATH);
+    for (i = 0; i < h.n; i++)
+        printf("%s\n", h.line[i]);
+    printf("Content-Type: application/json;charset=UTF-8\n\n%s\n\n",
+           body ? body : "");
     free(body);
     d->n++;
     return 0;
@@ -346,20 +395,27 @@ static int dry_run(const struct ab_cli *cli, const struct run_cfg *c)
 {
     struct ab_store *s;
     struct ab_err err = {0};
-    struct dry d = {c, 0};
+    struct dry d = {c, 0, 0};
+    /* Before the database is open (lock.h). Rows in flight are another
+     * run's work while it holds the lock, and due again otherwise. */
+    int live = ab_lock_held(cli->db_path);
     int rc;
 
     if ((rc = ab_cli_open_store(cli, AB_STORE_READONLY, &s)) != 0)
         return rc;
-    rc = ab_queue_peek(s, ab_now_ms(), c->d.limit, print_dry, &d, &err);
+    if (live)
+        ab_log_info("another run holds '%s': the companies it has in "
+                    "flight are not listed",
+                    cli->db_path);
+    rc = ab_queue_peek(s, ab_now_ms(), c->d.limit, !live, print_dry, &d, &err);
     ab_store_close(s);
     if (rc != 0) {
         ab_log_error("%s", err.msg);
         return ab_cli_exit_for(rc);
     }
-    ab_log_info("dry run: %lld requests would be sent to %s; nothing was "
-                "sent or changed",
-                (long long)d.n, c->d.base_url);
+    ab_log_info("dry run: %lld requests would be sent to %s (%lld companies "
+                "would fail unsent); nothing was sent or changed",
+                (long long)d.n, c->d.base_url, (long long)d.unsendable);
     return AB_EXIT_OK;
 }
 
@@ -426,29 +482,45 @@ static void on_tick(void *ctx, const struct ab_run_stats *st)
     }
 }
 
-/* SPEC §5. "Some companies failed" means failed in this run: companies
- * that failed in earlier runs are reported by `status` and `report`, and
- * would otherwise make every later run, cron's included, exit 1 until
- * someone runs `retry`. */
-static int exit_status(enum ab_dispatch_end end, const struct ab_counts *n,
-                       const struct ab_run_stats *st)
+/* Room for --concurrency sockets besides the files a run keeps open: the
+ * soft limit is raised towards the hard one; what still does not fit is a
+ * configuration error, not an unreachable API. */
+static int fit_descriptors(int concurrency)
 {
-    switch (end) {
-    case AB_END_FATAL:
-        return AB_EXIT_NOPERM;
-    case AB_END_UNREACHABLE:
-        return AB_EXIT_UNAVAILABLE;
-    case AB_END_DB:
-        return AB_EXIT_IOERR;
-    case AB_END_SOFTWARE:
-        return AB_EXIT_SOFTWARE;
-    case AB_END_COMPLETE:
-    case AB_END_STOPPED:
-        break;
+    struct rlimit rl;
+    rlim_t need = (rlim_t)concurrency + FDS_BESIDES_SOCKETS;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+        return 0;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need
+                      ? need
+                      : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= need)
+        return 0;
+    ab_log_error("run: --concurrency %d needs about %llu open files, and "
+                 "this process may have %llu (ulimit -n): lower "
+                 "--concurrency or raise the limit",
+                 concurrency, (unsigned long long)need,
+                 (unsigned long long)rl.rlim_max);
+    return AB_EXIT_CONFIG;
+}
+
+/* What --dry-run checks as a real run would, with the same statuses. */
+static int check_config(const struct run_cfg *c, struct ab_creds *creds)
+{
+    struct ab_err err = {0};
+
+    if (ab_creds_load(creds, c->credentials, &err) != 0) {
+        ab_log_error("%s", err.msg);
+        return AB_EXIT_CONFIG;
     }
-    if (n->pending + n->retry_wait + n->in_flight > 0)
-        return AB_EXIT_TEMPFAIL;
-    return st->failed > 0 ? AB_EXIT_FAILED : AB_EXIT_OK;
+    if (c->d.cacert && access(c->d.cacert, R_OK) != 0) {
+        ab_log_error("run: cannot read CA file '%s': %s", c->d.cacert,
+                     strerror(errno));
+        ab_creds_release(creds);
+        return AB_EXIT_NOINPUT;
+    }
+    return 0;
 }
 
 static void summary(const struct ab_run_stats *st, const struct ab_counts *n,
@@ -474,30 +546,38 @@ int ab_cmd_run(const struct ab_cli *cli, int argc, char **argv)
     struct ab_store *s = NULL;
     struct ab_err err = {0};
     struct ab_run_stats st;
+    struct ab_stopper stop;
     struct ab_counts n;
     struct tick_ctx t = {0};
-    enum ab_dispatch_end end;
     int64_t rejected = 0;
     char *opts = NULL;
-    int rc, status;
+    int rc, status, work_left;
 
     memset(&c, 0, sizeof c);
     if ((rc = parse(argc, argv, &c)) != 0)
         return rc < 0 ? AB_EXIT_OK : rc;
-    if (c.dry_run)
+    if ((status = check_config(&c, &creds)) != 0)
+        return status;
+    if (c.dry_run) {
+        ab_creds_release(&creds);
         return dry_run(cli, &c);
-    if ((rc = ab_creds_load(&creds, c.credentials, &err)) != 0) {
-        ab_log_error("%s", err.msg);
-        return AB_EXIT_CONFIG;
     }
+    if ((status = fit_descriptors(c.d.concurrency)) != 0)
+        goto out_creds;
     signal(SIGPIPE, SIG_IGN);
     if ((rc = ab_lock_acquire(cli->db_path, &lock, &err)) != 0) {
         ab_log_error("%s", err.msg);
         status = rc == AB_EBUSY ? AB_EXIT_TEMPFAIL : AB_EXIT_IOERR;
         goto out_creds;
     }
-    if ((status = ab_cli_open_store(cli, 0, &s)) != 0)
+    /* The file locked is the file used: opened by its resolved path, with
+     * no symbolic link to follow. */
+    if ((rc = ab_store_open_as(ab_lock_db_path(lock), cli->db_path,
+                               AB_STORE_NOFOLLOW, &s, &err)) != 0) {
+        ab_log_error("%s", err.msg);
+        status = ab_cli_exit_for(rc == AB_EBUSY ? AB_EIO : rc);
         goto out_unlock;
+    }
     if (c.csv && (status = import_csv(s, c.csv, &c.csv_opts, &rejected)) != 0)
         goto out_close;
     if (c.ping_url)
@@ -513,22 +593,22 @@ int ab_cmd_run(const struct ab_cli *cli, int argc, char **argv)
     c.d.on_tick = on_tick;
     c.d.tick_ctx = &t;
 
-    rc = ab_dispatch_run(s, &c.d, &st, &end, &err);
+    rc = ab_dispatch_run(s, &c.d, &st, &stop, &err);
     ab_progress_finish(t.progress, &st);
     if (rc != 0) {
         ab_log_error("%s", err.msg);
         status = ab_cli_exit_for(rc);
         goto out_progress;
     }
-    if (err.msg[0])
-        ab_log_error("%s", err.msg);
+    if (stop.msg.msg[0])
+        ab_log_error("%s", stop.msg.msg);
     if (ab_store_counts(s, &n, &err) != 0) {
         ab_log_error("%s", err.msg);
         memset(&n, 0, sizeof n);
-        if (end == AB_END_COMPLETE || end == AB_END_STOPPED)
-            end = AB_END_DB;
+        ab_stop_request(&stop, AB_STOP_DB, &err);
     }
-    status = exit_status(end, &n, &st);
+    work_left = n.pending + n.retry_wait + n.in_flight > 0;
+    status = ab_stop_exit_status(stop.why, work_left, st.failed > 0);
     if (status == AB_EXIT_OK && rejected > 0)
         status = AB_EXIT_DATAERR;
     st.exit_status = status;
@@ -552,7 +632,7 @@ out_progress:
 out_close:
     ab_store_close(s);
 out_unlock:
-    ab_lock_release(lock);
+    ab_lock_release(lock); /* after the database is closed (lock.h) */
 out_creds:
     ab_creds_release(&creds);
     return status;

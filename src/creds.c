@@ -92,8 +92,13 @@ static int load_file(struct ab_creds *c, const char *file, struct ab_err *err)
             rc = set_value(c->secret, eq, strlen(eq), "access_secret", where,
                            err);
         else
-            rc = ab_err_set(err, AB_ECONFIG, "%s: unknown key '%.40s'", where,
-                            p);
+            /* Never echo the key: a secret pasted on a line of its own
+             * (base64 ends in '=') would be the "key". */
+            rc = ab_err_set(err, AB_ECONFIG,
+                            "%s: not an access_token= or access_secret= "
+                            "line (the line is not shown: it may hold a "
+                            "secret)",
+                            where);
     }
     fclose(f);
     ab_sign_wipe(line, sizeof line);

@@ -1,6 +1,5 @@
 #include "dispatch.h"
 
-#include <assert.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,11 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batch.h"
+#include "claimq.h"
 #include "engine.h"
 #include "log.h"
 #include "ratelimit.h"
-#include "sign.h"
 #include "store_queue.h"
+#include "validate.h"
 
 #define FLUSH_EVERY_MS                                                         \
     100                    /* results reach the database at least this often   \
@@ -21,61 +22,81 @@
 #define CLAIM_MAX 1024     /* companies claimed per transaction, at most */
 #define CLAIM_AHEAD_MS 250 /* ...and no more than this much sending ahead */
 #define TICK_MS 250
-#define RATE_WINDOW 20 /* ticks of completions behind rate_now (5 s) */
-#define MAX_WAIT_MS (10 * 60 * 1000) /* longer retry waits end the run */
+#define RATE_WINDOW 20              /* ticks behind rate_now (5 s) */
+#define HORIZON_MS (10 * 60 * 1000) /* longer waits end the run */
+#define SKEW_MS 60000               /* clock disagreement worth a word */
+#define RUN_BUSY_MS 100             /* the run never waits longer for SQLite */
+#define COMMIT_DEADLINE_MS (10 * 60 * 1000)
 
 struct job {
     struct dispatcher *d;
     struct ab_company c;
+    int64_t sent_us;
     int in_use;
+    int probe;        /* this request is the second opinion on a refusal */
+    int probe_unsent; /* ...and it waits to be sent */
 };
 
-struct result {
-    int64_t company_id;
-    int attempt_no;
-    int64_t started_at, duration_ms, next_attempt_at;
-    const char *status;
-    struct ab_api_result api;
+/* Answers whose meaning waits for a verdict: refusals for the second
+ * opinion, foreign answers for the end of their run. */
+struct held {
+    struct ab_result r;
+    int prev_attempts;
+    int64_t retry_after_ms;
+};
+
+struct holdlist {
+    struct held *h;
+    int n, cap;
 };
 
 struct dispatcher {
     uv_loop_t loop;
+    uv_idle_t kick;
+    uv_timer_t t_send, t_flush, t_tick, t_runtime;
+    uv_signal_t sigint, sigterm;
+    int open_handles;
+
     struct ab_engine *eng;
     struct ab_store *s;
     const struct ab_dispatch_opts *o;
     struct ab_run_stats *st;
-    struct ab_err *err;
-    char url[2048];
-    char version_hdr[64];
-
     struct ab_ratelimit *rl;
-    uv_timer_t t_dispatch, t_flush, t_tick, t_runtime;
-    uv_signal_t sigint, sigterm;
-    int open_handles;
-
-    struct ab_company *queue; /* claimed, not yet sent */
-    int qhead, qlen, qcap;
+    struct ab_batch *batch;
+    struct ab_claimq *q;
+    struct ab_stopper *stop;
     struct job *jobs;
+    char url[2048];
 
-    struct result *results; /* answered, not yet committed */
-    int nresults;
+    int flush_due;  /* the flush timer fired */
+    int dry;        /* the last claim found nothing: wait for a timer */
+    int claim_busy; /* ...because another writer held the database */
+    int signals;    /* SIGINT/SIGTERM received */
+    int cancelled;  /* in-flight requests were cancelled */
+    int finished;
+    int backpressure; /* results cannot be committed: send nothing */
+    int64_t commit_failing_since; /* Unix ms, 0 when commits work */
+    int commit_fatal;             /* a commit failed for good (not busy) */
+    int64_t runtime_end_ms;
+    int64_t last_cut_ms;
 
-    int64_t claimed; /* companies claimed this run (for --limit) */
-    int dry;         /* the last claim found nothing: claim again on a timer */
-    int64_t last_cut_ms; /* when the limiter was last cut (Unix ms) */
     int64_t consecutive_transport;
     int got_answer;
-    int stopping, cancelled, finished;
-    enum ab_dispatch_end end;
+    struct job *probe;  /* the second opinion in progress, or NULL */
+    struct job *staged; /* claimed, checked, waiting for its rate slot */
+    struct holdlist refused, foreign;
+
+    int64_t skew_ms; /* server minus local, when worth saying */
+    int skew_warned;
+
     int64_t ticks[RATE_WINDOW];
     int64_t answers_this_tick;
     int tick_i;
     uint64_t rng;
 };
 
-static int64_t now_us(struct dispatcher *d)
+static int64_t now_us(void)
 {
-    (void)d;
     return (int64_t)(uv_hrtime() / 1000);
 }
 
@@ -89,32 +110,20 @@ static double uniform(struct dispatcher *d)
            9007199254740992.0;
 }
 
-static void pump(struct dispatcher *d);
-static void finish(struct dispatcher *d);
+static void on_kick(uv_idle_t *h);
 
-/* Stops dispatching for good. The first reason wins, except that a failure
- * outranks a polite stop; msg (may be NULL) is kept only with the reason
- * that wins, so the message and the exit status always agree. */
-static void stop_err(struct dispatcher *d, enum ab_dispatch_end why,
-                     const struct ab_err *msg)
+/* Asks for a step: once, at the top of the next loop iteration (an active
+ * idle handle also keeps the loop from sleeping until then). */
+static void kick(struct dispatcher *d)
 {
-    int wins =
-        !d->stopping || (d->end == AB_END_STOPPED && why != AB_END_STOPPED);
-
-    d->stopping = 1;
-    if (wins) {
-        d->end = why;
-        if (d->err && msg)
-            *d->err = *msg;
-    }
-    uv_timer_stop(&d->t_dispatch);
+    if (!d->finished)
+        uv_idle_start(&d->kick, on_kick);
 }
 
-static void stop(struct dispatcher *d, enum ab_dispatch_end why,
-                 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void stop(struct dispatcher *d, enum ab_stop why, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static void stop(struct dispatcher *d, enum ab_dispatch_end why,
-                 const char *fmt, ...)
+static void stop(struct dispatcher *d, enum ab_stop why, const char *fmt, ...)
 {
     struct ab_err e = {0};
 
@@ -125,60 +134,688 @@ static void stop(struct dispatcher *d, enum ab_dispatch_end why,
         va_end(ap);
         e.code = AB_EIO;
     }
-    stop_err(d, why, fmt ? &e : NULL);
+    ab_stop_request(d->stop, why, fmt ? &e : NULL);
+    uv_timer_stop(&d->t_send);
+    kick(d);
 }
 
-static int flush(struct dispatcher *d)
+static int stopping(const struct dispatcher *d)
 {
-    struct ab_err err = {0};
-    int i, rc;
+    return d->stop->why != AB_STOP_NONE;
+}
 
-    if (d->nresults == 0)
-        return 0;
-    if ((rc = ab_store_begin(d->s, &err)) != 0)
-        goto out_fail;
-    for (i = 0; i < d->nresults; i++) {
-        struct result *r = &d->results[i];
-        struct ab_queue_result q = {
-            .company_id = r->company_id,
-            .run_id = d->st->run_id,
-            .attempt_no = r->attempt_no,
-            .started_at = r->started_at,
-            .duration_ms = r->duration_ms,
-            .api = &r->api,
-            .status = r->status,
-            .next_attempt_at = r->next_attempt_at,
-        };
-        if ((rc = ab_queue_record(d->s, &q, &err)) != 0) {
-            ab_store_rollback(d->s);
-            goto out_fail;
+/* "11m40s" */
+static void fmt_duration(char *buf, size_t n, int64_t ms)
+{
+    int64_t s = (ms < 0 ? -ms : ms) / 1000;
+
+    if (s >= 3600)
+        snprintf(buf, n, "%lldh%02lldm%02llds", (long long)(s / 3600),
+                 (long long)(s / 60 % 60), (long long)(s % 60));
+    else if (s >= 60)
+        snprintf(buf, n, "%lldm%02llds", (long long)(s / 60),
+                 (long long)(s % 60));
+    else
+        snprintf(buf, n, "%llds", (long long)s);
+}
+
+/* "; the local clock is 11m40s behind the server's ..." or "". */
+static void skew_note(const struct dispatcher *d, char *buf, size_t n)
+{
+    char dur[32];
+
+    buf[0] = '\0';
+    if (!d->skew_ms)
+        return;
+    fmt_duration(dur, sizeof dur, d->skew_ms);
+    snprintf(buf, n,
+             "; the local clock is %s %s the server's (its Date header): "
+             "the vendor checks request timestamps, so fix the clock (NTP) "
+             "rather than the credentials",
+             dur, d->skew_ms > 0 ? "behind" : "ahead of");
+}
+
+static void check_clock(struct dispatcher *d, const struct ab_http_result *h)
+{
+    int64_t skew;
+    char note[300];
+
+    if (!h->server_date_ms)
+        return;
+    /* The Date header has whole seconds and left the server before the
+     * answer travelled: compare with when the request started too. */
+    skew = h->server_date_ms - ab_now_ms();
+    if (skew > -SKEW_MS && skew < SKEW_MS) {
+        d->skew_ms = 0;
+        return;
+    }
+    d->skew_ms = skew;
+    if (!d->skew_warned) {
+        d->skew_warned = 1;
+        skew_note(d, note, sizeof note);
+        ab_log_warn("clock%s", note + 1);
+    }
+}
+
+/* Holding answers back. */
+static struct held *hold(struct holdlist *l)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? l->cap * 2 : 16;
+        struct held *p = realloc(l->h, (size_t)cap * sizeof *p);
+        if (!p)
+            return NULL;
+        l->h = p;
+        l->cap = cap;
+    }
+    memset(&l->h[l->n], 0, sizeof l->h[l->n]);
+    return &l->h[l->n++];
+}
+
+static struct ab_result *add_result(struct dispatcher *d)
+{
+    struct ab_result *r = ab_batch_add(d->batch);
+    if (!r)
+        stop(d, AB_STOP_SOFTWARE, "out of memory");
+    return r;
+}
+
+/* Settles a result the retry policy decides: the company's attempt
+ * `attempt_no` ended in r->api (judged as `as` for the allowance). */
+static void decide(struct dispatcher *d, struct ab_result *r,
+                   enum ab_outcome as, int64_t retry_after_ms)
+{
+    int64_t delay = 0;
+    enum ab_retry_verdict v = ab_retry_decide(
+        &d->o->retry, as, r->attempt_no, retry_after_ms, uniform(d), &delay);
+
+    r->charged = 1;
+    switch (v) {
+    case AB_RETRY_FINAL:
+        if (r->api.outcome == AB_OUT_ISSUED) {
+            r->status = "done";
+            r->final = AB_FINAL_DONE;
+        } else if (r->api.outcome == AB_OUT_ALREADY_AUTHED) {
+            r->status = "already_authed";
+            r->final = AB_FINAL_ALREADY_AUTHED;
+        } else {
+            r->status = "failed";
+            r->final = AB_FINAL_FAILED;
+        }
+        break;
+    case AB_RETRY_LATER:
+        r->status = "retry_wait";
+        r->next_attempt_at = ab_now_ms() + delay;
+        d->st->waiting++;
+        break;
+    case AB_RETRY_GIVE_UP:
+    case AB_RETRY_STOP:
+        r->status = "failed";
+        r->final = AB_FINAL_FAILED;
+        break;
+    }
+}
+
+/* Moves held answers into the batch: charged (as transient answers, within
+ * the allowance of `as`) or not (the companies stay pending, their counts
+ * unchanged). */
+static void settle(struct dispatcher *d, struct holdlist *l, int charged,
+                   enum ab_outcome as)
+{
+    int i;
+
+    for (i = 0; i < l->n; i++) {
+        struct ab_result *r = add_result(d);
+        if (!r)
+            break;
+        *r = l->h[i].r;
+        if (charged) {
+            r->attempt_no = l->h[i].prev_attempts + 1;
+            decide(d, r, as, l->h[i].retry_after_ms);
+        } else {
+            r->attempt_no = l->h[i].prev_attempts;
+            r->status = "pending";
+            r->charged = 0;
+            r->final = AB_FINAL_NONE;
         }
     }
-    if ((rc = ab_queue_run_update(d->s, d->st, 0, &err)) != 0) {
-        ab_store_rollback(d->s);
-        goto out_fail;
-    }
-    if ((rc = ab_store_commit(d->s, &err)) != 0)
-        goto out_fail;
-    d->nresults = 0;
-    return 0;
+    l->n = 0;
+}
 
-out_fail:
-    /* Those companies stay 'in_flight' in the file: the next run asks
-     * again. Nothing else can be trusted to be written now. */
-    d->nresults = 0;
-    stop_err(d, AB_END_DB, &err);
+static void release_job(struct job *j)
+{
+    if (j->d && j->d->probe == j)
+        j->d->probe = NULL;
+    ab_company_release(&j->c);
+    j->in_use = j->probe = j->probe_unsent = 0;
+}
+
+/* A result for j's answer with the attempt not charged: the company stays
+ * pending, its count unchanged. */
+static struct ab_result *uncharged(struct dispatcher *d, struct job *j,
+                                   const struct ab_http_result *h,
+                                   const struct ab_api_result *a)
+{
+    struct ab_result *r = add_result(d);
+
+    if (r) {
+        r->api = *a;
+        r->company_id = j->c.id;
+        r->started_at = h->started_ms;
+        r->duration_ms = h->duration_ms;
+        r->attempt_no = j->c.attempts;
+        r->status = "pending";
+    }
+    return r;
+}
+
+static void hold_answer(struct dispatcher *d, struct holdlist *l, struct job *j,
+                        const struct ab_http_result *h,
+                        const struct ab_api_result *a)
+{
+    struct held *x = hold(l);
+
+    if (!x) {
+        stop(d, AB_STOP_SOFTWARE, "out of memory");
+        uncharged(d, j, h, a);
+        return;
+    }
+    x->r.api = *a;
+    x->r.company_id = j->c.id;
+    x->r.started_at = h->started_ms;
+    x->r.duration_ms = h->duration_ms;
+    x->prev_attempts = j->c.attempts;
+    x->retry_after_ms = (int64_t)h->retry_after_s * 1000;
+}
+
+static void on_answer(void *ctx, const struct ab_http_result *h);
+
+/* The refusal of a second opinion, or its acceptance. */
+static void verdict(struct dispatcher *d, struct job *j,
+                    const struct ab_api_result *a)
+{
+    char note[300];
+
+    d->probe = NULL;
+    j->probe = j->probe_unsent = 0;
+    if (a->outcome == AB_OUT_FATAL) {
+        skew_note(d, note, sizeof note);
+        settle(d, &d->refused, 0, AB_OUT_TRANSIENT);
+        stop(d, AB_STOP_FATAL,
+             "the API refused the request, and a second one: HTTP %ld, "
+             "code %ld, %.200s%s",
+             a->http_status, a->has_code ? a->code : 0, a->message, note);
+        return;
+    }
+    ab_log_warn("a refusal was not confirmed by a second request (fresh "
+                "timestamp and nonce): counted as a transient answer, the "
+                "run goes on");
+    settle(d, &d->refused, 1, AB_OUT_TRANSIENT);
+    j->c.attempts++; /* the refusal was charged to this company just now */
+}
+
+/* Fills r from an answer to j and decides what happens to the company. */
+static void judge(struct dispatcher *d, struct job *j,
+                  const struct ab_http_result *h, struct ab_result *r)
+{
+    int transport = h->transport_error != NULL;
+    int64_t ra_ms = (int64_t)h->retry_after_s * 1000;
+
+    r->attempt_no = j->c.attempts + 1;
+    decide(d, r, r->api.outcome, ra_ms);
+    if (r->final == AB_FINAL_FAILED && transport && !d->got_answer) {
+        /* The API has not answered anyone in this run: the company is
+         * not at fault. It stays pending, this attempt not charged, and
+         * the run ends. */
+        r->status = "pending";
+        r->final = AB_FINAL_NONE;
+        r->charged = 0;
+        r->attempt_no = j->c.attempts;
+        stop(d, AB_STOP_UNREACHABLE,
+             "the API at '%s' could not be reached: %.300s", d->o->base_url,
+             r->api.message);
+    }
+    if (r->api.outcome == AB_OUT_THROTTLED) {
+        int64_t now = ab_now_ms();
+        if (h->started_ms >= d->last_cut_ms) {
+            d->last_cut_ms = now;
+            d->st->throttles++;
+        }
+        if (ra_ms > HORIZON_MS ||
+            (d->runtime_end_ms && now + ra_ms > d->runtime_end_ms))
+            stop(d, AB_STOP_HORIZON,
+                 "the API asked to wait %ld s before the next request "
+                 "(Retry-After): longer than this run waits; the work is "
+                 "left for the next run",
+                 h->retry_after_s);
+    }
+}
+
+static void on_answer(void *ctx, const struct ab_http_result *h)
+{
+    struct job *j = ctx;
+    struct dispatcher *d = j->d;
+    struct ab_api_result a;
+    struct ab_result *r;
+    int transport = h->transport_error != NULL;
+    int keep_job = 0;
+
+    ab_api_classify(h->transport_error, h->status, h->content_type, h->body,
+                    h->body_len, &d->o->codes, &a);
+    d->answers_this_tick++;
+    d->st->by_outcome[a.outcome]++;
+    if (h->copies > 1)
+        d->st->resends += h->copies - 1;
+    check_clock(d, h);
+    if (transport) {
+        d->st->transport_errors++;
+        if (!d->cancelled)
+            d->consecutive_transport++;
+    } else {
+        d->consecutive_transport = 0;
+        d->got_answer = 1;
+        ab_ratelimit_answer(d->rl, now_us(), j->sent_us,
+                            a.outcome == AB_OUT_THROTTLED,
+                            (int64_t)h->retry_after_s * 1000000LL);
+    }
+    if (!transport && !a.foreign && d->foreign.n > 0)
+        /* A vendor answer ends the run of foreign ones: those were a
+         * passing hiccup, retried like transient answers. */
+        settle(d, &d->foreign, 1, AB_OUT_THROTTLED);
+
+    if (transport && (d->cancelled || ab_engine_broken(d->eng, NULL))) {
+        /* Not the company's fault: it stays pending, its count unchanged. */
+        if (j->probe)
+            settle(d, &d->refused, 0, AB_OUT_TRANSIENT);
+        uncharged(d, j, h, &a);
+    } else if (a.config) {
+        if (j->probe)
+            settle(d, &d->refused, 0, AB_OUT_TRANSIENT);
+        uncharged(d, j, h, &a);
+        stop(d, AB_STOP_CONFIG, "the API at '%s' answered %.200s%s%.300s",
+             d->o->base_url, a.message, h->location ? ": to " : "",
+             h->location ? h->location : "");
+    } else if (a.outcome == AB_OUT_FATAL) {
+        if (j->probe) {
+            verdict(d, j, &a);
+            uncharged(d, j, h, &a);
+        } else {
+            hold_answer(d, &d->refused, j, h, &a);
+            if (!d->probe && !stopping(d)) {
+                /* Stop sending; ask once more with fresh headers. */
+                ab_log_warn("the API refused a request (HTTP %ld, code %ld, "
+                            "%.200s): no new requests until a second one "
+                            "decides",
+                            a.http_status, a.has_code ? a.code : 0, a.message);
+                d->probe = j;
+                j->probe = j->probe_unsent = 1;
+                d->st->probes++;
+                keep_job = 1;
+            }
+        }
+    } else if (j->probe && transport) {
+        if (!stopping(d)) {
+            /* No verdict yet: ask again (the transport breaker bounds it). */
+            j->probe_unsent = 1;
+            keep_job = 1;
+        } else {
+            settle(d, &d->refused, 0, AB_OUT_TRANSIENT);
+            uncharged(d, j, h, &a);
+        }
+    } else if (a.foreign && !j->probe) {
+        hold_answer(d, &d->foreign, j, h, &a);
+        if (d->foreign.n >= 2 * d->o->concurrency + 8) {
+            settle(d, &d->foreign, 0, AB_OUT_THROTTLED);
+            stop(d, AB_STOP_NOT_VENDOR,
+                 "the answers from '%s' are not the vendor's API: %.300s "
+                 "(check --base-url and any proxy in between)",
+                 d->o->base_url, a.message);
+        }
+    } else {
+        if (j->probe)
+            verdict(d, j, &a);
+        if ((r = add_result(d))) {
+            r->api = a;
+            r->company_id = j->c.id;
+            r->started_at = h->started_ms;
+            r->duration_ms = h->duration_ms;
+            judge(d, j, h, r);
+        }
+    }
+    if (!keep_job)
+        release_job(j);
+
+    if (!d->got_answer &&
+        d->consecutive_transport >= 2LL * d->o->concurrency + 8)
+        stop(d, AB_STOP_UNREACHABLE,
+             "the API at '%s' could not be reached: %.300s", d->o->base_url,
+             a.message);
+    else if (d->consecutive_transport >= 4LL * d->o->concurrency + 16)
+        stop(d, AB_STOP_UNREACHABLE,
+             "the API at '%s' stopped answering: %.300s", d->o->base_url,
+             a.message);
+    kick(d);
+}
+
+/* Fills the signed header lines of one copy of j's request. */
+static int on_presend(void *ctx, int copy, struct ab_headers *h)
+{
+    struct job *j = ctx;
+    const struct ab_creds *c = j->d->o->creds;
+
+    if (copy > 0)
+        ab_log_debug("company #%lld: re-sent on a new connection, with a "
+                     "new nonce",
+                     (long long)j->c.id);
+    return ab_api_sign_headers(c->token, c->secret, ab_now_ms(), h) == 0 ? 0
+                                                                         : -1;
+}
+
+/* A company that must not be sent is failed with why, unsent, and not
+ * charged an attempt (the vendor never saw it). */
+static void fail_unsendable(struct dispatcher *d, struct job *j,
+                            const char *why)
+{
+    struct ab_result *r = add_result(d);
+
+    if (r) {
+        r->company_id = j->c.id;
+        r->attempt_no = j->c.attempts;
+        r->started_at = ab_now_ms();
+        r->status = "failed";
+        r->final = AB_FINAL_FAILED;
+        r->api.outcome = AB_OUT_REJECTED;
+        snprintf(r->api.message, sizeof r->api.message, "not sent: %s", why);
+    }
+    d->st->by_outcome[AB_OUT_REJECTED]++;
+    ab_log_warn("company #%lld not sent: %s", (long long)j->c.id, why);
+    release_job(j);
+}
+
+static void send_job(struct dispatcher *d, struct job *j)
+{
+    struct ab_engine_request rq = {0};
+    struct ab_err err = {0};
+
+    j->probe_unsent = 0;
+    if (!(rq.body = ab_api_body(&j->c))) {
+        fail_unsendable(d, j, "out of memory building the request body");
+        return;
+    }
+    rq.method = "POST";
+    rq.url = d->url;
+    rq.body_len = strlen(rq.body);
+    rq.presend = on_presend;
+    rq.done = on_answer;
+    rq.ctx = j;
+    j->sent_us = now_us();
+    d->st->attempts++;
+    if (j->c.attempts > 0 || j->probe)
+        d->st->retries++;
+    if (ab_engine_start(d->eng, &rq, &err) != 0) {
+        /* Failed before it left: recorded like any transport failure. */
+        struct ab_http_result h = {0};
+        h.transport_error = err.msg;
+        h.started_ms = ab_now_ms();
+        on_answer(j, &h);
+    }
+}
+
+static struct job *free_job(struct dispatcher *d)
+{
+    int i;
+
+    for (i = 0; i < d->o->concurrency; i++)
+        if (!d->jobs[i].in_use)
+            return &d->jobs[i];
+    return NULL;
+}
+
+static void arm(struct dispatcher *d, int64_t delay_ms);
+
+/* The next claimed company that passes the import's rules, in a job of
+ * its own; NULL when the queue has none now. Rows other programs insert
+ * straight into companies skip the import: its rules decide here whether,
+ * and in what form, one is sent; one that fails costs no rate slot. */
+static struct job *next_company(struct dispatcher *d)
+{
+    char why[AB_VALIDATE_REASON_MAX];
+    struct ab_err err = {0};
+    int64_t retries;
+    struct job *j;
+    int rc;
+
+    while (!stopping(d)) {
+        if (ab_claimq_len(d->q) == 0) {
+            if (d->dry)
+                return NULL;
+            rc = ab_claimq_refill(d->q, ab_now_ms(), &retries, &err);
+            if (rc == AB_EBUSY) {
+                d->dry = d->claim_busy = 1; /* the flush timer tries again */
+                return NULL;
+            }
+            d->claim_busy = 0;
+            if (rc != 0) {
+                stop(d, AB_STOP_DB, "%s", err.msg);
+                return NULL;
+            }
+            d->st->waiting -=
+                retries < d->st->waiting ? retries : d->st->waiting;
+            if (ab_claimq_len(d->q) == 0) {
+                d->dry = 1;
+                return NULL;
+            }
+        }
+        if (!(j = free_job(d)))
+            return NULL; /* cannot happen: in flight < concurrency */
+        j->in_use = 1;
+        j->d = d;
+        ab_claimq_pop(d->q, &j->c);
+        if (ab_validate_claimed(&j->c, why, sizeof why) == 0)
+            return j;
+        fail_unsendable(d, j, why);
+    }
+    return NULL;
+}
+
+/* Sends while the cap, the limiter, the queue and the state allow. */
+static void send_some(struct dispatcher *d)
+{
+    int64_t t, next;
+    struct job *j;
+
+    while (!stopping(d) && !d->backpressure &&
+           ab_engine_in_flight(d->eng) < d->o->concurrency) {
+        if (d->probe) {
+            if (!d->probe->probe_unsent)
+                return; /* the second opinion is out: wait for it */
+            j = d->probe;
+        } else if (!(j = d->staged) && !(j = d->staged = next_company(d))) {
+            return;
+        }
+        t = now_us();
+        next = ab_ratelimit_next(d->rl, t);
+        if (next > t) {
+            arm(d, (next - t + 999) / 1000);
+            return;
+        }
+        ab_ratelimit_take(d->rl, t);
+        if (j == d->staged)
+            d->staged = NULL;
+        send_job(d, j);
+    }
+}
+
+static int commit(struct dispatcher *d)
+{
+    struct ab_err err = {0};
+    int64_t vanished, dropped, now = ab_now_ms();
+    int64_t deadline = d->o->commit_deadline_ms > 0 ? d->o->commit_deadline_ms
+                                                    : COMMIT_DEADLINE_MS;
+    int n = ab_batch_len(d->batch), rc;
+
+    if (n == 0)
+        return 0;
+    rc = ab_batch_commit(d->batch, d->st, &vanished, &dropped, &err);
+    if (rc == 0) {
+        if (d->commit_failing_since)
+            ab_log_info("results stored again (%d waiting were committed); "
+                        "sending resumes",
+                        n);
+        d->commit_failing_since = 0;
+        d->backpressure = 0;
+        d->dry = 0; /* retries written just now, or rows others added */
+        return 0;
+    }
+    /* Nothing was written and nothing is lost: the results stay here. */
+    d->backpressure = 1;
+    if (!d->commit_failing_since) {
+        d->commit_failing_since = now;
+        ab_log_warn("cannot store %d results yet: %s; keeping them, sending "
+                    "nothing new, retrying every %d ms",
+                    n, err.msg, FLUSH_EVERY_MS);
+    }
+    if (rc != AB_EBUSY) {
+        d->commit_fatal = 1;
+        stop(d, AB_STOP_DB, "%s", err.msg);
+    } else if (now - d->commit_failing_since > deadline) {
+        d->commit_fatal = 1;
+        stop(d, AB_STOP_DB,
+             "results could not be stored for %lld s (%s): giving up",
+             (long long)((now - d->commit_failing_since) / 1000), err.msg);
+    }
     return rc;
+}
+
+static void finish(struct dispatcher *d);
+
+/* Stopping: give back what was never sent, wait for what is out, store
+ * everything, then end. */
+static void wind_down(struct dispatcher *d)
+{
+    struct ab_err err = {0};
+
+    if (d->staged) {
+        /* Claimed and never sent: back to pending, like the queue. */
+        int64_t id = d->staged->c.id;
+        release_job(d->staged);
+        d->staged = NULL;
+        if (ab_queue_release(d->s, &id, 1, &err) != 0)
+            ab_log_warn("%s (that company is due again in the next run)",
+                        err.msg);
+    }
+    if (ab_claimq_len(d->q) > 0 && ab_claimq_release(d->q, &err) != 0)
+        ab_log_warn("%s (those companies are due again in the next run)",
+                    err.msg);
+    if (ab_engine_in_flight(d->eng) > 0)
+        return; /* their answers ask for the next step */
+    if (d->probe)
+        release_job(d->probe); /* the second opinion was never asked */
+    /* Nothing decided what these answers mean: not the companies' fault. */
+    settle(d, &d->refused, 0, AB_OUT_TRANSIENT);
+    settle(d, &d->foreign, 0, AB_OUT_THROTTLED);
+    if (commit(d) != 0 && !d->commit_fatal)
+        return; /* busy: the flush timer tries again */
+    if (ab_batch_len(d->batch) > 0)
+        ab_log_error("%d results could not be stored; those companies stay "
+                     "in flight and are asked again by the next run",
+                     ab_batch_len(d->batch));
+    finish(d);
+}
+
+/* Nothing in flight, nothing claimable now: done, or wait for a retry. */
+static void idle(struct dispatcher *d)
+{
+    struct ab_err err = {0};
+    int64_t n, next, wait;
+
+    /* Foreign answers still held: no vendor answer is coming to decide
+     * (nothing is in flight), so they are retried like transient ones. */
+    settle(d, &d->foreign, 1, AB_OUT_THROTTLED);
+    if (commit(d) != 0)
+        return; /* retries must be in the file before looking for them */
+    if (ab_claimq_limit_reached(d->q)) {
+        stop(d, AB_STOP_LIMIT, NULL); /* retries fall to the next run */
+        return;
+    }
+    if (ab_queue_retry_wait(d->s, &n, &next, &err) != 0) {
+        stop(d, AB_STOP_DB, "%s", err.msg);
+        return;
+    }
+    d->st->waiting = n;
+    if (n == 0) {
+        stop(d, AB_STOP_COMPLETE, NULL);
+        return;
+    }
+    wait = next - ab_now_ms();
+    if (wait > HORIZON_MS) {
+        ab_log_info("next retry is due in %lld s: leaving it to the next run",
+                    (long long)(wait / 1000));
+        stop(d, AB_STOP_HORIZON, NULL);
+        return;
+    }
+    arm(d, wait);
+}
+
+/* The scheduling point: runs once per loop iteration while kicked. */
+static void step(struct dispatcher *d)
+{
+    const char *why;
+
+    if (d->finished)
+        return;
+    if (ab_engine_broken(d->eng, &why))
+        stop(d, AB_STOP_SOFTWARE, "%s", why);
+    if (d->flush_due || ab_batch_len(d->batch) >= FLUSH_AT) {
+        d->flush_due = 0;
+        commit(d);
+    }
+    if (!stopping(d))
+        send_some(d);
+    if (stopping(d)) {
+        wind_down(d);
+        return;
+    }
+    if (ab_engine_in_flight(d->eng) == 0 && ab_claimq_len(d->q) == 0 &&
+        !d->staged && d->dry && !d->claim_busy && !d->probe && !d->backpressure)
+        idle(d);
+    if (stopping(d))
+        wind_down(d);
+}
+
+static void on_kick(uv_idle_t *h)
+{
+    struct dispatcher *d = h->data;
+    uv_idle_stop(h);
+    step(d);
+}
+
+static void on_send_timer(uv_timer_t *t)
+{
+    struct dispatcher *d = t->data;
+    d->dry = 0;
+    kick(d);
+}
+
+static void arm(struct dispatcher *d, int64_t delay_ms)
+{
+    if (delay_ms < 0)
+        delay_ms = 0;
+    uv_timer_start(&d->t_send, on_send_timer, (uint64_t)delay_ms, 0);
 }
 
 static void on_flush_timer(uv_timer_t *t)
 {
     struct dispatcher *d = t->data;
-    int had = d->nresults;
-    flush(d);
-    if (had || d->dry) {
-        d->dry = 0; /* retries written just now, or rows others added */
-        pump(d);
+    if (ab_batch_len(d->batch) > 0 || d->backpressure || stopping(d)) {
+        d->flush_due = 1;
+        kick(d);
+    } else if (d->claim_busy) {
+        d->dry = 0; /* claim again */
+        kick(d);
+    } else if (d->dry && ab_engine_in_flight(d->eng) > 0) {
+        d->dry = 0; /* rows other programs added, retries come due */
+        kick(d);
     }
 }
 
@@ -210,393 +847,31 @@ static void on_tick_timer(uv_timer_t *t)
 static void on_runtime_timer(uv_timer_t *t)
 {
     struct dispatcher *d = t->data;
-    ab_log_info("max runtime reached: no new requests; waiting for %d in "
-                "flight",
-                ab_engine_in_flight(d->eng));
-    stop(d, AB_END_STOPPED, NULL);
-    pump(d);
+    if (!stopping(d))
+        ab_log_info("max runtime reached: no new requests; waiting for %d "
+                    "in flight",
+                    ab_engine_in_flight(d->eng));
+    stop(d, AB_STOP_RUNTIME, NULL);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct dispatcher *d = h->data;
 
-    if (!d->stopping) {
+    d->signals++;
+    if (d->signals == 1) {
         ab_log_info("%s: no new requests; waiting for %d in flight "
                     "(again to cancel them)",
                     signum == SIGINT ? "interrupted" : "terminated",
                     ab_engine_in_flight(d->eng));
-        stop(d, AB_END_STOPPED, NULL);
+        stop(d, AB_STOP_SIGNAL, NULL);
     } else if (!d->cancelled) {
         ab_log_info("cancelling %d requests in flight",
                     ab_engine_in_flight(d->eng));
         d->cancelled = 1;
         ab_engine_cancel_all(d->eng);
     }
-    pump(d);
-}
-
-static void on_dispatch_timer(uv_timer_t *t)
-{
-    struct dispatcher *d = t->data;
-    d->dry = 0;
-    pump(d);
-}
-
-static void arm(struct dispatcher *d, int64_t delay_ms)
-{
-    if (delay_ms < 0)
-        delay_ms = 0;
-    uv_timer_start(&d->t_dispatch, on_dispatch_timer, (uint64_t)delay_ms, 0);
-}
-
-static struct result *new_result(struct dispatcher *d)
-{
-    return &d->results[d->nresults++];
-}
-
-static void on_answer(void *ctx, const struct ab_http_result *h)
-{
-    struct job *j = ctx;
-    struct dispatcher *d = j->d;
-    struct result *r;
-    enum ab_retry_verdict v;
-    int64_t delay = 0, now = ab_now_ms();
-    int transport = h->transport_error != NULL;
-    int cancelled = transport && d->cancelled;
-
-    r = new_result(d);
-    memset(r, 0, sizeof *r);
-    ab_api_classify(h->transport_error, h->status, h->body, h->body_len,
-                    &d->o->codes, &r->api);
-    r->company_id = j->c.id;
-    r->started_at = h->started_ms;
-    r->duration_ms = h->duration_ms;
-    d->answers_this_tick++;
-    d->st->by_outcome[r->api.outcome]++;
-
-    if (transport) {
-        d->st->transport_errors++;
-        if (!cancelled)
-            d->consecutive_transport++;
-    } else {
-        d->consecutive_transport = 0;
-        d->got_answer = 1;
-    }
-
-    if (cancelled || r->api.outcome == AB_OUT_FATAL) {
-        /* Not the company's fault: it stays pending, its count unchanged. */
-        r->attempt_no = j->c.attempts;
-        r->status = "pending";
-        if (r->api.outcome == AB_OUT_FATAL)
-            stop(d, AB_END_FATAL,
-                 "the API refused the request: HTTP %ld, code %ld, %.300s",
-                 r->api.http_status, r->api.has_code ? r->api.code : 0,
-                 r->api.message);
-    } else {
-        r->attempt_no = j->c.attempts + 1;
-        v = ab_retry_decide(&d->o->retry, r->api.outcome, r->attempt_no,
-                            (int64_t)h->retry_after_s * 1000, uniform(d),
-                            &delay);
-        switch (v) {
-        case AB_RETRY_FINAL:
-            if (r->api.outcome == AB_OUT_ISSUED) {
-                r->status = "done";
-                d->st->done++;
-            } else if (r->api.outcome == AB_OUT_ALREADY_AUTHED) {
-                r->status = "already_authed";
-                d->st->already_authed++;
-            } else {
-                r->status = "failed";
-                d->st->failed++;
-            }
-            break;
-        case AB_RETRY_LATER:
-            r->status = "retry_wait";
-            r->next_attempt_at = now + delay;
-            d->st->waiting++;
-            break;
-        case AB_RETRY_GIVE_UP:
-        case AB_RETRY_STOP:
-            if (transport && !d->got_answer) {
-                /* The API has not answered anyone in this run: the company
-                 * is not at fault. It stays pending, this attempt not
-                 * charged, and the run ends. */
-                r->status = "pending";
-                r->attempt_no = j->c.attempts;
-                stop(d, AB_END_UNREACHABLE,
-                     "the API at '%s' could not be reached: %s", d->o->base_url,
-                     r->api.message);
-                break;
-            }
-            r->status = "failed";
-            d->st->failed++;
-            break;
-        }
-        if (r->api.outcome == AB_OUT_THROTTLED &&
-            h->started_ms >= d->last_cut_ms) {
-            d->last_cut_ms = now;
-            d->st->throttles++;
-        }
-        {
-            int64_t t = now_us(d);
-            ab_ratelimit_answer(d->rl, t, t - h->duration_ms * 1000,
-                                r->api.outcome == AB_OUT_THROTTLED,
-                                (int64_t)h->retry_after_s * 1000000LL);
-        }
-    }
-
-    ab_company_release(&j->c);
-    j->in_use = 0;
-
-    if (!d->stopping && !d->got_answer &&
-        d->consecutive_transport >= 2LL * d->o->concurrency + 8) {
-        stop(d, AB_END_UNREACHABLE, "the API at '%s' could not be reached: %s",
-             d->o->base_url, r->api.message);
-    } else if (!d->stopping &&
-               d->consecutive_transport >= 4LL * d->o->concurrency + 16) {
-        stop(d, AB_END_UNREACHABLE, "the API at '%s' stopped answering: %s",
-             d->o->base_url, r->api.message);
-    }
-    if (d->nresults >= FLUSH_AT)
-        flush(d);
-    pump(d);
-}
-
-/* Records a company whose fields cannot be put in a request as failed,
- * without sending anything, and frees its job. */
-static void fail_unsendable(struct dispatcher *d, struct job *j)
-{
-    struct result *r = new_result(d);
-
-    memset(r, 0, sizeof *r);
-    r->company_id = j->c.id;
-    r->attempt_no = j->c.attempts + 1;
-    r->started_at = ab_now_ms();
-    r->status = "failed";
-    r->api.outcome = AB_OUT_REJECTED;
-    snprintf(r->api.message, sizeof r->api.message,
-             "not sent: the company's fields are not valid UTF-8");
-    d->st->by_outcome[AB_OUT_REJECTED]++;
-    d->st->failed++;
-    ab_log_warn("company #%lld not sent: its fields are not valid UTF-8",
-                (long long)j->c.id);
-    ab_company_release(&j->c);
-    j->in_use = 0;
-    if (d->nresults >= FLUSH_AT)
-        flush(d);
-}
-
-static void send_one(struct dispatcher *d, struct ab_company *c)
-{
-    char ts[24], nonce[AB_SIGN_NONCE_LEN + 1], sig[AB_SIGN_HEX_LEN + 1];
-    char h_token[AB_CREDS_MAX + 32], h_ts[64], h_nonce[64], h_sig[64];
-    const char *hdrs[5];
-    struct ab_err err = {0};
-    struct job *j = NULL;
-    char *body;
-    int i;
-
-    for (i = 0; i < d->o->concurrency; i++) {
-        if (!d->jobs[i].in_use) {
-            j = &d->jobs[i];
-            break;
-        }
-    }
-    assert(j); /* callers keep in_flight < concurrency */
-    j->in_use = 1;
-    j->d = d;
-    j->c = *c; /* takes over the strings */
-    ab_company_init(c);
-
-    snprintf(ts, sizeof ts, "%lld", (long long)ab_now_ms());
-    if (!(body = ab_api_body(&j->c))) {
-        /* A row another program inserted with fields that are not valid
-         * UTF-8 (import checks its own): it cannot be sent, ever. */
-        fail_unsendable(d, j);
-        return;
-    }
-    if (ab_sign_nonce(nonce) != 0 ||
-        ab_sign(d->o->creds->token, d->o->creds->secret, ts, nonce, sig) != 0) {
-        free(body);
-        ab_company_release(&j->c);
-        j->in_use = 0;
-        stop(d, AB_END_SOFTWARE,
-             "cannot sign a request: no randomness or "
-             "digest from OpenSSL");
-        return;
-    }
-    snprintf(h_token, sizeof h_token, "x-qys-open-accesstoken: %s",
-             d->o->creds->token);
-    snprintf(h_ts, sizeof h_ts, "x-qys-open-timestamp: %s", ts);
-    snprintf(h_nonce, sizeof h_nonce, "x-qys-open-nonce: %s", nonce);
-    snprintf(h_sig, sizeof h_sig, "x-qys-open-signature: %s", sig);
-    hdrs[0] = h_token;
-    hdrs[1] = h_ts;
-    hdrs[2] = h_nonce;
-    hdrs[3] = h_sig;
-    hdrs[4] = d->version_hdr;
-
-    d->st->attempts++;
-    if (j->c.attempts > 0)
-        d->st->retries++;
-    if (ab_engine_post(d->eng, d->url, hdrs, 5, body, strlen(body), on_answer,
-                       j, &err) != 0) {
-        struct ab_http_result h = {0};
-        h.transport_error = err.msg;
-        h.started_ms = ab_now_ms();
-        on_answer(j, &h);
-    }
-    ab_sign_wipe(h_token, sizeof h_token);
-}
-
-/* Claims the next due companies into the local queue. */
-static int refill(struct dispatcher *d)
-{
-    struct ab_err err = {0};
-    int max = d->qcap, n = 0, i, rc;
-
-    if (d->o->limit > 0) {
-        int64_t left = d->o->limit - d->claimed;
-        if (left <= 0)
-            return 0;
-        if (left < max)
-            max = (int)left;
-    }
-    d->qhead = 0;
-    rc = ab_queue_claim(d->s, ab_now_ms(), max, d->queue, &n, &err);
-    if (rc != 0) {
-        stop_err(d, AB_END_DB, &err);
-        return rc;
-    }
-    for (i = 0; i < n; i++) {
-        if (d->queue[i].attempts > 0 && d->st->waiting > 0)
-            d->st->waiting--;
-    }
-    d->qlen = n;
-    /* --limit N: at most N companies claimed by this run, whatever their
-     * history (retries left by earlier runs count too). Once it is reached
-     * nothing more is claimed, so this run's own retries are left to the
-     * next run and no company is counted twice. */
-    d->claimed += n;
-    return 0;
-}
-
-static void release_queue(struct dispatcher *d)
-{
-    int64_t ids[256];
-    struct ab_err err = {0};
-    int i, n = 0, failed = 0;
-
-    for (i = d->qhead; i < d->qhead + d->qlen; i++) {
-        ids[n++] = d->queue[i].id;
-        ab_company_release(&d->queue[i]);
-        if (n == (int)(sizeof ids / sizeof ids[0]) ||
-            i == d->qhead + d->qlen - 1) {
-            if (!failed && ab_queue_release(d->s, ids, n, &err) != 0) {
-                stop_err(d, AB_END_DB, &err);
-                failed = 1;
-            }
-            n = 0;
-        }
-    }
-    d->qlen = 0;
-}
-
-/* Companies to claim per transaction: enough for CLAIM_AHEAD_MS of sending
- * at the configured rate (CLAIM_MAX when unlimited), never fewer than the
- * concurrency. One transaction per claim costs a commit; a claimed company
- * shows 'in_flight' until it is sent, so a slow run claims little ahead. */
-static int claim_batch(const struct ab_dispatch_opts *o)
-{
-    double ahead = o->rate > 0 ? o->rate * CLAIM_AHEAD_MS / 1000.0 : CLAIM_MAX;
-    int n = ahead < CLAIM_MAX ? (int)ahead : CLAIM_MAX;
-    return n > o->concurrency ? n : o->concurrency;
-}
-
-static int64_t next_retry_at(struct dispatcher *d)
-{
-    struct ab_err err = {0};
-    int64_t n, next;
-    if (ab_queue_retry_wait(d->s, &n, &next, &err) != 0) {
-        stop_err(d, AB_END_DB, &err);
-        return 0;
-    }
-    d->st->waiting = n;
-    return n ? next : 0;
-}
-
-static void pump(struct dispatcher *d)
-{
-    int64_t t, next;
-
-    if (d->finished)
-        return;
-    if (ab_engine_broken(d->eng) && d->end != AB_END_SOFTWARE) {
-        stop(d, AB_END_SOFTWARE, "the HTTP engine failed");
-    }
-    if (d->stopping) {
-        if (d->qlen)
-            release_queue(d);
-        if (ab_engine_in_flight(d->eng) == 0)
-            finish(d);
-        return;
-    }
-    while (ab_engine_in_flight(d->eng) < d->o->concurrency) {
-        if (d->qlen == 0 && (d->dry || refill(d) != 0 || d->qlen == 0)) {
-            /* Nothing to claim: don't ask again on every answer, only when
-             * a timer fires (the flush timer writes new retries). */
-            d->dry = 1;
-            break;
-        }
-        t = now_us(d);
-        next = ab_ratelimit_next(d->rl, t);
-        if (next > t) {
-            arm(d, (next - t + 999) / 1000);
-            return;
-        }
-        ab_ratelimit_take(d->rl, t);
-        d->qlen--;
-        send_one(d, &d->queue[d->qhead++]);
-        if (d->stopping)
-            break;
-    }
-    if (d->stopping) {
-        pump(d);
-        return;
-    }
-    if (d->qlen > 0 || ab_engine_in_flight(d->eng) > 0)
-        return; /* an answer or a timer will pump again */
-    /* Nothing claimable now. Retries may come due later. */
-    if (flush(d) != 0) {
-        pump(d);
-        return;
-    }
-    if (d->o->limit > 0 && d->claimed >= d->o->limit) {
-        /* The limit is reached: this run's retries fall to the next run. */
-        stop(d, AB_END_STOPPED, NULL);
-        pump(d);
-        return;
-    }
-    next = next_retry_at(d);
-    if (d->stopping) {
-        pump(d);
-        return;
-    }
-    if (next == 0) {
-        stop(d, AB_END_COMPLETE, NULL);
-        pump(d);
-        return;
-    }
-    t = next - ab_now_ms();
-    if (t > MAX_WAIT_MS) {
-        ab_log_info("next retry is due in %lld s: leaving it to the next run",
-                    (long long)(t / 1000));
-        stop(d, AB_END_STOPPED, NULL);
-        pump(d);
-        return;
-    }
-    arm(d, t);
+    kick(d);
 }
 
 static void on_closed(uv_handle_t *h)
@@ -619,18 +894,15 @@ static void finish(struct dispatcher *d)
         return;
     /* A run that ran out of work without a single answer, after real
      * transport errors (requests cancelled by a second signal do not count:
-     * consecutive_transport skips them), could not reach the API. A run
-     * stopped for another reason keeps that reason. */
-    if (d->end == AB_END_COMPLETE && !d->got_answer &&
-        d->consecutive_transport > 0) {
-        d->end = AB_END_UNREACHABLE;
-        ab_err_set(d->err, AB_EIO, "the API at '%s' could not be reached",
-                   d->o->base_url);
-    }
-    flush(d);
+     * consecutive_transport skips them), could not reach the API. */
+    if (d->stop->why == AB_STOP_COMPLETE && !d->got_answer &&
+        d->consecutive_transport > 0)
+        stop(d, AB_STOP_UNREACHABLE, "the API at '%s' could not be reached",
+             d->o->base_url);
     d->finished = 1;
     tick(d, 1);
-    close_handle(d, (uv_handle_t *)&d->t_dispatch);
+    close_handle(d, (uv_handle_t *)&d->kick);
+    close_handle(d, (uv_handle_t *)&d->t_send);
     close_handle(d, (uv_handle_t *)&d->t_flush);
     close_handle(d, (uv_handle_t *)&d->t_tick);
     close_handle(d, (uv_handle_t *)&d->t_runtime);
@@ -642,108 +914,128 @@ static void finish(struct dispatcher *d)
 
 static void init_handles(struct dispatcher *d)
 {
-    uv_timer_init(&d->loop, &d->t_dispatch);
+    uv_idle_init(&d->loop, &d->kick);
+    uv_timer_init(&d->loop, &d->t_send);
     uv_timer_init(&d->loop, &d->t_flush);
     uv_timer_init(&d->loop, &d->t_tick);
     uv_timer_init(&d->loop, &d->t_runtime);
     uv_signal_init(&d->loop, &d->sigint);
     uv_signal_init(&d->loop, &d->sigterm);
-    d->t_dispatch.data = d->t_flush.data = d->t_tick.data = d;
+    d->kick.data = d->t_send.data = d->t_flush.data = d->t_tick.data = d;
     d->t_runtime.data = d->sigint.data = d->sigterm.data = d;
     uv_timer_start(&d->t_flush, on_flush_timer, FLUSH_EVERY_MS, FLUSH_EVERY_MS);
     uv_timer_start(&d->t_tick, on_tick_timer, TICK_MS, TICK_MS);
-    if (d->o->max_runtime_ms > 0)
+    if (d->o->max_runtime_ms > 0) {
         uv_timer_start(&d->t_runtime, on_runtime_timer,
                        (uint64_t)d->o->max_runtime_ms, 0);
+        d->runtime_end_ms = ab_now_ms() + d->o->max_runtime_ms;
+    }
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 }
 
-int ab_dispatch_run(struct ab_store *s, const struct ab_dispatch_opts *o,
-                    struct ab_run_stats *st, enum ab_dispatch_end *end,
-                    struct ab_err *err)
+/* Companies to claim per transaction: enough for CLAIM_AHEAD_MS of sending
+ * at the configured rate (CLAIM_MAX when unlimited), never fewer than the
+ * concurrency. One transaction per claim costs a commit; a claimed company
+ * shows 'in_flight' until it is sent, so a slow run claims little ahead. */
+static int claim_batch(const struct ab_dispatch_opts *o)
 {
-    struct dispatcher *d;
+    double ahead = o->rate > 0 ? o->rate * CLAIM_AHEAD_MS / 1000.0 : CLAIM_MAX;
+    int n = ahead < CLAIM_MAX ? (int)ahead : CLAIM_MAX;
+    return n > o->concurrency ? n : o->concurrency;
+}
+
+static int start(struct dispatcher *d, struct ab_err *err)
+{
     struct ab_engine_opts eo = {0};
     struct ab_counts n;
     char ua[64];
     int64_t recovered = 0;
     int rc;
 
+    if ((rc = ab_queue_run_start(d->s, d->o->options_json, &d->st->run_id,
+                                 err)) != 0 ||
+        (rc = ab_queue_recover(d->s, d->st->run_id, &recovered, err)) != 0 ||
+        (rc = ab_store_counts(d->s, &n, err)) != 0)
+        return rc;
+    if (recovered)
+        ab_log_info("%lld companies left in flight by an earlier run are "
+                    "due again",
+                    (long long)recovered);
+    d->st->total = n.pending + n.retry_wait;
+    if (d->o->limit > 0 && d->st->total > d->o->limit)
+        d->st->total = d->o->limit;
+    d->st->waiting = n.retry_wait;
+    d->st->started_ms = d->st->now_ms = ab_now_ms();
+    /* From here on no statement may freeze the loop for long. */
+    ab_store_set_busy_timeout(d->s, RUN_BUSY_MS);
+
+    d->batch = ab_batch_new(d->s, d->st->run_id);
+    d->q = ab_claimq_new(d->s, d->st->run_id, claim_batch(d->o), d->o->limit);
+    d->rl = ab_ratelimit_new(d->o->rate, d->o->burst, now_us());
+    if (!d->batch || !d->q || !d->rl)
+        return ab_err_set(err, AB_ENOMEM, "out of memory");
+    if ((rc = uv_loop_init(&d->loop)) != 0)
+        return ab_err_set(err, AB_EIO, "cannot start the event loop: %s",
+                          uv_strerror(rc));
+    snprintf(ua, sizeof ua, "authbatch/%s", AB_VERSION);
+    eo.cacert = d->o->cacert;
+    eo.timeout_ms = d->o->timeout_ms;
+    eo.connect_timeout_ms = d->o->connect_timeout_ms;
+    eo.max_connections = d->o->concurrency;
+    eo.user_agent = ua;
+    if ((rc = ab_engine_new(&d->loop, &eo, &d->eng, err)) != 0) {
+        uv_loop_close(&d->loop);
+        return rc;
+    }
+    init_handles(d);
+    return 0;
+}
+
+int ab_dispatch_run(struct ab_store *s, const struct ab_dispatch_opts *o,
+                    struct ab_run_stats *st, struct ab_stopper *stp,
+                    struct ab_err *err)
+{
+    struct dispatcher *d;
+    int rc;
+
     memset(st, 0, sizeof *st);
+    memset(stp, 0, sizeof *stp);
     st->exit_status = -1;
-    *end = AB_END_SOFTWARE;
     if (!(d = calloc(1, sizeof *d)))
         return ab_err_set(err, AB_ENOMEM, "out of memory");
     d->s = s;
     d->o = o;
     d->st = st;
-    d->err = err;
+    d->stop = stp;
     d->rng = (uint64_t)uv_hrtime() ^ ((uint64_t)getpid() << 32) ^
              0x9E3779B97F4A7C15ULL;
     snprintf(d->url, sizeof d->url, "%s%s", o->base_url, AB_API_PATH);
-    snprintf(d->version_hdr, sizeof d->version_hdr, "version: authbatch-%s",
-             AB_VERSION);
-    snprintf(ua, sizeof ua, "authbatch/%s", AB_VERSION);
-    d->qcap = claim_batch(o);
-    d->queue = calloc((size_t)d->qcap, sizeof *d->queue);
-    d->jobs = calloc((size_t)o->concurrency, sizeof *d->jobs);
-    d->results = calloc(FLUSH_AT + (size_t)o->concurrency, sizeof *d->results);
-    if (!d->queue || !d->jobs || !d->results) {
+    if (!(d->jobs = calloc((size_t)o->concurrency, sizeof *d->jobs))) {
         rc = ab_err_set(err, AB_ENOMEM, "out of memory");
         goto out_free;
     }
-
-    if ((rc = ab_queue_recover(s, &recovered, err)) != 0 ||
-        (rc = ab_store_counts(s, &n, err)) != 0)
+    if ((rc = start(d, err)) != 0)
         goto out_free;
-    if (recovered)
-        ab_log_info("%lld companies left in flight by an earlier run are "
-                    "due again",
-                    (long long)recovered);
-    st->total = n.pending + n.retry_wait;
-    if (o->limit > 0 && st->total > o->limit)
-        st->total = o->limit;
-    st->waiting = n.retry_wait;
-    st->started_ms = st->now_ms = ab_now_ms();
-    if ((rc = ab_queue_run_start(s, o->options_json, &st->run_id, err)) != 0)
-        goto out_free;
-
-    if ((rc = uv_loop_init(&d->loop)) != 0) {
-        rc = ab_err_set(err, AB_EIO, "cannot start the event loop: %s",
-                        uv_strerror(rc));
-        goto out_free;
-    }
-    eo.cacert = o->cacert;
-    eo.timeout_ms = o->timeout_ms;
-    eo.connect_timeout_ms = o->connect_timeout_ms;
-    eo.max_connections = o->concurrency;
-    eo.user_agent = ua;
-    if ((rc = ab_engine_new(&d->loop, &eo, &d->eng, err)) != 0) {
-        uv_loop_close(&d->loop);
-        goto out_free;
-    }
-    if (!(d->rl = ab_ratelimit_new(o->rate, o->burst, now_us(d)))) {
-        ab_engine_free(d->eng);
-        uv_run(&d->loop, UV_RUN_DEFAULT);
-        uv_loop_close(&d->loop);
-        rc = ab_err_set(err, AB_ENOMEM, "out of memory");
-        goto out_free;
-    }
-    init_handles(d);
     tick(d, 0);
-    pump(d);
+    kick(d);
     uv_run(&d->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&d->loop) != 0)
         ab_log_debug("event loop closed with handles open");
-    *end = d->end;
     rc = 0;
 
 out_free:
+    if (d->jobs) {
+        int i;
+        for (i = 0; i < o->concurrency; i++)
+            ab_company_release(&d->jobs[i].c);
+    }
+    ab_claimq_free(d->q);
+    ab_batch_free(d->batch);
     ab_ratelimit_free(d->rl);
-    free(d->queue);
+    free(d->refused.h);
+    free(d->foreign.h);
     free(d->jobs);
-    free(d->results);
     free(d);
     return rc;
 }

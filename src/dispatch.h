@@ -1,11 +1,41 @@
 /* dispatch.h - one `authbatch run`: claim due companies, send them under the
  * concurrency cap and the rate limit, apply the retry policy, record results.
  *
- * Owns a libuv loop with the HTTP engine, the limiter's timer, a flush timer
- * (results are committed in batches at least every 100 ms), a tick timer for
- * progress and metrics, and the SIGINT/SIGTERM handlers: the first signal
- * stops dispatching and lets requests in flight finish, the second cancels
- * them. The caller holds the run lock.
+ * Owns a libuv loop with the HTTP engine and the run's timers and signal
+ * handlers. The loop has one scheduling point: answers, timers and signals
+ * only record what happened and ask for a step; the step (once per loop
+ * iteration, from a uv_idle handle) commits results, claims, sends, and
+ * decides to stop, in that order. Nothing re-enters it.
+ *
+ * The pieces it drives, each with its own contract: claimq.h (claimed
+ * companies), batch.h (results waiting to be committed), ratelimit.h (how
+ * fast), retry.h (when again), api.h (the request and what an answer
+ * means), stop.h (why the run ends and what that means).
+ *
+ * Policies:
+ *  - Results are committed at least every 100 ms. While they cannot be
+ *    (another writer holds the database), the run keeps them, sends nothing
+ *    new, and retries on the 100 ms timer; the run's connection waits for
+ *    the lock 100 ms at most, so the loop never freezes. After
+ *    commit_deadline_ms of failures it stops with AB_STOP_DB.
+ *  - A fatal answer stops new requests at once; one fresh request (the
+ *    same company, new timestamp and nonce) is the second opinion: refused
+ *    too, the run stops with AB_STOP_FATAL and the companies stay pending;
+ *    accepted, the refusals count as transient answers and the run goes on.
+ *  - Answers that are not the vendor's (no JSON envelope: a proxy's or a
+ *    captive portal's page) are held back while they come in a row: a run of
+ *    2 * concurrency + 8 of them stops the run (AB_STOP_NOT_VENDOR) with
+ *    those companies pending and uncharged; a vendor answer in between turns
+ *    them into transient answers (retried, within the throttle allowance).
+ *  - A redirect or a missing endpoint stops the run (AB_STOP_CONFIG).
+ *  - A Retry-After beyond the retry horizon (10 min) or the end of
+ *    --max-runtime stops the run (AB_STOP_HORIZON): the work is due later.
+ *  - When an answer's Date header and the local clock disagree by more than
+ *    a minute, a warning says so once, and a fatal stop's message names it.
+ *  - The first SIGINT/SIGTERM stops sending and waits for requests in
+ *    flight (whatever stopped the run before); the second cancels them.
+ *
+ * The caller holds the run lock.
  */
 #ifndef AB_DISPATCH_H
 #define AB_DISPATCH_H
@@ -16,6 +46,7 @@
 #include "creds.h"
 #include "retry.h"
 #include "runstats.h"
+#include "stop.h"
 #include "store.h"
 
 struct ab_dispatch_opts {
@@ -23,35 +54,27 @@ struct ab_dispatch_opts {
     const struct ab_creds *creds;
     const char *cacert;
     int concurrency; /* requests in flight, >= 1 */
-    double rate;     /* req/s, 0 = unlimited */
+    double rate;     /* req/s ceiling, 0 = none */
     int burst;       /* >= 1 */
     struct ab_retry_policy retry;
     struct ab_api_codes codes;
     long timeout_ms;
     long connect_timeout_ms;
-    int64_t limit;            /* companies at most, 0 = all */
-    int64_t max_runtime_ms;   /* stop dispatching after, 0 = never */
-    const char *options_json; /* stored in runs.options */
+    int64_t limit;              /* companies at most, 0 = all */
+    int64_t max_runtime_ms;     /* stop dispatching after, 0 = never */
+    int64_t commit_deadline_ms; /* give up storing after, 0 = 10 min */
+    const char *options_json;   /* stored in runs.options */
     /* Called about four times a second and once at the end (with
      * st->exit_status still -1; the caller sets it). May be NULL. */
     void (*on_tick)(void *ctx, const struct ab_run_stats *st);
     void *tick_ctx;
 };
 
-enum ab_dispatch_end {
-    AB_END_COMPLETE,    /* nothing due is left that this run could do */
-    AB_END_STOPPED,     /* signal, --max-runtime or --limit: work remains */
-    AB_END_FATAL,       /* the API refused the credentials or account */
-    AB_END_UNREACHABLE, /* every attempt failed at transport level */
-    AB_END_DB,          /* the database failed */
-    AB_END_SOFTWARE,    /* the HTTP engine failed */
-};
-
-/* Runs to the end. *st receives the run's figures; *end why it ended; err
- * the message for AB_END_FATAL/UNREACHABLE/DB/SOFTWARE. Returns 0, or an
- * AB_E* code if the run could not start at all. */
+/* Runs to the end. *st receives the run's figures; *stop why it ended and
+ * the message that goes with it. Returns 0, or an AB_E* code (err set) if
+ * the run could not start at all. */
 int ab_dispatch_run(struct ab_store *s, const struct ab_dispatch_opts *o,
-                    struct ab_run_stats *st, enum ab_dispatch_end *end,
+                    struct ab_run_stats *st, struct ab_stopper *stop,
                     struct ab_err *err);
 
 #endif

@@ -1,14 +1,17 @@
 #include "engine.h"
 
 #include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "log.h"
 
 #define MAX_BODY (1 << 20) /* answers are tiny; anything bigger is wrong */
 #define POOL_MAX 256       /* idle easy handles kept for reuse */
+#define FIXED_HEADERS 2    /* "Expect:" and the content type */
 
 struct sock_ctx {
     uv_poll_t poll;
@@ -20,16 +23,27 @@ struct req {
     struct req *prev, *next;
     struct ab_engine *e;
     CURL *easy;
-    struct curl_slist *hdrs;
     char *body;
     char *resp;
     size_t resp_len, resp_cap;
     int too_big;
+    int copies;
+    const char *doomed; /* set: fail this transfer with that reason */
+    struct req *next_doomed;
     char errbuf[CURL_ERROR_SIZE];
-    ab_engine_cb cb;
+    char date[64];    /* the last Date header of the answer */
+    long retry_after; /* a numeric Retry-After, clamped; -1 if none */
+    ab_engine_presend_cb presend;
+    ab_engine_cb done;
     void *ctx;
     int64_t started_ms;
     uint64_t t0_ns;
+    /* The header list curl reads when it builds each copy: nodes of our
+     * own pointing into our own buffers, rewritten by presend before every
+     * copy (libcurl does not copy the list, CURLOPT_HTTPHEADER). */
+    char fixed[FIXED_HEADERS][48];
+    struct ab_headers h;
+    struct curl_slist nodes[FIXED_HEADERS + AB_HEADERS_MAX];
 };
 
 struct ab_engine {
@@ -40,8 +54,10 @@ struct ab_engine {
     struct ab_engine_opts o;
     char *cacert, *user_agent;
     struct req *reqs;
+    struct req *doomed; /* transfers to fail once curl has returned */
     int in_flight;
     int broken;
+    char broken_why[256];
     int closing;        /* in ab_engine_free: the multi handle is going away */
     int depth;          /* > 0 while completion callbacks run */
     int free_requested; /* ab_engine_free() came from a callback */
@@ -53,6 +69,8 @@ struct ab_engine {
 };
 
 static void check_multi_info(struct ab_engine *e);
+static void complete(struct req *r, CURLcode code, const char *why);
+static void engine_free_now(struct ab_engine *e);
 
 static int64_t wall_ms(void)
 {
@@ -85,7 +103,34 @@ static void on_sock_closed(uv_handle_t *h)
     handle_closed(e);
 }
 
-static void engine_free_now(struct ab_engine *e);
+/* Fails the transfers whose sockets could not be watched: curl gave them
+ * to us inside its socket callback, where it cannot be called back. */
+static void fail_doomed(struct ab_engine *e)
+{
+    while (e->doomed) {
+        struct req *r = e->doomed;
+        e->doomed = r->next_doomed;
+        curl_multi_remove_handle(e->multi, r->easy);
+        complete(r, CURLE_COULDNT_CONNECT, r->doomed);
+    }
+}
+
+/* curl's multi handle failed: its state is unknown (curl's documentation),
+ * so no request in it can be trusted to finish. Every one completes now
+ * with the reason, and no new one is accepted. */
+static void break_engine(struct ab_engine *e, const char *why)
+{
+    e->broken = 1;
+    snprintf(e->broken_why, sizeof e->broken_why, "http engine failed: %s",
+             why);
+    ab_log_error("%s", e->broken_why);
+    e->doomed = NULL;
+    while (e->reqs) {
+        struct req *r = e->reqs;
+        curl_multi_remove_handle(e->multi, r->easy);
+        complete(r, CURLE_FAILED_INIT, e->broken_why);
+    }
+}
 
 static void socket_action(struct ab_engine *e, curl_socket_t fd, int flags)
 {
@@ -94,15 +139,16 @@ static void socket_action(struct ab_engine *e, curl_socket_t fd, int flags)
 
     if (e->broken || e->closing)
         return;
+    e->depth++;
     mc = curl_multi_socket_action(e->multi, fd, flags, &running);
     if (mc != CURLM_OK) {
-        /* The multi handle's state is unknown now (curl's documentation):
-         * the caller must stop using it. */
-        e->broken = 1;
-        ab_log_error("http engine failed: %s", curl_multi_strerror(mc));
-        return;
+        break_engine(e, curl_multi_strerror(mc));
+    } else {
+        check_multi_info(e);
+        fail_doomed(e);
     }
-    check_multi_info(e);
+    if (--e->depth == 0 && e->free_requested)
+        engine_free_now(e);
 }
 
 static void on_uv_poll(uv_poll_t *h, int status, int events)
@@ -111,7 +157,12 @@ static void on_uv_poll(uv_poll_t *h, int status, int events)
     int flags = 0;
 
     if (status < 0) {
-        flags = CURL_CSELECT_ERR;
+        /* libuv reports POLLERR (a reset, say) as an error status and stops
+         * the handle. CURL_CSELECT_ERR alone makes curl 7.88 fail the
+         * transfer with "select/poll returned error" without looking; with
+         * IN and OUT too it reads or writes, meets the real error, and can
+         * tell a dead reused connection (and re-send) from a failure. */
+        flags = CURL_CSELECT_ERR | CURL_CSELECT_IN | CURL_CSELECT_OUT;
     } else {
         if (events & UV_READABLE)
             flags |= CURL_CSELECT_IN;
@@ -137,6 +188,8 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     struct ab_engine *e = userp;
     (void)multi;
+    /* 0 means "soon": libuv runs a 0 ms timer on the next loop iteration,
+     * never from inside this callback. */
     if (timeout_ms < 0)
         uv_timer_stop(&e->timer);
     else
@@ -160,13 +213,27 @@ static int fd_slot(struct ab_engine *e, curl_socket_t fd)
     return 0;
 }
 
+/* The transfer on easy cannot be watched: fail it (after curl returns)
+ * rather than let curl abort every transfer in the multi handle, which is
+ * what a -1 from the socket callback would do. */
+static void doom(struct ab_engine *e, CURL *easy, const char *why)
+{
+    struct req *r = NULL;
+
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+    if (!r || r->doomed)
+        return;
+    r->doomed = why;
+    r->next_doomed = e->doomed;
+    e->doomed = r;
+}
+
 static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
                           void *socketp)
 {
     struct ab_engine *e = userp;
     struct sock_ctx *c = socketp;
     int events = 0;
-    (void)easy;
 
     if (what == CURL_POLL_REMOVE) {
         if (c) {
@@ -180,19 +247,24 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
         return 0;
     }
     if (!c) {
-        if (fd_slot(e, fd) != 0)
-            return -1;
+        if (fd_slot(e, fd) != 0) {
+            doom(e, easy, "cannot watch a socket: out of memory");
+            return 0;
+        }
         c = e->fds[fd];
         if (c) {
             /* A live handle still watches this fd number (the old socket
              * closed before its REMOVE): reuse it, never init a second. */
             uv_poll_stop(&c->poll);
         } else {
-            if (!(c = calloc(1, sizeof *c)))
-                return -1;
+            if (!(c = calloc(1, sizeof *c))) {
+                doom(e, easy, "cannot watch a socket: out of memory");
+                return 0;
+            }
             if (uv_poll_init_socket(e->loop, &c->poll, fd) != 0) {
                 free(c);
-                return -1;
+                doom(e, easy, "cannot watch a socket");
+                return 0;
             }
             c->poll.data = e;
             c->e = e;
@@ -207,7 +279,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
     if (what & CURL_POLL_OUT)
         events |= UV_WRITABLE;
     if (uv_poll_start(&c->poll, events, on_uv_poll) != 0)
-        return -1; /* curl fails this transfer rather than let it hang */
+        doom(e, easy, "cannot watch a socket");
     return 0;
 }
 
@@ -236,11 +308,100 @@ static size_t on_curl_write(char *ptr, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
-/* The header lines carry the App Token: no copy outlives the request. */
-static void wipe_headers(struct curl_slist *h)
+/* A Retry-After in seconds, clamped to AB_ENGINE_MAX_RETRY_AFTER however
+ * many digits it has (curl's own parse gives 0 for a number too large);
+ * -1 when it is not a number (an HTTP-date: curl's parse decides). */
+static long retry_after_secs(const char *v, size_t len)
 {
-    for (; h; h = h->next)
-        explicit_bzero(h->data, strlen(h->data));
+    long s = 0;
+    size_t i;
+
+    if (len == 0)
+        return -1;
+    for (i = 0; i < len; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        if (s <= AB_ENGINE_MAX_RETRY_AFTER)
+            s = s * 10 + (v[i] - '0');
+    }
+    return s > AB_ENGINE_MAX_RETRY_AFTER ? AB_ENGINE_MAX_RETRY_AFTER : s;
+}
+
+/* The value of header line buf[0..n) if it is `name` (lower case, with the
+ * colon), trimmed; NULL otherwise. */
+static const char *header_is(const char *buf, size_t n, const char *name,
+                             size_t *len)
+{
+    size_t k = strlen(name);
+    const char *v;
+
+    if (n <= k || strncasecmp(buf, name, k) != 0)
+        return NULL;
+    v = buf + k;
+    while (v < buf + n && (*v == ' ' || *v == '\t'))
+        v++;
+    *len = (size_t)(buf + n - v);
+    while (*len > 0 &&
+           (v[*len - 1] == '\r' || v[*len - 1] == '\n' || v[*len - 1] == ' '))
+        (*len)--;
+    return v;
+}
+
+/* Keeps the answer's Date header, for the caller's clock-skew check, and a
+ * numeric Retry-After. */
+static size_t on_curl_header(char *buf, size_t size, size_t nitems, void *userp)
+{
+    struct req *r = userp;
+    size_t n = size * nitems, len;
+    const char *v;
+
+    if ((v = header_is(buf, n, "retry-after:", &len))) {
+        r->retry_after = retry_after_secs(v, len);
+    } else if ((v = header_is(buf, n, "date:", &len))) {
+        if (len >= sizeof r->date)
+            len = sizeof r->date - 1;
+        memcpy(r->date, v, len);
+        r->date[len] = '\0';
+    }
+    return n;
+}
+
+/* Links the header nodes: the fixed lines, then presend's. The head node
+ * never moves, so the list curl holds stays valid across rebuilds. */
+static void link_headers(struct req *r, int nfixed)
+{
+    int i, n = nfixed + r->h.n;
+
+    for (i = 0; i < n; i++) {
+        r->nodes[i].data = i < nfixed ? r->fixed[i] : r->h.line[i - nfixed];
+        r->nodes[i].next = i + 1 < n ? &r->nodes[i + 1] : NULL;
+    }
+}
+
+/* Before every copy of the request goes out (curl's pre-request hook runs
+ * in the DO state, which a re-send on a new connection passes again):
+ * fresh header lines from the caller. */
+static int on_curl_prereq(void *userp, char *conn_primary_ip,
+                          char *conn_local_ip, int conn_primary_port,
+                          int conn_local_port)
+{
+    struct req *r = userp;
+    int nfixed = r->body ? 2 : 1;
+    (void)conn_primary_ip;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+
+    explicit_bzero(&r->h, sizeof r->h);
+    if (r->presend(r->ctx, r->copies, &r->h) != 0 || r->h.n < 0 ||
+        r->h.n > AB_HEADERS_MAX) {
+        r->h.n = 0;
+        link_headers(r, nfixed);
+        return CURL_PREREQFUNC_ABORT;
+    }
+    r->copies++;
+    link_headers(r, nfixed);
+    return CURL_PREREQFUNC_OK;
 }
 
 static void unlink_req(struct ab_engine *e, struct req *r)
@@ -254,16 +415,35 @@ static void unlink_req(struct ab_engine *e, struct req *r)
     e->in_flight--;
 }
 
+static void free_req(struct ab_engine *e, struct req *r, int reuse_easy)
+{
+    /* The header lines carry the App Token: no copy outlives the request. */
+    explicit_bzero(&r->h, sizeof r->h);
+    free(r->body);
+    free(r->resp);
+    if (r->easy) {
+        if (reuse_easy && e->npool < POOL_MAX && !e->free_requested) {
+            curl_easy_reset(r->easy);
+            e->pool[e->npool++] = r->easy;
+        } else {
+            curl_easy_cleanup(r->easy);
+        }
+    }
+    free(r);
+}
+
 static void complete(struct req *r, CURLcode code, const char *why)
 {
     struct ab_engine *e = r->e;
     struct ab_http_result res;
     curl_off_t ra = 0;
+    char *ct = NULL, *loc = NULL;
 
     memset(&res, 0, sizeof res);
     unlink_req(e, r);
     res.started_ms = r->started_ms;
     res.duration_ms = (int64_t)((uv_hrtime() - r->t0_ns) / 1000000);
+    res.copies = r->copies;
     if (why) {
         res.transport_error = why;
     } else if (code != CURLE_OK) {
@@ -277,25 +457,29 @@ static void complete(struct req *r, CURLcode code, const char *why)
             res.transport_error = r->errbuf;
     } else {
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
-        if (curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK &&
-            ra > 0)
-            res.retry_after_s = (long)ra;
+        if (r->retry_after >= 0)
+            res.retry_after_s = r->retry_after;
+        else if (curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &ra) ==
+                     CURLE_OK &&
+                 ra > 0)
+            res.retry_after_s = ra > AB_ENGINE_MAX_RETRY_AFTER
+                                    ? AB_ENGINE_MAX_RETRY_AFTER
+                                    : (long)ra;
+        if (curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK)
+            res.content_type = ct;
+        if (res.status >= 300 && res.status < 400 &&
+            curl_easy_getinfo(r->easy, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK)
+            res.location = loc;
+        if (r->date[0]) {
+            time_t t = curl_getdate(r->date, NULL);
+            if (t > 0)
+                res.server_date_ms = (int64_t)t * 1000;
+        }
         res.body = r->resp ? r->resp : "";
         res.body_len = r->resp_len;
     }
-    r->cb(r->ctx, &res);
-
-    wipe_headers(r->hdrs);
-    curl_slist_free_all(r->hdrs);
-    free(r->body);
-    free(r->resp);
-    if (e->npool < POOL_MAX && !e->free_requested) {
-        curl_easy_reset(r->easy);
-        e->pool[e->npool++] = r->easy;
-    } else {
-        curl_easy_cleanup(r->easy);
-    }
-    free(r);
+    r->done(r->ctx, &res);
+    free_req(e, r, 1);
 }
 
 static void check_multi_info(struct ab_engine *e)
@@ -317,6 +501,14 @@ static void check_multi_info(struct ab_engine *e)
         code = msg->data.result;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
         curl_multi_remove_handle(e->multi, easy);
+        if (r->doomed) {
+            /* Finished on its own before its failure was handled. */
+            struct req **p = &e->doomed;
+            while (*p && *p != r)
+                p = &(*p)->next_doomed;
+            if (*p)
+                *p = r->next_doomed;
+        }
         complete(r, code, NULL);
     }
     if (--e->depth == 0 && e->free_requested)
@@ -328,6 +520,7 @@ int ab_engine_new(uv_loop_t *loop, const struct ab_engine_opts *o,
 {
     struct ab_engine *e;
     static int curl_ready;
+    long maxc = o->max_connections > 0 ? o->max_connections : 8;
 
     *out = NULL;
     if (!curl_ready) {
@@ -350,16 +543,15 @@ int ab_engine_new(uv_loop_t *loop, const struct ab_engine_opts *o,
     }
     e->o.cacert = e->cacert;
     e->o.user_agent = e->user_agent;
+    if (e->o.timeout_ms < 1)
+        e->o.timeout_ms = 1; /* curl reads 0 as "no timeout" */
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
     curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
     curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
     /* A socket-count guard, not the concurrency cap (the caller's job). */
-    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                      (long)(o->max_connections > 0 ? o->max_connections : 8));
-    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS,
-                      (long)(o->max_connections > 0 ? o->max_connections : 8) +
-                          4);
+    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxc);
+    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, maxc + 4);
     uv_timer_init(loop, &e->timer);
     uv_timer_init(loop, &e->watchdog);
     e->timer.data = e;
@@ -371,60 +563,46 @@ int ab_engine_new(uv_loop_t *loop, const struct ab_engine_opts *o,
     return 0;
 }
 
-int ab_engine_post(struct ab_engine *e, const char *url,
-                   const char *const *headers, int nheaders, char *body,
-                   size_t body_len, ab_engine_cb cb, void *ctx,
-                   struct ab_err *err)
+static void set_options(struct ab_engine *e, struct req *r,
+                        const struct ab_engine_request *rq)
 {
-    struct req *r;
-    CURL *easy;
-    struct curl_slist *h = NULL, *t;
-    int i;
+    CURL *easy = r->easy;
+    int post = rq->body != NULL;
 
-    if (e->broken) {
-        free(body);
-        return ab_err_set(err, AB_EIO, "http engine is broken");
-    }
-    if (!(r = calloc(1, sizeof *r))) {
-        free(body);
-        return ab_err_set(err, AB_ENOMEM, "out of memory");
-    }
-    easy = e->npool > 0 ? e->pool[--e->npool] : curl_easy_init();
-    if (!easy)
-        goto out_nomem;
-    r->easy = easy;
-    r->body = body;
-    body = NULL;
-    for (i = 0; i < nheaders; i++) {
-        if (!(t = curl_slist_append(h, headers[i])))
-            goto out_nomem;
-        h = t;
-    }
-    if (!(t = curl_slist_append(h, "Content-Type: application/json;"
-                                   "charset=UTF-8")) ||
-        !(h = t, t = curl_slist_append(h, "Expect:")))
-        goto out_nomem;
-    r->hdrs = h = t;
+    snprintf(r->fixed[0], sizeof r->fixed[0], "Expect:");
+    snprintf(r->fixed[1], sizeof r->fixed[1],
+             "Content-Type: application/json;charset=UTF-8");
+    link_headers(r, post ? 2 : 1);
 
-    curl_easy_setopt(easy, CURLOPT_URL, url);
+    curl_easy_setopt(easy, CURLOPT_URL, rq->url);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r->body);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, r->hdrs);
+    if (post) {
+        curl_easy_setopt(easy, CURLOPT_POST, 1L);
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)rq->body_len);
+    } else {
+        curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, &r->nodes[0]);
+    curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, on_curl_prereq);
+    curl_easy_setopt(easy, CURLOPT_PREREQDATA, r);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, e->user_agent);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_curl_write);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_curl_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, r);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, e->o.timeout_ms);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, e->o.connect_timeout_ms);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
     /* Wait for a TLS connection's ALPN answer rather than opening one
      * connection per request; never for plain HTTP/1 (it would serialise). */
-    if (strncmp(url, "https:", 6) == 0)
+    if (strncmp(rq->url, "https:", 6) == 0)
         curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
     /* Verification is on by default; say so, so no change elsewhere can
      * quietly turn it off. */
@@ -432,18 +610,37 @@ int ab_engine_post(struct ab_engine *e, const char *url,
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
     if (e->o.cacert)
         curl_easy_setopt(easy, CURLOPT_CAINFO, e->o.cacert);
+}
 
+int ab_engine_start(struct ab_engine *e, const struct ab_engine_request *rq,
+                    struct ab_err *err)
+{
+    struct req *r;
+
+    if (e->broken) {
+        free(rq->body);
+        return ab_err_set(err, AB_EIO, "%s", e->broken_why);
+    }
+    if (!(r = calloc(1, sizeof *r))) {
+        free(rq->body);
+        return ab_err_set(err, AB_ENOMEM, "out of memory");
+    }
+    r->body = rq->body;
+    r->retry_after = -1;
     r->e = e;
-    r->cb = cb;
-    r->ctx = ctx;
+    r->presend = rq->presend;
+    r->done = rq->done;
+    r->ctx = rq->ctx;
+    r->easy = e->npool > 0 ? e->pool[--e->npool] : curl_easy_init();
+    if (!r->easy) {
+        free_req(e, r, 0);
+        return ab_err_set(err, AB_ENOMEM, "out of memory");
+    }
+    set_options(e, r, rq);
     r->started_ms = wall_ms();
     r->t0_ns = uv_hrtime();
-    if (curl_multi_add_handle(e->multi, easy) != CURLM_OK) {
-        wipe_headers(r->hdrs);
-        curl_slist_free_all(r->hdrs);
-        free(r->body);
-        curl_easy_cleanup(easy);
-        free(r);
+    if (curl_multi_add_handle(e->multi, r->easy) != CURLM_OK) {
+        free_req(e, r, 0);
         return ab_err_set(err, AB_EIO, "cannot add a request");
     }
     r->next = e->reqs;
@@ -452,16 +649,6 @@ int ab_engine_post(struct ab_engine *e, const char *url,
     e->reqs = r;
     e->in_flight++;
     return 0;
-
-out_nomem:
-    wipe_headers(h);
-    curl_slist_free_all(h);
-    free(r->body);
-    free(body);
-    if (easy)
-        curl_easy_cleanup(easy);
-    free(r);
-    return ab_err_set(err, AB_ENOMEM, "out of memory");
 }
 
 int ab_engine_in_flight(const struct ab_engine *e)
@@ -469,14 +656,17 @@ int ab_engine_in_flight(const struct ab_engine *e)
     return e->in_flight;
 }
 
-int ab_engine_broken(const struct ab_engine *e)
+int ab_engine_broken(const struct ab_engine *e, const char **why)
 {
+    if (why)
+        *why = e->broken ? e->broken_why : NULL;
     return e->broken;
 }
 
 void ab_engine_cancel_all(struct ab_engine *e)
 {
     e->depth++;
+    e->doomed = NULL;
     while (e->reqs) {
         struct req *r = e->reqs;
         curl_multi_remove_handle(e->multi, r->easy);
@@ -502,6 +692,7 @@ static void engine_free_now(struct ab_engine *e)
     int i;
 
     e->depth++; /* callbacks of the cancelled requests must not recurse */
+    e->doomed = NULL;
     while (e->reqs) {
         struct req *r = e->reqs;
         curl_multi_remove_handle(e->multi, r->easy);

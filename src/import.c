@@ -27,6 +27,7 @@ struct importer {
     struct ab_store *s;
     const struct ab_import_opts *o;
     const char *source;
+    const char *unit; /* what a position counts: "line", "rowid", "row" */
     struct ab_import_result *r;
     struct ab_err *err;
     int rc;   /* first error that stops the import */
@@ -306,7 +307,9 @@ static void on_header(struct importer *im)
     if (im->o->rejects_path) {
         FILE *f;
         int bad = 0;
-        enum ab_charset cs = ab_decoder_charset(im->dec);
+        /* Rows from another reader (no decoder) are UTF-8. */
+        enum ab_charset cs =
+            im->dec ? ab_decoder_charset(im->dec) : AB_CHARSET_UTF8;
         if ((rc = ab_atomicfile_open(im->o->rejects_path, &im->rej, im->err)) !=
             0) {
             fatal(im, rc == AB_ENOMEM ? rc : AB_EIO);
@@ -314,8 +317,8 @@ static void on_header(struct importer *im)
         }
         ab_atomicfile_private(im->rej); /* applicants' contacts */
         if ((rc = ab_encoder_open(ab_atomicfile_stream(im->rej), cs,
-                                  ab_decoder_had_bom(im->dec), &im->rej_enc,
-                                  im->err)) != 0) {
+                                  im->dec && ab_decoder_had_bom(im->dec),
+                                  &im->rej_enc, im->err)) != 0) {
             fatal(im, rc);
             return;
         }
@@ -407,8 +410,8 @@ static void on_row(struct importer *im)
         break;
     case AB_IMPORT_DUPLICATE:
         snprintf(reason, sizeof reason,
-                 "duplicate company '%s' (first on line %lld)",
-                 im->out.v[AB_COL_COMPANY_NAME], (long long)first);
+                 "duplicate company '%s' (first on %s %lld)",
+                 im->out.v[AB_COL_COMPANY_NAME], im->unit, (long long)first);
         reject(im, im->rec_line, reason);
         break;
     }
@@ -738,11 +741,41 @@ static void on_decode_error(void *ctx, const unsigned char *b, size_t n,
 
 /* --- entry points ------------------------------------------------------- */
 
+static struct importer *importer_new(struct ab_store *s, const char *source,
+                                     const char *unit,
+                                     const struct ab_import_opts *o,
+                                     struct ab_import_result *r,
+                                     struct ab_err *err)
+{
+    static const struct ab_import_opts defaults;
+    struct importer *im;
+
+    memset(r, 0, sizeof *r);
+    ab_err_clear(err);
+    if (!(im = calloc(1, sizeof *im))) {
+        ab_err_set(err, AB_ENOMEM, "out of memory");
+        return NULL;
+    }
+    im->s = s;
+    im->o = o ? o : &defaults;
+    im->source = source;
+    im->unit = unit;
+    im->r = r;
+    im->err = err;
+    im->now = ab_now_ms();
+    im->line = 1;
+    im->sep = ','; /* CSV input: set in ab_import_stream() */
+    im->hold_err_pos = SIZE_MAX;
+    parser_init(im);
+    return im;
+}
+
+static int importer_end(struct importer *im);
+
 int ab_import_stream(struct ab_store *s, FILE *in, const char *source,
                      const struct ab_import_opts *o, struct ab_import_result *r,
                      struct ab_err *err)
 {
-    static const struct ab_import_opts defaults;
     struct ab_decoder_sink sink;
     struct importer *im;
     struct ab_err derr = {0};
@@ -750,36 +783,18 @@ int ab_import_stream(struct ab_store *s, FILE *in, const char *source,
     size_t n;
     int rc;
 
-    memset(r, 0, sizeof *r);
-    ab_err_clear(err);
-    o = o ? o : &defaults;
-    im = calloc(1, sizeof *im);
-    chunk = malloc(CHUNK);
-    if (!im || !chunk) {
-        free(im);
-        free(chunk);
-        return ab_err_set(err, AB_ENOMEM, "out of memory");
-    }
-    im->s = s;
-    im->o = o;
-    im->source = source;
-    im->r = r;
-    im->err = err;
-    im->now = ab_now_ms();
-    im->line = 1;
-    im->need_start = 1;
-    im->sep = o->delimiter;
-    im->hold_err_pos = SIZE_MAX;
+    if (!(im = importer_new(s, source, "line", o, r, err)))
+        return AB_ENOMEM;
+    /* The separator: named, or held back until the header line is in. */
+    if ((im->sep = im->o->delimiter) != 0)
+        csv_set_delim(&im->p, (unsigned char)im->sep);
     sink.on_text = on_decoded;
     sink.on_error = on_decode_error;
     sink.ctx = im;
-    if ((rc = ab_decoder_new(o->encoding, &sink, &im->dec, err)) != 0) {
+    if ((rc = ab_decoder_new(im->o->encoding, &sink, &im->dec, err)) != 0)
         fatal(im, rc);
-        goto out;
-    }
-    if (parser_init(im) != 0)
-        goto out;
-
+    if (!(chunk = malloc(CHUNK)))
+        fatal_msg(im, AB_ENOMEM, "out of memory");
     while (!im->stop && (n = fread(chunk, 1, CHUNK, in)) > 0) {
         if ((rc = ab_decoder_feed(im->dec, chunk, n, &derr)) != 0)
             fatal_msg(im, rc, "%s: line 1: %s", source, derr.msg);
@@ -796,9 +811,20 @@ int ab_import_stream(struct ab_store *s, FILE *in, const char *source,
     if (!im->stop && !im->have_header)
         fatal_msg(im, AB_EDATA, "%s: empty file, expected a header row",
                   source);
+    free(chunk);
+    return importer_end(im);
+}
 
-out:
-    rc = im->rc;
+/* Strict, the rejects file, commit or rollback; frees im. */
+static int importer_end(struct importer *im)
+{
+    const struct ab_import_opts *o = im->o;
+    struct ab_import_result *r = im->r;
+    struct ab_err *err = im->err;
+    const char *source = im->source;
+    int rc = im->rc, csv = im->dec != NULL;
+
+    r->encoding = AB_CHARSET_UTF8;
     if (im->dec) {
         enum ab_charset cs = ab_decoder_charset(im->dec);
         r->encoding = cs == AB_CHARSET_AUTO ? AB_CHARSET_UTF8 : cs;
@@ -832,7 +858,7 @@ out:
             rc = frc == AB_ENOMEM ? frc : AB_EIO;
     }
     if (im->in_txn) {
-        int erc = ab_store_import_end(s, rc == 0, rc == 0 ? err : NULL);
+        int erc = ab_store_import_end(im->s, rc == 0, rc == 0 ? err : NULL);
         if (rc == 0 && erc == 0)
             r->committed = 1;
         else if (rc == 0)
@@ -845,7 +871,6 @@ out:
     free(im->hdr);
     free(im->hold);
     free(im);
-    free(chunk);
     if (rc == 0 && r->in_flight > 0 && o->on_warn) {
         char msg[200];
         snprintf(msg, sizeof msg,
@@ -854,8 +879,10 @@ out:
                  (long long)r->in_flight, r->in_flight == 1 ? "y" : "ies");
         o->on_warn(o->ctx, source, msg);
     }
-    if (r->not_utf8 > 0 && o->on_warn && r->gb18030_errors > 0 &&
-        r->gb18030_errors <= 10) {
+    if (!csv) {
+        /* Rows from another reader: its encoding is not ours to guess. */
+    } else if (r->not_utf8 > 0 && o->on_warn && r->gb18030_errors > 0 &&
+               r->gb18030_errors <= 10) {
         char msg[400];
         snprintf(msg, sizeof msg,
                  "%lld rejected row%s %s not valid UTF-8; the file reads as "
@@ -882,6 +909,63 @@ out:
         o->on_warn(o->ctx, source, msg);
     }
     return rc;
+}
+
+/* --- records from other readers ----------------------------------------- */
+
+struct ab_import_feed {
+    struct importer *im;
+};
+
+int ab_import_feed_new(struct ab_store *s, const char *source, const char *unit,
+                       const struct ab_import_opts *o,
+                       struct ab_import_result *r, struct ab_err *err,
+                       struct ab_import_feed **out)
+{
+    struct ab_import_feed *f;
+
+    *out = NULL;
+    if (!(f = malloc(sizeof *f))) {
+        memset(r, 0, sizeof *r);
+        return ab_err_set(err, AB_ENOMEM, "out of memory");
+    }
+    if (!(f->im = importer_new(s, source, unit, o, r, err))) {
+        free(f);
+        return AB_ENOMEM;
+    }
+    *out = f;
+    return 0;
+}
+
+void ab_import_feed_field(struct ab_import_feed *f, const char *v, size_t n)
+{
+    on_csv_field((void *)v, n, f->im);
+}
+
+int ab_import_feed_record(struct ab_import_feed *f, int64_t at,
+                          const char *reject_reason)
+{
+    struct importer *im = f->im;
+
+    im->rec_line = at;
+    if (reject_reason && !im->stop && im->have_header) {
+        im->r->rows++;
+        reject(im, at, reject_reason);
+        reset_record(im);
+    } else {
+        on_csv_record(0, im);
+    }
+    return im->rc;
+}
+
+int ab_import_feed_end(struct ab_import_feed *f, int reader_rc)
+{
+    struct importer *im = f->im;
+
+    free(f);
+    if (reader_rc != 0)
+        fatal(im, reader_rc);
+    return importer_end(im);
 }
 
 int ab_import_file(struct ab_store *s, const char *path,
@@ -940,7 +1024,8 @@ void ab_import_describe(const struct ab_import_result *r, char *buf, size_t n)
               r->encoding == AB_CHARSET_UTF16BE) &&
              r->delimiter == '\t')
         why = "Excel's Unicode text";
-    if (r->encoding == AB_CHARSET_UTF8 && !sep)
+    if ((r->encoding == AB_CHARSET_UTF8 || r->encoding == AB_CHARSET_AUTO) &&
+        !sep)
         return;
     snprintf(buf, n, "read as %s%s%s%s%s%s", ab_charset_name(r->encoding),
              r->bom ? " with a byte order mark" : "", sep ? ", " : "",

@@ -139,4 +139,49 @@ int ab_import_stream(struct ab_store *s, FILE *in, const char *source,
                      const struct ab_import_opts *o, struct ab_import_result *r,
                      struct ab_err *err);
 
+/* --- Records from other readers -------------------------------------------
+ *
+ * A reader other than the CSV parser (import_sqlite.h) hands its records to
+ * the very code that handles a parsed CSV record, so every rule above holds
+ * for it unchanged: the first record is the header (column names: mapping,
+ * unknown columns warned about once, a column twice, required columns,
+ * the rejects file's header; the transaction begins there), every later one
+ * a row (the field limit, validation, normalisation, the update rules,
+ * duplicates, rejected_rows, the rejects file). Only the position differs:
+ * `at` is whatever the reader numbers its records by (a rowid, a row
+ * number), stored as rejected_rows.line and passed to on_reject as `line`;
+ * `unit` names it in messages ("duplicate company 'X' (first on row 3)").
+ *
+ *   ab_import_feed_new()                 once
+ *   ab_import_feed_field() ... _record() per record, the header first
+ *   ab_import_feed_end()                 once: commit or roll back, free
+ */
+struct ab_import_feed;
+
+/* Starts an import from source (the name used in messages and
+ * rejected_rows.source). r is filled in as records arrive. *out is a new
+ * feed for ab_import_feed_end(). Returns 0 or AB_ENOMEM. */
+int ab_import_feed_new(struct ab_store *s, const char *source, const char *unit,
+                       const struct ab_import_opts *o,
+                       struct ab_import_result *r, struct ab_err *err,
+                       struct ab_import_feed **out);
+
+/* Appends one field, v[0..n) (copied; may hold any bytes), to the current
+ * record. */
+void ab_import_feed_field(struct ab_import_feed *f, const char *v, size_t n);
+
+/* Ends the current record, found at position at. With reject_reason set,
+ * the row is rejected with that reason without being looked at (the reader
+ * saw something it cannot turn into text; not allowed for the header).
+ * Returns 0, or the error that stops the import (a header problem, a store
+ * error; err is set): then stop reading and call ab_import_feed_end(). */
+int ab_import_feed_record(struct ab_import_feed *f, int64_t at,
+                          const char *reject_reason);
+
+/* Finishes the import and frees f. reader_rc is the reader's own failure
+ * (0 if it read everything; its message is already in err): anything but
+ * 0 rolls back. Returns what ab_import_stream() returns, from the first
+ * failure on. */
+int ab_import_feed_end(struct ab_import_feed *f, int reader_rc);
+
 #endif

@@ -30,6 +30,8 @@ static void emit(const char *level, const char *fmt, va_list ap)
 
 static void emit(const char *level, const char *fmt, va_list ap)
 {
+    /* One line at a time when several threads log (the receiver). */
+    flockfile(stderr);
     if (hook_before)
         hook_before(hook_ctx);
     fprintf(stderr, "authbatch: %s", level);
@@ -37,6 +39,7 @@ static void emit(const char *level, const char *fmt, va_list ap)
     fputc('\n', stderr);
     if (hook_after)
         hook_after(hook_ctx);
+    funlockfile(stderr);
 }
 
 #define AB_LOG_FN(name, level, min)                                            \

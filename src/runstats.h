@@ -21,8 +21,10 @@ struct ab_run_stats {
     int64_t retries;          /* attempts that were not a company's first */
     int64_t throttles;        /* times the dispatcher paused for throttling */
     int64_t transport_errors; /* attempts without an HTTP answer */
-    int64_t in_flight;        /* requests on the wire now */
-    int64_t waiting;          /* companies waiting for a retry now */
+    int64_t probes;           /* second opinions asked after a refusal */
+    int64_t resends;   /* copies libcurl re-sent by itself (freshly signed) */
+    int64_t in_flight; /* requests on the wire now */
+    int64_t waiting;   /* companies waiting for a retry now */
     double rate_limit; /* the limiter's current rate, req/s; 0 = unlimited */
     double rate_now;   /* answers per second over the last few seconds */
     int exit_status;   /* -1 while running */

@@ -91,3 +91,35 @@ void ab_sign_wipe(void *p, unsigned long n)
 {
     OPENSSL_cleanse(p, n);
 }
+
+int ab_sign_equal(const void *a, size_t an, const void *b, size_t bn)
+{
+    if (an != bn)
+        return 0;
+    return an == 0 || CRYPTO_memcmp(a, b, an) == 0;
+}
+
+int ab_sign_token(char out[AB_SIGN_TOKEN_LEN + 1])
+{
+    static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                 "abcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char b[18] = {0}; /* 16 random bytes, padded to 6 groups of 3 */
+    char t[24];
+    size_t i, o = 0;
+
+    if (RAND_bytes(b, 16) != 1)
+        return AB_EIO;
+    for (i = 0; i < sizeof b; i += 3) {
+        unsigned v = (unsigned)b[i] << 16 | (unsigned)b[i + 1] << 8 | b[i + 2];
+        t[o++] = b64url[(v >> 18) & 63];
+        t[o++] = b64url[(v >> 12) & 63];
+        t[o++] = b64url[(v >> 6) & 63];
+        t[o++] = b64url[v & 63];
+    }
+    /* 128 bits are 21 full sextets and 2 bits: 22 characters. */
+    memcpy(out, t, AB_SIGN_TOKEN_LEN);
+    out[AB_SIGN_TOKEN_LEN] = '\0';
+    OPENSSL_cleanse(b, sizeof b);
+    OPENSSL_cleanse(t, sizeof t);
+    return 0;
+}

@@ -218,16 +218,47 @@ static void explain_open_failure(const char *path, struct ab_err *err)
         snprintf(err->msg + len, sizeof err->msg - len, " (%.400s)", why);
 }
 
+/* AUTHBATCH_BUSY_TIMEOUT_MS, checked: a typo must not mean "never wait". */
+static int busy_timeout_env(int *ms, struct ab_err *err)
+{
+    const char *bt = getenv("AUTHBATCH_BUSY_TIMEOUT_MS");
+    long v = 0;
+    const char *p;
+
+    *ms = 5000;
+    if (!bt)
+        return 0;
+    for (p = bt; *p; p++) {
+        if (*p < '0' || *p > '9' || v > 3600000)
+            break;
+        v = v * 10 + (*p - '0');
+    }
+    if (!*bt || *p || v > 3600000)
+        return ab_err_set(err, AB_ECONFIG,
+                          "AUTHBATCH_BUSY_TIMEOUT_MS='%.40s' is not a number "
+                          "of milliseconds (0 to 3600000)",
+                          bt);
+    *ms = (int)v;
+    return 0;
+}
+
 int ab_store_open(const char *path, int flags, struct ab_store **out,
                   struct ab_err *err)
 {
+    return ab_store_open_as(path, path, flags, out, err);
+}
+
+int ab_store_open_as(const char *path, const char *shown_as, int flags,
+                     struct ab_store **out, struct ab_err *err)
+{
     struct ab_store *s;
-    int rc, oflags;
-    const char *bt = getenv("AUTHBATCH_BUSY_TIMEOUT_MS");
+    int rc, oflags, busy_ms;
 
     *out = NULL;
+    if ((rc = busy_timeout_env(&busy_ms, err)) != 0)
+        return rc;
     s = calloc(1, sizeof *s);
-    if (!s || !(s->path = strdup(path))) {
+    if (!s || !(s->path = strdup(shown_as))) {
         free(s);
         return ab_err_set(err, AB_ENOMEM, "out of memory");
     }
@@ -244,6 +275,8 @@ int ab_store_open(const char *path, int flags, struct ab_store **out,
     oflags = (flags & AB_STORE_READONLY)
                  ? SQLITE_OPEN_READONLY
                  : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (flags & AB_STORE_NOFOLLOW)
+        oflags |= SQLITE_OPEN_NOFOLLOW;
     rc = sqlite3_open_v2(path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         rc = ab_store_fail(s, rc, err, "cannot open database");
@@ -252,7 +285,7 @@ int ab_store_open(const char *path, int flags, struct ab_store **out,
         goto out_close;
     }
     sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, bt ? atoi(bt) : 5000);
+    sqlite3_busy_timeout(s->db, busy_ms);
     if (!(flags & AB_STORE_READONLY)) {
         rc = ab_store_exec(s, "PRAGMA journal_mode = WAL", err);
         if (rc != 0)
@@ -269,7 +302,7 @@ int ab_store_open(const char *path, int flags, struct ab_store **out,
 
 out_close:
     if (rc == AB_EIO)
-        explain_open_failure(path, err);
+        explain_open_failure(shown_as, err);
     ab_store_close(s);
     return rc;
 }
@@ -331,6 +364,46 @@ void ab_store_rollback(struct ab_store *s)
 {
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static const char sql_savepoint[] = "SAVEPOINT ab_row";
+static const char sql_release_sp[] = "RELEASE ab_row";
+static const char sql_rollback_to[] = "ROLLBACK TO ab_row";
+
+static int run_stmt(struct ab_store *s, const char *sql, struct ab_err *err,
+                    const char *what)
+{
+    sqlite3_stmt *st = ab_store_stmt(s, sql, err);
+    int rc;
+
+    if (!st)
+        return err ? err->code : AB_EIO;
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return ab_store_fail(s, rc, err, what);
+    return 0;
+}
+
+int ab_store_savepoint(struct ab_store *s, struct ab_err *err)
+{
+    return run_stmt(s, sql_savepoint, err, "cannot start a savepoint on");
+}
+
+int ab_store_release(struct ab_store *s, struct ab_err *err)
+{
+    return run_stmt(s, sql_release_sp, err, "cannot release a savepoint on");
+}
+
+void ab_store_rollback_to(struct ab_store *s)
+{
+    run_stmt(s, sql_rollback_to, NULL, "cannot roll back a savepoint on");
+    run_stmt(s, sql_release_sp, NULL, "cannot release a savepoint on");
+}
+
+void ab_store_set_busy_timeout(struct ab_store *s, int ms)
+{
+    sqlite3_busy_timeout(s->db, ms);
 }
 
 static const char sql_counts[] =

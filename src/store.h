@@ -1,7 +1,8 @@
 /* store.h - the SQLite database: opening, migrations, transactions, counts.
  *
  * The store_*.c files are the only ones that include <sqlite3.h>; each
- * concern has its own header (store_import.h, store_queue.h, store_report.h).
+ * concern has its own header (store_import.h, store_queue.h, store_report.h,
+ * store_source.h: another program's file, read-only, on its own connection).
  *
  * Opening brings the file up to the newest schema (schema/NNN_*.sql, tracked
  * by PRAGMA user_version) in one BEGIN IMMEDIATE transaction; a file from a
@@ -21,12 +22,18 @@ struct ab_store;
 
 enum {
     AB_STORE_READONLY = 1 << 0, /* no writes, no migration: for --dry-run */
+    AB_STORE_NOFOLLOW = 1 << 1, /* refuse a path holding a symbolic link */
 };
 
 /* Opens (creating if needed, unless read-only) and migrates the database at
  * path. On success *out is a new store for ab_store_close(). */
 int ab_store_open(const char *path, int flags, struct ab_store **out,
                   struct ab_err *err);
+
+/* The same, opening path but naming shown_as in every message (a run opens
+ * the database by its resolved path, lock.h, and speaks of the user's). */
+int ab_store_open_as(const char *path, const char *shown_as, int flags,
+                     struct ab_store **out, struct ab_err *err);
 
 /* Closes the store; NULL is a no-op. Unfinished transactions roll back. */
 void ab_store_close(struct ab_store *s);
@@ -41,6 +48,16 @@ int ab_store_schema_latest(void);
 int ab_store_begin(struct ab_store *s, struct ab_err *err);
 int ab_store_commit(struct ab_store *s, struct ab_err *err);
 void ab_store_rollback(struct ab_store *s);
+
+/* A savepoint inside a transaction, so one row's writes can be undone
+ * alone: _rollback_to() undoes and ends it, _release() keeps and ends it. */
+int ab_store_savepoint(struct ab_store *s, struct ab_err *err);
+int ab_store_release(struct ab_store *s, struct ab_err *err);
+void ab_store_rollback_to(struct ab_store *s);
+
+/* How long a statement waits for another writer before failing with
+ * AB_EBUSY, in ms (a run sets it short: it must never freeze its loop). */
+void ab_store_set_busy_timeout(struct ab_store *s, int ms);
 
 /* Unix time in milliseconds (wall clock), as stored in the database. */
 int64_t ab_now_ms(void);

@@ -11,16 +11,19 @@
     " modify_fields, attempts"
 
 static const char sql_recover[] =
-    "UPDATE companies SET status = 'pending', updated_at = ?1"
-    " WHERE status = 'in_flight'";
+    "UPDATE companies SET status = 'pending', claimed_by = NULL,"
+    " lease_until = NULL, updated_at = ?1"
+    " WHERE status = 'in_flight' AND (claimed_by IS NULL OR claimed_by <> ?2)";
 static const char sql_claim_retry[] =
-    "UPDATE companies SET status = 'in_flight', updated_at = ?1"
+    "UPDATE companies SET status = 'in_flight', claimed_by = ?3,"
+    " updated_at = ?1"
     " WHERE id IN (SELECT id FROM companies WHERE status = 'retry_wait'"
     "              AND next_attempt_at <= ?1"
     "              ORDER BY next_attempt_at LIMIT ?2)"
     " RETURNING " COMPANY_COLS;
 static const char sql_claim_pending[] =
-    "UPDATE companies SET status = 'in_flight', updated_at = ?1"
+    "UPDATE companies SET status = 'in_flight', claimed_by = ?3,"
+    " updated_at = ?1"
     " WHERE id IN (SELECT id FROM companies WHERE status = 'pending'"
     "              LIMIT ?2)"
     " RETURNING " COMPANY_COLS;
@@ -28,18 +31,18 @@ static const char sql_retry_wait[] =
     "SELECT count(*), min(next_attempt_at) FROM companies"
     " WHERE status = 'retry_wait'";
 static const char sql_release[] =
-    "UPDATE companies SET status = 'pending', updated_at = ?2"
-    " WHERE id = ?1 AND status = 'in_flight'";
+    "UPDATE companies SET status = 'pending', claimed_by = NULL,"
+    " updated_at = ?2 WHERE id = ?1 AND status = 'in_flight'";
 static const char sql_peek[] =
     "SELECT " COMPANY_COLS " FROM companies"
-    " WHERE status IN ('pending', 'in_flight')"
+    " WHERE status = 'pending' OR (status = 'in_flight' AND ?3)"
     "    OR (status = 'retry_wait' AND next_attempt_at <= ?1)"
     " ORDER BY id LIMIT ?2";
 static const char sql_update_company[] =
     "UPDATE companies SET status = ?2, attempts = ?3, next_attempt_at = ?4,"
     " ticket = coalesce(?5, ticket), ticket_at = coalesce(?6, ticket_at),"
     " last_http_status = ?7, last_code = ?8, last_message = ?9,"
-    " updated_at = ?10 WHERE id = ?1";
+    " claimed_by = NULL, updated_at = ?10 WHERE id = ?1";
 static const char sql_insert_attempt[] =
     "INSERT INTO attempts (company_id, run_id, attempt_no, started_at,"
     " duration_ms, http_status, code, message, transport_error, outcome)"
@@ -61,7 +64,8 @@ static int step_done(struct ab_store *s, sqlite3_stmt *st, struct ab_err *err,
     return 0;
 }
 
-int ab_queue_recover(struct ab_store *s, int64_t *n, struct ab_err *err)
+int ab_queue_recover(struct ab_store *s, int64_t run_id, int64_t *n,
+                     struct ab_err *err)
 {
     sqlite3_stmt *st = ab_store_stmt(s, sql_recover, err);
     int rc;
@@ -69,37 +73,56 @@ int ab_queue_recover(struct ab_store *s, int64_t *n, struct ab_err *err)
     if (!st)
         return err ? err->code : AB_EIO;
     sqlite3_bind_int64(st, 1, ab_now_ms());
+    sqlite3_bind_int64(st, 2, run_id);
     if ((rc = step_done(s, st, err, "cannot recover companies in")) != 0)
         return rc;
     *n = sqlite3_changes64(s->db);
     return 0;
 }
 
-static void read_company(sqlite3_stmt *st, struct ab_company *c)
+/* Copies column i; *oom set when a present value could not be copied (an
+ * optional field must not silently vanish from the request). */
+static char *dup_col(sqlite3_stmt *st, int i, int *oom)
+{
+    char *v = ab_store_col_dup(st, i);
+    if (!v && sqlite3_column_type(st, i) != SQLITE_NULL)
+        *oom = 1;
+    return v;
+}
+
+/* 0, or AB_ENOMEM (c released). */
+static int read_company(sqlite3_stmt *st, struct ab_company *c)
 {
     const unsigned char *type;
+    int oom = 0;
 
     ab_company_init(c);
     c->id = sqlite3_column_int64(st, 0);
-    c->company_name = ab_store_col_dup(st, 1);
-    c->register_no = ab_store_col_dup(st, 2);
-    c->legal_person = ab_store_col_dup(st, 3);
-    c->applicant_name = ab_store_col_dup(st, 4);
-    c->applicant_contact = ab_store_col_dup(st, 5);
+    c->company_name = dup_col(st, 1, &oom);
+    c->register_no = dup_col(st, 2, &oom);
+    c->legal_person = dup_col(st, 3, &oom);
+    c->applicant_name = dup_col(st, 4, &oom);
+    c->applicant_contact = dup_col(st, 5, &oom);
     type = sqlite3_column_text(st, 6);
     if (!type || ab_company_parse_contact_type((const char *)type,
                                                &c->contact_type) != 0)
         c->contact_type = AB_CONTACT_INFER;
-    c->callback_url = ab_store_col_dup(st, 7);
+    c->callback_url = dup_col(st, 7, &oom);
     c->close_button = sqlite3_column_type(st, 8) == SQLITE_NULL
                           ? -1
                           : sqlite3_column_int(st, 8) != 0;
-    c->modify_fields = ab_store_col_dup(st, 9);
+    c->modify_fields = dup_col(st, 9, &oom);
     c->attempts = sqlite3_column_int(st, 10);
+    /* NOT NULL in the schema; NULL here means a copy failed. */
+    if (oom || !c->company_name || !c->applicant_contact) {
+        ab_company_release(c);
+        return AB_ENOMEM;
+    }
+    return 0;
 }
 
 static int claim_from(struct ab_store *s, const char *sql, int64_t now_ms,
-                      int max, struct ab_company *out, int *n,
+                      int64_t run_id, int max, struct ab_company *out, int *n,
                       struct ab_err *err)
 {
     sqlite3_stmt *st = ab_store_stmt(s, sql, err);
@@ -109,10 +132,9 @@ static int claim_from(struct ab_store *s, const char *sql, int64_t now_ms,
         return err ? err->code : AB_EIO;
     sqlite3_bind_int64(st, 1, now_ms);
     sqlite3_bind_int(st, 2, max - *n);
+    sqlite3_bind_int64(st, 3, run_id);
     while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        read_company(st, &out[*n]);
-        if (!out[*n].company_name || !out[*n].applicant_contact) {
-            ab_company_release(&out[*n]);
+        if (read_company(st, &out[*n]) != 0) {
             sqlite3_reset(st);
             return ab_err_set(err, AB_ENOMEM, "out of memory");
         }
@@ -127,7 +149,7 @@ static int claim_from(struct ab_store *s, const char *sql, int64_t now_ms,
     return 0;
 }
 
-int ab_queue_claim(struct ab_store *s, int64_t now_ms, int max,
+int ab_queue_claim(struct ab_store *s, int64_t now_ms, int64_t run_id, int max,
                    struct ab_company *out, int *n, struct ab_err *err)
 {
     int rc, i;
@@ -137,9 +159,9 @@ int ab_queue_claim(struct ab_store *s, int64_t now_ms, int max,
         return 0;
     if ((rc = ab_store_begin(s, err)) != 0)
         return rc;
-    rc = claim_from(s, sql_claim_retry, now_ms, max, out, n, err);
+    rc = claim_from(s, sql_claim_retry, now_ms, run_id, max, out, n, err);
     if (rc == 0 && *n < max)
-        rc = claim_from(s, sql_claim_pending, now_ms, max, out, n, err);
+        rc = claim_from(s, sql_claim_pending, now_ms, run_id, max, out, n, err);
     if (rc == 0)
         rc = ab_store_commit(s, err);
     else
@@ -197,7 +219,8 @@ int ab_queue_release(struct ab_store *s, const int64_t *ids, int n,
 }
 
 int ab_queue_peek(struct ab_store *s, int64_t now_ms, int64_t limit,
-                  int (*fn)(void *ctx, const struct ab_company *c), void *ctx,
+                  int with_in_flight,
+                  int (*fn)(void *ctx, struct ab_company *c), void *ctx,
                   struct ab_err *err)
 {
     sqlite3_stmt *st = ab_store_stmt(s, sql_peek, err);
@@ -208,9 +231,13 @@ int ab_queue_peek(struct ab_store *s, int64_t now_ms, int64_t limit,
         return err ? err->code : AB_EIO;
     sqlite3_bind_int64(st, 1, now_ms);
     sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
+    sqlite3_bind_int(st, 3, with_in_flight != 0);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int stop;
-        read_company(st, &c);
+        if (read_company(st, &c) != 0) {
+            sqlite3_reset(st);
+            return ab_err_set(err, AB_ENOMEM, "out of memory");
+        }
         stop = fn(ctx, &c);
         ab_company_release(&c);
         if (stop)
@@ -252,6 +279,9 @@ int ab_queue_record(struct ab_store *s, const struct ab_queue_result *r,
     sqlite3_bind_int64(st, 10, ab_now_ms());
     if ((rc = step_done(s, st, err, "cannot record a result in")) != 0)
         return rc;
+    if (sqlite3_changes64(s->db) == 0)
+        return ab_err_set(err, AB_ENOENT, "company #%lld is no longer in '%s'",
+                          (long long)r->company_id, s->path);
 
     if (!(st = ab_store_stmt(s, sql_insert_attempt, err)))
         return err ? err->code : AB_EIO;

@@ -1,8 +1,9 @@
 /* store_queue.h - the companies table as a work queue for `run`.
  *
- * Only one run works on a database at a time (lock.h), so "claimed by this
- * run" is simply status 'in_flight'. A run that died leaves such rows behind;
- * the next run puts them back with ab_queue_recover() before claiming.
+ * Only one run works on a database at a time (lock.h). A claimed row is
+ * status 'in_flight' with claimed_by = the run's id; a run that died leaves
+ * such rows behind, and the next run (holding the lock, so every other run
+ * is over) puts them back with ab_queue_recover() before claiming.
  * Claiming, releasing and recording happen inside transactions the caller
  * opens with ab_store_begin() (claim and release open their own).
  */
@@ -16,13 +17,16 @@
 #include "runstats.h"
 #include "store.h"
 
-/* Puts rows a dead run left 'in_flight' back to 'pending'; *n = how many. */
-int ab_queue_recover(struct ab_store *s, int64_t *n, struct ab_err *err);
+/* Puts rows that runs other than run_id left 'in_flight' back to
+ * 'pending'; *n = how many. Call holding the run lock. */
+int ab_queue_recover(struct ab_store *s, int64_t run_id, int64_t *n,
+                     struct ab_err *err);
 
 /* Claims up to max due companies (due 'retry_wait' first, then 'pending'),
- * marking them 'in_flight' in one transaction. Fills out[0..*n) with new
- * companies (release each with ab_company_release()). */
-int ab_queue_claim(struct ab_store *s, int64_t now_ms, int max,
+ * marking them 'in_flight' for run_id in one transaction. Fills
+ * out[0..*n) with new companies (release each with ab_company_release()).
+ * AB_EBUSY when another writer holds the database: nothing claimed. */
+int ab_queue_claim(struct ab_store *s, int64_t now_ms, int64_t run_id, int max,
                    struct ab_company *out, int *n, struct ab_err *err);
 
 /* How many companies wait for a retry and when the first is due (Unix ms,
@@ -35,14 +39,18 @@ int ab_queue_retry_wait(struct ab_store *s, int64_t *n, int64_t *next_at,
 int ab_queue_release(struct ab_store *s, const int64_t *ids, int n,
                      struct ab_err *err);
 
-/* Visits up to limit due companies without changing anything (dry run).
- * fn returns non-zero to stop early. */
+/* Visits up to limit due companies without changing anything (dry run);
+ * 'in_flight' rows only with with_in_flight (they are due when no run
+ * holds the lock, and another run's work when one does). fn returns
+ * non-zero to stop early. */
 int ab_queue_peek(struct ab_store *s, int64_t now_ms, int64_t limit,
-                  int (*fn)(void *ctx, const struct ab_company *c), void *ctx,
+                  int with_in_flight,
+                  int (*fn)(void *ctx, struct ab_company *c), void *ctx,
                   struct ab_err *err);
 
 /* One answered (or failed) attempt and the company's state after it.
- * Call inside a transaction. */
+ * Call inside a transaction. AB_ENOENT (nothing written) when the company
+ * is no longer in the table (another program deleted it). */
 struct ab_queue_result {
     int64_t company_id;
     int64_t run_id;

@@ -1,7 +1,9 @@
 #include "validate.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
@@ -634,5 +636,59 @@ int ab_validate_row(const struct ab_row_in *in, struct ab_row_out *out,
         out->n[AB_COL_MODIFY_FIELDS] = dn;
         used += dn + 1;
     }
+    return 0;
+}
+
+int ab_validate_claimed(struct ab_company *c, char *why, size_t whylen)
+{
+    char **field[AB_COL_COUNT] = {NULL};
+    struct ab_row_in in;
+    struct ab_row_out out;
+    int col, rc;
+
+    field[AB_COL_COMPANY_NAME] = &c->company_name;
+    field[AB_COL_REGISTER_NO] = &c->register_no;
+    field[AB_COL_LEGAL_PERSON] = &c->legal_person;
+    field[AB_COL_APPLICANT_NAME] = &c->applicant_name;
+    field[AB_COL_APPLICANT_CONTACT] = &c->applicant_contact;
+    field[AB_COL_CALLBACK_URL] = &c->callback_url;
+    field[AB_COL_MODIFY_FIELDS] = &c->modify_fields;
+
+    memset(&in, 0, sizeof in);
+    for (col = 0; col < AB_COL_COUNT; col++) {
+        if (field[col] && *field[col]) {
+            in.v[col] = *field[col];
+            in.n[col] = strlen(*field[col]);
+        }
+    }
+    if (c->contact_type == AB_CONTACT_MOBILE ||
+        c->contact_type == AB_CONTACT_EMAIL) {
+        in.v[AB_COL_CONTACT_TYPE] = ab_company_contact_type_name(c);
+        in.n[AB_COL_CONTACT_TYPE] = strlen(in.v[AB_COL_CONTACT_TYPE]);
+    }
+    if (c->close_button >= 0) {
+        in.v[AB_COL_CLOSE_BUTTON] = c->close_button ? "1" : "0";
+        in.n[AB_COL_CLOSE_BUTTON] = 1;
+    }
+    if ((rc = ab_validate_row(&in, &out, why, whylen)) != 0)
+        return rc;
+
+    for (col = 0; col < AB_COL_COUNT; col++) {
+        if (!field[col] || !*field[col])
+            continue;
+        if (!out.v[col]) {
+            free(*field[col]);
+            *field[col] = NULL;
+            continue;
+        }
+        /* Trimming, dropping separators and re-spelling keywords in their
+         * own length never make a value longer. */
+        assert(out.n[col] <= in.n[col]);
+        memcpy(*field[col], out.v[col], out.n[col] + 1);
+    }
+    c->contact_type = strcmp(out.v[AB_COL_CONTACT_TYPE], "EMAIL") == 0
+                          ? AB_CONTACT_EMAIL
+                          : AB_CONTACT_MOBILE;
+    c->close_button = out.close_button;
     return 0;
 }

@@ -1,9 +1,13 @@
 /* validate.h - one input row checked and normalised, with a precise reason.
  *
- * Pure: no I/O, no allocation, no globals. The import reads a CSV record,
- * maps its fields to the columns below and calls ab_validate_row(); a row
- * that fails is rejected with the reason text, a row that passes goes to the
- * store exactly as normalised here.
+ * Pure: no I/O, no allocation, no globals (ab_validate_claimed() frees the
+ * blank fields of the company it is given). The import reads a record (a CSV
+ * line, a row of another program's SQLite table), maps its fields to the
+ * columns below and calls ab_validate_row(); a row that fails is rejected
+ * with the reason text, a row that passes goes to the store exactly as
+ * normalised here. `run` applies the same rules to every company it claims
+ * (ab_validate_claimed()), because rows other programs insert straight into
+ * the companies table never went through an import.
  *
  * Rules, applied to every field in this order:
  *  1. trim: ASCII space and tab, U+00A0 (no-break space) and U+3000
@@ -47,6 +51,8 @@
 #define AB_VALIDATE_H
 
 #include <stddef.h>
+
+#include "company.h"
 
 /* The input columns, in the API's order. */
 enum ab_col {
@@ -103,6 +109,22 @@ struct ab_row_out {
  * failure out is unspecified. */
 int ab_validate_row(const struct ab_row_in *in, struct ab_row_out *out,
                     char *reason, size_t reason_size);
+
+/* The same rules for a company claimed from the database, before its request
+ * is built: c's fields are read as an input row (contact_type
+ * AB_CONTACT_INFER and close_button -1 read as absent) and, when valid,
+ * replaced in place by their normalised form (trimmed; a mobile as its 11
+ * digits, "+86 138-0000-1111" -> "13800001111"; registerNo upper case;
+ * modifyFields as "corpName,registerNo"; contact_type always MOBILE or
+ * EMAIL). Normalising never lengthens a value, so the strings are rewritten
+ * in their own buffers; an optional field that is blank is freed and set to
+ * NULL. c->id and c->attempts are untouched.
+ *
+ * Returns 0, or AB_EDATA with why (whylen bytes, NUL-terminated) saying what
+ * is wrong, in ab_validate_row()'s words ("applicantContact 'abc' is not a
+ * mainland mobile number ..."); c is then left exactly as it was. Such a
+ * company must not be sent. */
+int ab_validate_claimed(struct ab_company *c, char *why, size_t whylen);
 
 /* Building blocks, exported for tests and other callers. */
 

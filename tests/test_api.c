@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "err.h"
+#include "sign.h"
 
 /* Borrowed strings: the struct is never released. */
 static struct ab_company company(const char *name, const char *contact)
@@ -284,7 +285,7 @@ static const struct row ROWS[] = {
     {"1001 busy", NULL, 200, "{\"code\":1001,\"message\":\"系统繁忙\"}",
      AB_OUT_TRANSIENT, 1001, 1, "系统繁忙", NULL},
     {"200 truncated JSON", NULL, 200, "{\"code\":0,\"resu", AB_OUT_TRANSIENT, 0,
-     0, "unparsable", NULL},
+     0, "envelope", NULL},
     {"200 truncated ticket", NULL, 200,
      "{\"code\":0,\"message\":\"SUCCESS\",\"result\":{\"ticket\":\"",
      AB_OUT_TRANSIENT, 0, 0, NULL, NULL},
@@ -352,8 +353,8 @@ static const struct row ROWS[] = {
      NULL},
     {"405", NULL, 405, "", AB_OUT_FATAL, 0, 0, NULL, NULL},
     {"408", NULL, 408, "", AB_OUT_TRANSIENT, 0, 0, NULL, NULL},
-    {"400 without a code", NULL, 400, "<html>bad</html>", AB_OUT_REJECTED, 0, 0,
-     "400", NULL},
+    {"400 without a code", NULL, 400, "<html>bad</html>", AB_OUT_TRANSIENT, 0,
+     0, "400", NULL},
 };
 
 static void test_api__classify_table(void **state)
@@ -365,7 +366,7 @@ static void test_api__classify_table(void **state)
         const struct row *w = &ROWS[i];
         struct ab_api_result r;
         memset(&r, 0x5a, sizeof r);
-        ab_api_classify(w->transport, w->http, w->body,
+        ab_api_classify(w->transport, w->http, NULL, w->body,
                         w->body ? strlen(w->body) : 0, NULL, &r);
         print_message("%s\n", w->what);
         assert_int_equal(r.outcome, w->want);
@@ -393,7 +394,7 @@ static void test_api__body_length_counts_not_nul(void **state)
     struct ab_api_result r;
     (void)state;
 
-    ab_api_classify(NULL, 200, body, 13, NULL, &r);
+    ab_api_classify(NULL, 200, NULL, body, 13, NULL, &r);
     assert_int_equal(r.outcome, AB_OUT_ALREADY_AUTHED);
 }
 
@@ -408,7 +409,7 @@ static void test_api__long_message_cut_on_a_character(void **state)
     for (i = 0; i < 400; i++)
         p += sprintf(p, "错"); /* 3 bytes each: 1201 bytes of message */
     sprintf(p, "\"}");
-    ab_api_classify(NULL, 200, body, strlen(body), NULL, &r);
+    ab_api_classify(NULL, 200, NULL, body, strlen(body), NULL, &r);
     assert_int_equal(r.outcome, AB_OUT_REJECTED);
     assert_true(strlen(r.message) <= sizeof r.message - 1);
     /* 'x' then whole 3-byte characters only. */
@@ -422,11 +423,88 @@ static void test_api__message_control_characters_become_spaces(void **state)
     struct ab_api_result r;
     (void)state;
 
-    ab_api_classify(NULL, 200, body, strlen(body), NULL, &r);
+    ab_api_classify(NULL, 200, NULL, body, strlen(body), NULL, &r);
     assert_int_equal(r.outcome, AB_OUT_REJECTED);
     assert_string_equal(r.message, "bad [2Jname  X ");
-    ab_api_classify("Recv failure:\tConnection reset\n", 0, NULL, 0, NULL, &r);
+    ab_api_classify("Recv failure:\tConnection reset\n", 0, NULL, NULL, 0, NULL,
+                    &r);
     assert_string_equal(r.message, "Recv failure: Connection reset ");
+}
+
+/* Answers that are not the vendor's, and answers that say the base URL is
+ * wrong: flagged for the dispatcher's breaker and its configuration stop. */
+static void test_api__foreign_and_config_answers(void **state)
+{
+    static const struct {
+        long http;
+        const char *ctype, *body;
+        enum ab_outcome want;
+        int foreign, config;
+        const char *message;
+    } t[] = {
+        {200, "text/html", "<html>portal</html>", AB_OUT_TRANSIENT, 1, 0,
+         "text/html"},
+        {400, "text/html", "<html>bad request</html>", AB_OUT_TRANSIENT, 1, 0,
+         "HTTP 400 (text/html)"},
+        {200, NULL, "", AB_OUT_TRANSIENT, 1, 0, "no content type"},
+        {200, "application/json", "{\"code\":0,\"result\":{\"ticket\":\"x\"}}",
+         AB_OUT_ISSUED, 0, 0, NULL},
+        {400, "application/json", "{\"code\":1005,\"message\":\"bad\"}",
+         AB_OUT_REJECTED, 0, 0, "bad"},
+        {502, "text/html", "<html>bad gateway</html>", AB_OUT_TRANSIENT, 0, 0,
+         NULL},
+        {429, NULL, "", AB_OUT_THROTTLED, 0, 0, NULL},
+        {408, NULL, "", AB_OUT_TRANSIENT, 0, 0, NULL},
+        {403, "text/html", "<html>forbidden</html>", AB_OUT_FATAL, 0, 0, NULL},
+        {301, "text/html", "<html>moved</html>", AB_OUT_FATAL, 0, 1,
+         "redirected"},
+        {302, NULL, "", AB_OUT_FATAL, 0, 1, "base-url"},
+        {404, "application/json", "{\"code\":404}", AB_OUT_FATAL, 0, 1,
+         "base-url"},
+        {405, NULL, "", AB_OUT_FATAL, 0, 1, "base-url"},
+    };
+    size_t i;
+    (void)state;
+
+    for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+        struct ab_api_result r;
+        ab_api_classify(NULL, t[i].http, t[i].ctype, t[i].body,
+                        strlen(t[i].body), NULL, &r);
+        print_message("HTTP %ld %s\n", t[i].http, t[i].body);
+        assert_int_equal(r.outcome, t[i].want);
+        assert_int_equal(r.foreign, t[i].foreign);
+        assert_int_equal(r.config, t[i].config);
+        if (t[i].message && !strstr(r.message, t[i].message))
+            fail_msg("want '%s' in '%s'", t[i].message, r.message);
+    }
+}
+
+/* Every copy of a request gets its own timestamp, nonce and signature, and
+ * the signature is MD5(token + secret + timestamp + nonce). */
+static void test_api__signed_headers_are_fresh_per_copy(void **state)
+{
+    struct ab_headers a, b;
+    char ts[32], nonce[64], sig[AB_SIGN_HEX_LEN + 1];
+    (void)state;
+
+    assert_int_equal(ab_api_sign_headers("tok", "sec", 1565753984643LL, &a), 0);
+    assert_int_equal(ab_api_sign_headers("tok", "sec", 1565753984643LL, &b), 0);
+    assert_int_equal(a.n, 5);
+    assert_string_equal(a.line[0], "x-qys-open-accesstoken: tok");
+    assert_string_equal(a.line[1], "x-qys-open-timestamp: 1565753984643");
+    assert_true(strncmp(a.line[2], "x-qys-open-nonce: ", 18) == 0);
+    assert_int_equal(strlen(a.line[2] + 18), AB_SIGN_NONCE_LEN);
+    assert_string_not_equal(a.line[2], b.line[2]);
+    assert_string_not_equal(a.line[3], b.line[3]);
+    assert_true(strncmp(a.line[4], "version: authbatch-", 19) == 0);
+    snprintf(ts, sizeof ts, "%.20s", a.line[1] + 22);
+    snprintf(nonce, sizeof nonce, "%.40s", a.line[2] + 18);
+    assert_int_equal(ab_sign("tok", "sec", ts, nonce, sig), 0);
+    assert_string_equal(a.line[3] + 22, sig);
+    /* The dry run's copy names neither token nor signature. */
+    assert_int_equal(ab_api_redacted_headers(1, &a), 0);
+    assert_string_equal(a.line[0], "x-qys-open-accesstoken: <redacted>");
+    assert_string_equal(a.line[3], "x-qys-open-signature: <redacted>");
 }
 
 static void test_api__oversized_ticket_not_issued(void **state)
@@ -437,7 +515,7 @@ static void test_api__oversized_ticket_not_issued(void **state)
 
     snprintf(body, sizeof body,
              "{\"code\":0,\"result\":{\"ticket\":\"%01100d\"}}", 7);
-    ab_api_classify(NULL, 200, body, strlen(body), NULL, &r);
+    ab_api_classify(NULL, 200, NULL, body, strlen(body), NULL, &r);
     assert_int_equal(r.outcome, AB_OUT_REJECTED);
     assert_string_equal(r.ticket, "");
     assert_non_null(strstr(r.message, "ticket of 1100 bytes"));
@@ -445,7 +523,7 @@ static void test_api__oversized_ticket_not_issued(void **state)
     /* A ticket with an embedded NUL is not a usable ticket. */
     snprintf(body, sizeof body,
              "{\"code\":0,\"result\":{\"ticket\":\"ab\\u0000cd\"}}");
-    ab_api_classify(NULL, 200, body, strlen(body), NULL, &r);
+    ab_api_classify(NULL, 200, NULL, body, strlen(body), NULL, &r);
     assert_int_equal(r.outcome, AB_OUT_TRANSIENT);
 }
 
@@ -459,24 +537,24 @@ static void test_api__code_overrides(void **state)
     (void)state;
 
     memset(&x, 0, sizeof x);
-    ab_api_classify(NULL, 200, b1003, strlen(b1003), &x, &r);
+    ab_api_classify(NULL, 200, NULL, b1003, strlen(b1003), &x, &r);
     assert_int_equal(r.outcome, AB_OUT_REJECTED);
 
     assert_int_equal(ab_api_parse_codes("1003,1004", x.retry, &x.nretry), 0);
     assert_int_equal(ab_api_parse_codes("1005", x.fatal, &x.nfatal), 0);
     assert_int_equal(x.nretry, 2);
-    ab_api_classify(NULL, 200, b1003, strlen(b1003), &x, &r);
+    ab_api_classify(NULL, 200, NULL, b1003, strlen(b1003), &x, &r);
     assert_int_equal(r.outcome, AB_OUT_TRANSIENT);
     assert_int_equal(r.code, 1003);
-    ab_api_classify(NULL, 200, b1005, strlen(b1005), &x, &r);
+    ab_api_classify(NULL, 200, NULL, b1005, strlen(b1005), &x, &r);
     assert_int_equal(r.outcome, AB_OUT_FATAL);
     /* Fatal wins when a code is in both lists. */
     assert_int_equal(ab_api_parse_codes("1605", x.fatal, &x.nfatal), 0);
     assert_int_equal(ab_api_parse_codes("1605", x.retry, &x.nretry), 0);
-    ab_api_classify(NULL, 200, b1605, strlen(b1605), &x, &r);
+    ab_api_classify(NULL, 200, NULL, b1605, strlen(b1605), &x, &r);
     assert_int_equal(r.outcome, AB_OUT_FATAL);
     /* Overrides never touch the HTTP-level classes. */
-    ab_api_classify(NULL, 503, "", 0, &x, &r);
+    ab_api_classify(NULL, 503, NULL, "", 0, &x, &r);
     assert_int_equal(r.outcome, AB_OUT_TRANSIENT);
 }
 
@@ -522,6 +600,8 @@ int main(void)
         cmocka_unit_test(test_api__long_message_cut_on_a_character),
         cmocka_unit_test(test_api__message_control_characters_become_spaces),
         cmocka_unit_test(test_api__oversized_ticket_not_issued),
+        cmocka_unit_test(test_api__foreign_and_config_answers),
+        cmocka_unit_test(test_api__signed_headers_are_fresh_per_copy),
         cmocka_unit_test(test_api__code_overrides),
         cmocka_unit_test(test_api__parse_codes),
     };

@@ -121,11 +121,13 @@ static void test_lock__stale_pid_in_file_not_reported(void **state)
     child = fork();
     assert_true(child >= 0);
     if (child == 0) {
-        /* Holds the lock like ab_lock_acquire(), writing the pid late. */
+        /* Holds the lock like ab_lock_acquire() (an flock on the database
+         * file), writing the pid late. */
+        int dbfd = open(f->db, O_RDONLY | O_CREAT, 0600);
         int fd = open(f->lock, O_RDWR);
         char buf[32];
         int len;
-        if (fd < 0 || flock(fd, LOCK_EX) != 0)
+        if (dbfd < 0 || fd < 0 || flock(dbfd, LOCK_EX) != 0)
             _exit(1);
         if (write(fds[1], "x", 1) != 1)
             _exit(1);

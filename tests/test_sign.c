@@ -121,6 +121,35 @@ static void test_sign__wipe_clears(void **state)
     assert_memory_equal(buf, zero, sizeof buf);
 }
 
+static void test_sign__equal_compares_bytes_and_lengths(void **state)
+{
+    (void)state;
+    assert_int_equal(ab_sign_equal("abc", 3, "abc", 3), 1);
+    assert_int_equal(ab_sign_equal("abc", 3, "abd", 3), 0);
+    assert_int_equal(ab_sign_equal("abc", 3, "abcd", 4), 0);
+    assert_int_equal(ab_sign_equal("abc", 2, "abd", 2), 1);
+    assert_int_equal(ab_sign_equal("", 0, "", 0), 1);
+    assert_int_equal(ab_sign_equal("a\0b", 3, "a\0c", 3), 0);
+}
+
+static void test_sign__tokens_are_22_url_safe_chars_and_unique(void **state)
+{
+    char t[200][AB_SIGN_TOKEN_LEN + 1];
+    size_t i, j;
+    (void)state;
+
+    for (i = 0; i < 200; i++) {
+        memset(t[i], 'x', sizeof t[i]);
+        assert_int_equal(ab_sign_token(t[i]), 0);
+        assert_int_equal(strlen(t[i]), AB_SIGN_TOKEN_LEN);
+        assert_int_equal(strspn(t[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                      "abcdefghijklmnopqrstuvwxyz0123456789-_"),
+                         AB_SIGN_TOKEN_LEN);
+        for (j = 0; j < i; j++)
+            assert_string_not_equal(t[i], t[j]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -131,6 +160,8 @@ int main(void)
         cmocka_unit_test(test_sign__nonce_is_uuid_v4_lower_case),
         cmocka_unit_test(test_sign__nonces_are_unique),
         cmocka_unit_test(test_sign__wipe_clears),
+        cmocka_unit_test(test_sign__equal_compares_bytes_and_lengths),
+        cmocka_unit_test(test_sign__tokens_are_22_url_safe_chars_and_unique),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -371,6 +372,191 @@ static void test_validate__utf8(void **state)
     assert_int_equal(at, 0);
 }
 
+/* --- ab_validate_claimed: a company read from the database -------------- */
+
+/* One case: the base company (示例公司, 13800138000, type inferred, no
+ * closeButton) with one string field replaced and, optionally, its contact
+ * type and close button; then either the normalised value of that field
+ * (want_value; NULL = freed as absent) and contact type, or a reason. */
+struct ccase {
+    const char *name;
+    enum ab_col col;
+    const char *value;
+    enum ab_contact_type type;
+    int close_button;
+    const char *want_value;
+    enum ab_contact_type want_type;
+    const char *want_reason;
+};
+
+static const struct ccase claimed[] = {
+    {"mobile +86 with hyphens", AB_COL_APPLICANT_CONTACT, "+86 138-0000-1111",
+     AB_CONTACT_INFER, -1, "13800001111", AB_CONTACT_MOBILE, NULL},
+    {"mobile 0086, declared", AB_COL_APPLICANT_CONTACT, "0086 139 0000 2222",
+     AB_CONTACT_MOBILE, -1, "13900002222", AB_CONTACT_MOBILE, NULL},
+    {"email trimmed, type inferred", AB_COL_APPLICANT_CONTACT,
+     " li.si@example.com\xe3\x80\x80", AB_CONTACT_INFER, -1,
+     "li.si@example.com", AB_CONTACT_EMAIL, NULL},
+    {"register number upper-cased", AB_COL_REGISTER_NO, "91310000ma1fl4f902",
+     AB_CONTACT_INFER, -1, "91310000MA1FL4F902", AB_CONTACT_MOBILE, NULL},
+    {"name trimmed of U+3000 and U+00A0", AB_COL_COMPANY_NAME,
+     "\xe3\x80\x80示例公司\xc2\xa0", AB_CONTACT_INFER, -1, "示例公司",
+     AB_CONTACT_MOBILE, NULL},
+    {"modifyFields re-spelled", AB_COL_MODIFY_FIELDS, "corpname , REGISTERNO",
+     AB_CONTACT_INFER, -1, "corpName,registerNo", AB_CONTACT_MOBILE, NULL},
+    {"blank optional field freed", AB_COL_REGISTER_NO, " \t ", AB_CONTACT_INFER,
+     -1, NULL, AB_CONTACT_MOBILE, NULL},
+    {"callback URL kept", AB_COL_CALLBACK_URL, "HTTPS://cb.example.com/x",
+     AB_CONTACT_INFER, 1, "HTTPS://cb.example.com/x", AB_CONTACT_MOBILE, NULL},
+    {"legal person kept", AB_COL_LEGAL_PERSON, "张三", AB_CONTACT_INFER, 0,
+     "张三", AB_CONTACT_MOBILE, NULL},
+    {"contact abc", AB_COL_APPLICANT_CONTACT, "abc", AB_CONTACT_INFER, -1, NULL,
+     AB_CONTACT_INFER,
+     "applicantContact 'abc' is not a mainland mobile number"},
+    {"email declared as MOBILE", AB_COL_APPLICANT_CONTACT, "a@b.example",
+     AB_CONTACT_MOBILE, -1, NULL, AB_CONTACT_INFER,
+     "applicantContact 'a@b.example' is not a mainland mobile number"},
+    {"mobile declared as EMAIL", AB_COL_APPLICANT_CONTACT, "13800138000",
+     AB_CONTACT_EMAIL, -1, NULL, AB_CONTACT_INFER, "is not an email address"},
+    {"wrong USCC check character", AB_COL_REGISTER_NO, "91310000MA1FL4F903",
+     AB_CONTACT_INFER, -1, NULL, AB_CONTACT_INFER,
+     "registerNo '91310000MA1FL4F903': wrong check character '3' (expected "
+     "'2')"},
+    {"name not UTF-8", AB_COL_COMPANY_NAME, "Co\xe9", AB_CONTACT_INFER, -1,
+     NULL, AB_CONTACT_INFER,
+     "companyName is not valid UTF-8 (bad byte 0xE9 at byte 3)"},
+    {"control character", AB_COL_APPLICANT_NAME, "Li\x1b[2J", AB_CONTACT_INFER,
+     -1, NULL, AB_CONTACT_INFER, "applicantName contains a control character"},
+    {"ftp callback", AB_COL_CALLBACK_URL, "ftp://example.com/",
+     AB_CONTACT_INFER, -1, NULL, AB_CONTACT_INFER,
+     "must start with http:// or https://"},
+    {"modifyFields unknown item", AB_COL_MODIFY_FIELDS, "address",
+     AB_CONTACT_INFER, -1, NULL, AB_CONTACT_INFER,
+     "modifyFields item 'address'"},
+};
+
+static char **claimed_field(struct ab_company *c, enum ab_col col)
+{
+    switch (col) {
+    case AB_COL_COMPANY_NAME:
+        return &c->company_name;
+    case AB_COL_REGISTER_NO:
+        return &c->register_no;
+    case AB_COL_LEGAL_PERSON:
+        return &c->legal_person;
+    case AB_COL_APPLICANT_NAME:
+        return &c->applicant_name;
+    case AB_COL_APPLICANT_CONTACT:
+        return &c->applicant_contact;
+    case AB_COL_CALLBACK_URL:
+        return &c->callback_url;
+    case AB_COL_MODIFY_FIELDS:
+        return &c->modify_fields;
+    default:
+        return NULL;
+    }
+}
+
+static void run_claimed(const struct ccase *k)
+{
+    struct ab_company c;
+    char why[AB_VALIDATE_REASON_MAX], **f;
+    const char *got;
+    int rc;
+
+    ab_company_init(&c);
+    c.id = 42;
+    c.attempts = 3;
+    c.company_name = strdup("示例公司");
+    c.applicant_contact = strdup("13800138000");
+    f = claimed_field(&c, k->col);
+    assert_non_null(f);
+    free(*f);
+    *f = strdup(k->value);
+    c.contact_type = k->type;
+    c.close_button = k->close_button;
+    why[0] = '\0';
+    rc = ab_validate_claimed(&c, why, sizeof why);
+    if (k->want_reason) {
+        if (rc != AB_EDATA || !strstr(why, k->want_reason))
+            fail_msg("%s: want reason containing \"%s\", got rc %d \"%s\"",
+                     k->name, k->want_reason, rc, why);
+        /* Left exactly as it was. */
+        if (!*f || strcmp(*f, k->value) != 0 || c.contact_type != k->type ||
+            c.close_button != k->close_button)
+            fail_msg("%s: the company was changed on failure", k->name);
+    } else {
+        if (rc != 0)
+            fail_msg("%s: want valid, got \"%s\"", k->name, why);
+        got = *f;
+        if (!k->want_value ? got != NULL
+                           : !got || strcmp(got, k->want_value) != 0)
+            fail_msg("%s: want \"%s\", got \"%s\"", k->name,
+                     k->want_value ? k->want_value : "(absent)",
+                     got ? got : "(absent)");
+        if (c.contact_type != k->want_type)
+            fail_msg("%s: want contact type %d, got %d", k->name, k->want_type,
+                     c.contact_type);
+        if (c.close_button != k->close_button)
+            fail_msg("%s: close button changed", k->name);
+    }
+    assert_int_equal(c.id, 42);
+    assert_int_equal(c.attempts, 3);
+    ab_company_release(&c);
+}
+
+static void test_validate__claimed_table(void **state)
+{
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof claimed / sizeof claimed[0]; i++)
+        run_claimed(&claimed[i]);
+}
+
+/* The other fields come out normalised too, and in place: the same
+ * buffers, so nothing is allocated. */
+static void test_validate__claimed_normalises_in_place(void **state)
+{
+    struct ab_company c;
+    char why[AB_VALIDATE_REASON_MAX];
+    char *contact, *reg;
+    (void)state;
+
+    ab_company_init(&c);
+    c.company_name = strdup("示例公司");
+    c.applicant_contact = contact = strdup(" +86 138-0000-1111 ");
+    c.register_no = reg = strdup("91310000ma1fl4f902");
+    c.legal_person = strdup("");
+    assert_int_equal(ab_validate_claimed(&c, why, sizeof why), 0);
+    assert_ptr_equal(c.applicant_contact, contact);
+    assert_ptr_equal(c.register_no, reg);
+    assert_string_equal(c.applicant_contact, "13800001111");
+    assert_string_equal(c.register_no, "91310000MA1FL4F902");
+    assert_null(c.legal_person);
+    assert_int_equal(c.contact_type, AB_CONTACT_MOBILE);
+    /* Normalising again changes nothing. */
+    assert_int_equal(ab_validate_claimed(&c, why, sizeof why), 0);
+    assert_string_equal(c.applicant_contact, "13800001111");
+    ab_company_release(&c);
+}
+
+static void test_validate__claimed_requires_name_and_contact(void **state)
+{
+    struct ab_company c;
+    char why[AB_VALIDATE_REASON_MAX];
+    (void)state;
+
+    ab_company_init(&c);
+    c.applicant_contact = strdup("13800138000");
+    assert_int_equal(ab_validate_claimed(&c, why, sizeof why), AB_EDATA);
+    assert_string_equal(why, "companyName is required");
+    ab_company_release(&c);
+    c.company_name = strdup("A");
+    assert_int_equal(ab_validate_claimed(&c, why, sizeof why), AB_EDATA);
+    assert_string_equal(why, "applicantContact is required");
+    ab_company_release(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,6 +567,9 @@ int main(void)
         cmocka_unit_test(test_validate__column_lookup),
         cmocka_unit_test(test_validate__uscc_check_char),
         cmocka_unit_test(test_validate__utf8),
+        cmocka_unit_test(test_validate__claimed_table),
+        cmocka_unit_test(test_validate__claimed_normalises_in_place),
+        cmocka_unit_test(test_validate__claimed_requires_name_and_contact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -174,7 +174,7 @@ eq "lock: companies untouched" \
 # --- 5. the API cannot be reached.
 "$AB" --db net.db -q import c20.csv
 expect "unresolvable host" 69 "the API at 'http://nonexistent.invalid' could not be reached: Could not resolve host" \
-    "$AB" --db net.db run --base-url http://nonexistent.invalid --max-attempts 2 \
+    "$AB" --db net.db run --allow-http --base-url http://nonexistent.invalid --max-attempts 2 \
     --retry-base-ms 10 --retry-max-ms 20 --progress none
 intact "unresolvable host" net.db 20
 eq "unresolvable host: companies still to do" \

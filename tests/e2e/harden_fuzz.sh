@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The libFuzzer targets (tests/fuzz/) briefly, so a regression in the CSV
-# import path, row validation or the response classifier surfaces in CI:
+# import path, row validation, the response classifier or the callback
+# parser surfaces in CI:
 # builds them with clang under the build tree and runs each for
 # AB_FUZZ_SECONDS (default 20) on its seed corpus. Skips when clang or
 # libFuzzer is missing (scripts/test.sh installs clang libclang-rt-14-dev).

@@ -38,7 +38,7 @@ finish() {
 }
 
 e2e_cleanup() {
-    local rc=$? pid
+    local rc=${1:-$?} pid
     for pid in "${AB_PIDS[@]}"; do
         kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
@@ -52,7 +52,9 @@ e2e_cleanup() {
     fi
     return "$rc"
 }
-trap 'e2e_cleanup; cleanup' EXIT
+# Both run whatever the status (under set -e a failing first one would skip
+# the second and leak the sandboxes); the script keeps its exit status.
+trap 'ab_rc=$?; e2e_cleanup "$ab_rc" || true; cleanup "$ab_rc"' EXIT
 
 q() { sqlite3 -batch -noheader "$AUTHBATCH_DB" "$@"; }
 
@@ -150,3 +152,27 @@ tickets_not_in_ledger() {
                         WHERE status = 'done'" | sort >"$WORK/db_tickets.tsv"
     comm -23 "$WORK/db_tickets.tsv" "$WORK/ledger_all.tsv"
 }
+
+# start_fixed STATUS [--header 'Name: value']... [--body TEXT]: a server
+# that answers every request the same way (tests/e2e/helpers/fixed_server.py),
+# like a proxy or portal in front of the vendor; sets FIX_URL. Stopped by the
+# EXIT trap with the sandboxes.
+start_fixed() {
+    local fifo="$WORK/fix.$RANDOM.$RANDOM" line
+    mkfifo "$fifo"
+    python3 "$AB_SOURCE_DIR/tests/e2e/helpers/fixed_server.py" "$@" \
+        >"$fifo" 2>>"$WORK/fixed.stderr" &
+    SBX_PIDS+=("$!")
+    exec {FIX_FD}<"$fifo"
+    rm -f "$fifo"
+    if ! IFS= read -r -t 20 line <&"$FIX_FD"; then
+        echo "fixed server did not start: $(cat "$WORK/fixed.stderr")" >&2
+        exit 1
+    fi
+    [[ "$line" =~ ^listening\ on\ (http://127\.0\.0\.1:[0-9]+)$ ]] || {
+        echo "unexpected first line: '$line'" >&2
+        exit 1
+    }
+    FIX_URL=${BASH_REMATCH[1]}
+}
+fixed_count() { curl -sS "$FIX_URL/__count"; }

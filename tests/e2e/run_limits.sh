@@ -71,7 +71,7 @@ eq "bad utf-8 row: the others done" "$(counts)" "done=3 failed=1"
 eq "bad utf-8 row: not sent" "$(($(stat_of .requests) - req0))" 3
 eq "bad utf-8 row: the reason is stored" "$(q "SELECT last_message FROM
     companies WHERE status = 'failed'")" \
-    "not sent: the company's fields are not valid UTF-8"
+    "not sent: companyName is not valid UTF-8 (bad byte 0xE9 at byte 3)"
 stop_sandbox TERM
 
 # --- --max-runtime on a slow server

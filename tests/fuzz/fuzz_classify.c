@@ -50,13 +50,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *text = malloc(n + 1);
         memcpy(text, data + 3, n);
         text[n] = '\0';
-        ab_api_classify(text, status, NULL, 0, NULL, &r);
+        ab_api_classify(text, status, NULL, NULL, 0, NULL, &r);
         free(text);
         if (r.outcome != AB_OUT_TRANSIENT || r.http_status != 0)
             die("transport error not transient with status 0");
     } else {
-        ab_api_classify(NULL, status, body, n, (data[0] & 2) ? &extra : NULL,
-                        &r);
+        ab_api_classify(NULL, status, NULL, body, n,
+                        (data[0] & 2) ? &extra : NULL, &r);
         if (r.http_status != status)
             die("http_status not kept");
         if (status == 429 && r.outcome != AB_OUT_THROTTLED)

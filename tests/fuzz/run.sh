@@ -3,7 +3,7 @@
 # source tree and runs each one on its seed corpus for a while.
 #
 # Usage: tests/fuzz/run.sh [SECONDS-PER-TARGET [TARGET...]]
-#   SECONDS defaults to 30; TARGETS to import validate classify.
+#   SECONDS defaults to 30; TARGETS to import validate classify callback.
 # Env: AB_FUZZ_BUILD   build directory (default /tmp/authbatch-fuzz-build)
 #      AB_FUZZ_KEEP    if set, new inputs are merged into that directory
 #                      (otherwise they go to a temporary one and are dropped)
@@ -15,7 +15,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-30}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(import validate classify)
+((${#targets[@]})) || targets=(import validate classify callback)
 build=${AB_FUZZ_BUILD:-/tmp/authbatch-fuzz-build}
 case "$build" in
 "$src" | "$src"/src* | "$src"/tests* | "$src"/schema* | "$src"/scripts*)

@@ -11,8 +11,8 @@ WORK=$(mktemp -d)
 SBX_PIDS=()
 FAILS=0
 
-cleanup() {
-    local rc=$? pid
+cleanup() { # cleanup [EXIT-STATUS]: the status decides what is printed
+    local rc=${1:-$?} pid
     if ((rc != 0)) && [[ -s "$WORK/stderr" ]]; then
         echo "--- sandbox stderr:" >&2
         head -c 20000 "$WORK/stderr" >&2

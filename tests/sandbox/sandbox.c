@@ -1,15 +1,18 @@
 /*
- * qys-sandbox -- a local stand-in for the Qiyuesuo endpoint
- * POST /companyauth/miniappexchange, with faults on demand.
+ * qys-sandbox -- a local stand-in for the Qiyuesuo endpoints
+ * POST /companyauth/miniappexchange and GET /companyauth/result, with faults
+ * on demand, seeded applicants and the vendor's callbacks.
  *
  * Threads: libmicrohttpd runs an epoll thread pool; one timer thread resumes
  * suspended connections whose delayed answer is due (latency, jitter, slow
- * fault); the main thread waits for SIGINT/SIGTERM and shuts down.
+ * fault); one sender thread posts callbacks (sbx_callback); the main thread
+ * waits for SIGINT/SIGTERM and shuts down.
  *
- * Every API request owns a struct req (MHD's per-request context). Its
- * answer is decided once the body is in (sandbox_decide), possibly parked in
- * the timer heap, and sent by sandbox_finish. Counters live in struct stats
- * behind one mutex; issued tickets in struct ledger behind another.
+ * Every request owns a struct req (MHD's per-request context, made in
+ * on_mhd_uri). An API request's answer is decided once the body is in
+ * (sandbox_decide), possibly parked in the timer heap, and sent by
+ * sandbox_finish. Counters live in struct stats behind one mutex; the
+ * vendor's records (tickets, companies, applicants) in sbx_auth.
  * See README.md for the flags, codes and JSON shapes.
  */
 #ifndef _GNU_SOURCE
@@ -23,6 +26,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,15 +36,22 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <openssl/rand.h>
 
+#include "sbx_auth.h"
+#include "sbx_callback.h"
 #include "sbx_check.h"
+#include "sbx_clock.h"
 #include "sbx_fault.h"
+#include "sbx_front.h"
 #include "sbx_nonce.h"
+#include "sbx_query.h"
 
 #define API_PATH "/companyauth/miniappexchange"
+#define RESULT_PATH "/companyauth/result"
 #define JSON_CTYPE "application/json;charset=UTF-8"
 #define MAX_BODY (1024 * 1024)
 #define SHUTDOWN_GRACE_MS 1000
@@ -71,6 +82,13 @@ struct cfg {
     int64_t jitter_ms;
     uint64_t max_rps;
     int64_t window_ms;
+    int64_t clock_offset_ms;
+    uint64_t spurious_n;
+    long long spurious_code;
+    enum sbx_front front;
+    struct sbx_auth_opts auth;
+    struct sbx_callback_opts callback;
+    int no_callbacks;
     const char *stats_file;
     const char *tls_cert;
     const char *tls_key;
@@ -89,13 +107,14 @@ enum cls {
     CLS_THROTTLED,
     CLS_TRANSIENT,
     CLS_FATAL,
+    CLS_RESULT,  /* GET /companyauth/result answered with code 0 */
     CLS_ABORTED, /* decided, but the server shut down / client left first */
     CLS_COUNT
 };
 
 static const char *const cls_names[CLS_COUNT] = {
     "issued",    "already_authed", "rejected", "throttled",
-    "transient", "fatal",          "aborted"};
+    "transient", "fatal",          "result",   "aborted"};
 
 #define FAULT_MAX_RPS SBX_FAULT_COUNT /* extra slot after the PRNG faults */
 #define MAX_CODES 64
@@ -117,6 +136,8 @@ struct stats {
     uint64_t faults[SBX_FAULT_COUNT + 1];
     uint64_t sig_failures;
     uint64_t replays;
+    uint64_t spurious_fatal;
+    uint64_t front_answers;
     uint64_t in_flight;
     uint64_t max_concurrent;
     uint64_t max_per_second;
@@ -124,28 +145,31 @@ struct stats {
     size_t nps, capps;
     struct code_count codes[MAX_CODES];
     size_t ncodes;
-};
-
-struct ticket {
-    char *company;
-    char ticket[33];
-};
-
-struct ledger {
-    pthread_mutex_t mu;
-    struct ticket *v;
-    size_t n, cap;
+    struct code_count results[MAX_CODES]; /* result status -> answers */
+    size_t nresults;
 };
 
 /* ------------------------------------------------------------------ */
 /* Per-request state                                                   */
 /* ------------------------------------------------------------------ */
 
-enum kind { K_API, K_LEDGER, K_STATS, K_NOTFOUND };
+enum kind {
+    K_NONE, /* not routed yet */
+    K_API,  /* one of the vendor's endpoints: see enum endpoint */
+    K_LEDGER,
+    K_STATS,
+    K_TRUTH,
+    K_CALLBACKS,
+    K_NOTFOUND,
+    K_FRONT
+};
+enum endpoint { EP_TICKET, EP_RESULT };
 enum rstate { S_READING, S_DECIDED };
 
 struct req {
     enum kind kind;
+    enum endpoint endpoint;
+    char *query; /* EP_RESULT: the raw query string (after '?'), or NULL */
     enum rstate state;
     char *body;
     size_t len, cap;
@@ -163,8 +187,10 @@ struct req {
     const char *ctype;
     int retry_after; /* seconds, or -1: no header */
     int reset;
-    int issue;     /* success: make the ticket when the answer goes out */
-    char *company; /* owned; set when issue */
+    int reset_after_read; /* decide and issue as usual, then reset */
+    int issue; /* success: make the ticket when the answer goes out */
+    struct sbx_ticket_fields fields; /* owned; set when issue */
+    size_t seq;                      /* seq of the ticket issued, or 0 */
     int64_t delay_ms;
 };
 
@@ -195,7 +221,8 @@ struct timer {
 
 static struct cfg cfg;
 static struct stats stats;
-static struct ledger ledger;
+static struct sbx_auth *auth;
+static struct sbx_callbacks *callbacks;
 static struct timer timer;
 static struct sbx_nonce_set *nonces;
 static struct sbx_names *authed_list, *invalid_list;
@@ -211,6 +238,12 @@ static struct {
 } live = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
 static uint64_t rng_state;
 static int rng_needed;
+/* draws for result answers (unknown status, spelling): apart from the fault
+ * PRNG, so that turning them on does not change which faults are drawn */
+static pthread_mutex_t auth_rng_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t auth_rng_state;
+/* API requests that reached the application, for --spurious-fatal */
+static atomic_uint_fast64_t app_requests;
 
 static int64_t wall_ms(void)
 {
@@ -321,6 +354,8 @@ static json_t *stats_json(void)
 {
     json_t *o = json_object(), *a = json_object(), *f = json_object();
     json_t *ps = json_object(), *codes = json_object();
+    json_t *results = json_object();
+    size_t tickets, undelivered;
     char key[32];
 
     pthread_mutex_lock(&stats.mu);
@@ -347,6 +382,12 @@ static json_t *stats_json(void)
     json_object_set_new(o, "sig_failures",
                         json_integer((json_int_t)stats.sig_failures));
     json_object_set_new(o, "replays", json_integer((json_int_t)stats.replays));
+    json_object_set_new(o, "spurious_fatal",
+                        json_integer((json_int_t)stats.spurious_fatal));
+    json_object_set_new(o, "front",
+                        json_pack("{s:s,s:I}", "mode",
+                                  sbx_front_name(cfg.front), "answers",
+                                  (json_int_t)stats.front_answers));
     json_object_set_new(o, "max_concurrent",
                         json_integer((json_int_t)stats.max_concurrent));
     json_object_set_new(o, "max_per_second",
@@ -356,68 +397,41 @@ static json_t *stats_json(void)
         json_object_set_new(ps, key, json_integer((json_int_t)stats.ps[i].n));
     }
     json_object_set_new(o, "per_second", ps);
+    for (size_t i = 0; i < stats.nresults; i++) {
+        snprintf(key, sizeof key, "%lld", stats.results[i].code);
+        json_object_set_new(results, key,
+                            json_integer((json_int_t)stats.results[i].n));
+    }
+    json_object_set_new(o, "results", results);
     pthread_mutex_unlock(&stats.mu);
-    pthread_mutex_lock(&ledger.mu);
-    json_object_set_new(o, "tickets", json_integer((json_int_t)ledger.n));
-    pthread_mutex_unlock(&ledger.mu);
+    sbx_auth_counts(auth, &tickets, &undelivered);
+    json_object_set_new(o, "tickets", json_integer((json_int_t)tickets));
+    json_object_set_new(o, "tickets_undelivered",
+                        json_integer((json_int_t)undelivered));
+    json_object_set_new(o, "callbacks", sbx_callback_stats_json(callbacks));
     if (nonces != NULL)
         json_object_set_new(o, "nonces_remembered",
                             json_integer((json_int_t)sbx_nonce_count(nonces)));
     return o;
 }
 
-/* ---- ledger ------------------------------------------------------- */
-
-/* Make a fresh ticket for company and append it. Returns 0 or -1 (OOM). */
-static int ledger_issue(const char *company, char out[33])
+/* Count one answer of the result endpoint with result status st. */
+static void stats_result(long long st)
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char raw[16];
-    char *copy;
+    size_t i;
 
-    if (RAND_bytes(raw, sizeof raw) != 1)
-        return -1;
-    for (size_t i = 0; i < sizeof raw; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 0x0f];
+    pthread_mutex_lock(&stats.mu);
+    for (i = 0; i < stats.nresults; i++)
+        if (stats.results[i].code == st)
+            break;
+    if (i == stats.nresults && i < MAX_CODES) {
+        stats.results[i].code = st;
+        stats.results[i].n = 0;
+        stats.nresults++;
     }
-    out[32] = '\0';
-    copy = strdup(company);
-    if (copy == NULL)
-        return -1;
-    pthread_mutex_lock(&ledger.mu);
-    if (ledger.n == ledger.cap) {
-        size_t ncap = ledger.cap ? ledger.cap * 2 : 1024;
-        struct ticket *nv = realloc(ledger.v, ncap * sizeof *nv);
-
-        if (nv == NULL) {
-            pthread_mutex_unlock(&ledger.mu);
-            free(copy);
-            return -1;
-        }
-        ledger.v = nv;
-        ledger.cap = ncap;
-    }
-    ledger.v[ledger.n].company = copy;
-    memcpy(ledger.v[ledger.n].ticket, out, 33);
-    ledger.n++;
-    pthread_mutex_unlock(&ledger.mu);
-    return 0;
-}
-
-static json_t *ledger_json(void)
-{
-    json_t *o = json_object(), *arr = json_array();
-
-    pthread_mutex_lock(&ledger.mu);
-    for (size_t i = 0; i < ledger.n; i++)
-        json_array_append_new(arr, json_pack("{s:I,s:s,s:s}", "seq",
-                                             (json_int_t)(i + 1), "company",
-                                             ledger.v[i].company, "ticket",
-                                             ledger.v[i].ticket));
-    pthread_mutex_unlock(&ledger.mu);
-    json_object_set_new(o, "tickets", arr);
-    return o;
+    if (i < stats.nresults)
+        stats.results[i].n++;
+    pthread_mutex_unlock(&stats.mu);
 }
 
 /* ---- timer -------------------------------------------------------- */
@@ -590,7 +604,9 @@ static void set_429(struct req *r, unsigned int retry_after)
     r->retry_after = (int)retry_after;
 }
 
-static void set_fault(struct req *r, enum sbx_fault fault, double v)
+/* Returns 1 when the fault is the answer, 0 when the request goes on to be
+ * processed as usual (reset after read). */
+static int set_fault(struct req *r, enum sbx_fault fault, double v)
 {
     static const unsigned int codes5xx[3] = {500, 502, 503};
     static const char *const html5xx[3] = {
@@ -640,10 +656,14 @@ static void set_fault(struct req *r, enum sbx_fault fault, double v)
     case SBX_FAULT_429:
         set_429(r, cfg.retry_after);
         break;
+    case SBX_FAULT_RESET_AFTER_READ:
+        r->reset_after_read = 1;
+        return 0;
     case SBX_FAULT_NONE:
     case SBX_FAULT_COUNT:
         break;
     }
+    return 1;
 }
 
 static const char *header(struct MHD_Connection *c, const char *name)
@@ -651,11 +671,87 @@ static const char *header(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
+/* Two draws for a result answer, or 1.0 (no effect) when not needed. */
+static void auth_draws(double *u_unknown, double *u_spelling)
+{
+    *u_unknown = *u_spelling = 1.0;
+    if (cfg.auth.unknown_frac <= 0 &&
+        cfg.auth.applicant_field != SBX_APPLICANT_MIXED)
+        return;
+    pthread_mutex_lock(&auth_rng_mu);
+    *u_unknown = sbx_rng_unit(&auth_rng_state);
+    *u_spelling = sbx_rng_unit(&auth_rng_state);
+    pthread_mutex_unlock(&auth_rng_mu);
+}
+
+/*
+ * GET /companyauth/result, after checks 2-6 and the faults: the query is
+ * read as a Java servlet reads it (sbx_query); requestId wins over
+ * companyName when both are given.
+ */
+static void decide_result(struct req *r)
+{
+    struct sbx_answer ans;
+    char *rid = NULL, *name = NULL;
+    json_t *res = NULL, *o;
+    double u1, u2;
+    int rc;
+
+    rc = sbx_query_get(r->query, "requestId", &rid);
+    if (rc >= 0 && (rid == NULL || rid[0] == '\0'))
+        rc = sbx_query_get(r->query, "companyName", &name);
+    if (rc < 0)
+        goto out_oom;
+    auth_draws(&u1, &u2);
+    if (rid != NULL && rid[0] != '\0') {
+        res = sbx_auth_result(auth, SBX_AUTH_BY_REQUEST_ID, rid,
+                              sbx_clock_now_ms(), u1, u2);
+    } else if (name != NULL && name[0] != '\0') {
+        /* a company configured as authenticated elsewhere is one */
+        if (sbx_check_company(&business, name, &ans) == SBX_COMPANY_AUTHED)
+            res = json_pack("{s:i,s:s}", "status", SBX_STATUS_PASSED, "name",
+                            name);
+        else
+            res = sbx_auth_result(auth, SBX_AUTH_BY_NAME, name,
+                                  sbx_clock_now_ms(), u1, u2);
+    } else {
+        sbx_answer_set(&ans, 200, 1005,
+                       "INVALID PARAM: companyName or requestId is required",
+                       NULL);
+        set_answer(r, CLS_REJECTED, &ans);
+        goto out;
+    }
+    if (res == NULL)
+        goto out_oom;
+    if (!r->reset_after_read) /* else the client never sees it */
+        stats_result(json_integer_value(json_object_get(res, "status")));
+    o = json_pack("{s:i,s:s,s:o}", "code", 0, "message", "SUCCESS", "result",
+                  res);
+    free(r->out);
+    r->out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (r->out == NULL)
+        goto out_oom;
+    r->outlen = strlen(r->out);
+    r->cls = CLS_RESULT;
+    r->status = 200;
+    r->ctype = JSON_CTYPE;
+    r->has_code = 1;
+    r->code = 0;
+    goto out;
+out_oom:
+    sbx_answer_set(&ans, 500, 1001, "ERROR", NULL);
+    set_answer(r, CLS_TRANSIENT, &ans);
+out:
+    free(rid);
+    free(name);
+}
+
 static void sandbox_decide(struct MHD_Connection *c, struct req *r)
 {
     struct sbx_auth_input in;
     struct sbx_answer ans;
-    char *company = NULL;
+    struct sbx_ticket_fields f;
     enum sbx_fault fault;
     double u = 1.0, v = 0.0, w = 0.0;
     int rc;
@@ -679,27 +775,39 @@ static void sandbox_decide(struct MHD_Connection *c, struct req *r)
     in.timestamp = header(c, SBX_HDR_TIMESTAMP);
     in.nonce = header(c, SBX_HDR_NONCE);
     in.signature = header(c, SBX_HDR_SIGNATURE);
-    rc = sbx_check_auth(&in, cfg.token, cfg.secret, wall_ms(), cfg.window_ms,
-                        &ans);
+    rc = sbx_check_auth(&in, cfg.token, cfg.secret, sbx_clock_now_ms(),
+                        cfg.window_ms, &ans);
     if (rc != 0)
         goto out_fatal;
     /*
-     * Faults and --max-rps refusals happen "in front of" the application,
-     * like a flaky gateway: such a request does not consume its nonce, so a
-     * transport-level re-send of the same bytes (libcurl does this once when
-     * a reused connection dies before any response byte) is not a replay.
+     * The vendor burns a nonce when it reads the request, before anything
+     * else is decided: a request that gets this far consumes its nonce
+     * whatever then happens to it (faults, throttles and rate limits
+     * included), so any second copy of it is a replay.
      */
     fault = sbx_fault_pick(&cfg.rates, u);
     if (!cfg.no_replay_check) {
-        rc = sbx_nonce_check_add(nonces, in.nonce, mono_ms(),
-                                 fault == SBX_FAULT_NONE && !r->over_rps);
+        rc = sbx_nonce_check_add(nonces, in.nonce, mono_ms(), 1);
         if (rc != 0)
             goto out_replay;
     }
     if (r->over_rps)
         goto out_max_rps;
     if (fault != SBX_FAULT_NONE) {
-        set_fault(r, fault, v);
+        if (set_fault(r, fault, v) != 0)
+            return;
+    }
+    /* The application's one spurious refusal (not for a request about to be
+     * reset: that answer would never be seen). */
+    if (cfg.spurious_n > 0 && !r->reset_after_read &&
+        atomic_fetch_add(&app_requests, 1) + 1 == cfg.spurious_n) {
+        stats_count(&stats.spurious_fatal);
+        sbx_answer_fatal(cfg.spurious_code, &ans);
+        set_answer(r, CLS_FATAL, &ans);
+        return;
+    }
+    if (r->endpoint == EP_RESULT) {
+        decide_result(r);
         return;
     }
 
@@ -713,18 +821,18 @@ static void sandbox_decide(struct MHD_Connection *c, struct req *r)
         set_answer(r, CLS_REJECTED, &ans);
         return;
     }
-    if (sbx_check_body(r->body ? r->body : "", r->len, &company, &ans) != 0) {
+    if (sbx_check_ticket_body(r->body ? r->body : "", r->len, &f, &ans) != 0) {
         set_answer(r, CLS_REJECTED, &ans);
         return;
     }
-    switch (sbx_check_company(&business, company, &ans)) {
+    switch (sbx_check_company(&business, f.company, &ans)) {
     case SBX_COMPANY_INVALID:
         set_answer(r, CLS_REJECTED, &ans);
-        free(company);
+        sbx_ticket_fields_release(&f);
         return;
     case SBX_COMPANY_AUTHED:
         set_answer(r, CLS_ALREADY_AUTHED, &ans);
-        free(company);
+        sbx_ticket_fields_release(&f);
         return;
     case SBX_COMPANY_NORMAL:
         break;
@@ -735,7 +843,7 @@ static void sandbox_decide(struct MHD_Connection *c, struct req *r)
     r->has_code = 1;
     r->code = 0;
     r->issue = 1;
-    r->company = company;
+    r->fields = f;
     return;
 
 out_fatal:
@@ -760,6 +868,24 @@ out_max_rps:
 
 /* ---- sending ------------------------------------------------------ */
 
+/* A response with body (copied), Content-Type and the sandbox's Date. */
+static struct MHD_Response *new_response(const char *ctype, const char *body,
+                                         size_t len)
+{
+    struct MHD_Response *resp;
+    char date[SBX_HTTP_DATE_LEN + 1];
+
+    resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
+                                           MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL)
+        return NULL;
+    /* the sandbox's (possibly skewed) clock, not libmicrohttpd's */
+    if (sbx_clock_http_date_now(date) == 0)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_DATE, date);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    return resp;
+}
+
 static enum MHD_Result queue(struct MHD_Connection *c, unsigned int status,
                              const char *ctype, const char *body, size_t len,
                              int retry_after)
@@ -768,11 +894,9 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned int status,
     enum MHD_Result ret;
     char ra[16];
 
-    resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
-                                           MHD_RESPMEM_MUST_COPY);
+    resp = new_response(ctype, body, len);
     if (resp == NULL)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (retry_after >= 0) {
         snprintf(ra, sizeof ra, "%d", retry_after);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
@@ -793,6 +917,27 @@ static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status,
         return MHD_NO;
     ret = queue(c, status, JSON_CTYPE, s, strlen(s), -1);
     free(s);
+    return ret;
+}
+
+/* --front: answer as the misconfigured front end would, whatever the
+ * request was. */
+static enum MHD_Result queue_front(struct MHD_Connection *c)
+{
+    struct sbx_front_answer fa;
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    sbx_front_answer(cfg.front, &fa);
+    resp = new_response(fa.content_type, fa.body, strlen(fa.body));
+    if (resp == NULL)
+        return MHD_NO;
+    if (fa.location != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, fa.location);
+    ret = MHD_queue_response(c, fa.http_status, resp);
+    MHD_destroy_response(resp);
+    if (ret == MHD_YES)
+        stats_count(&stats.front_answers);
     return ret;
 }
 
@@ -820,10 +965,12 @@ static enum MHD_Result sandbox_finish(struct MHD_Connection *c, struct req *r)
         return MHD_NO;
     }
     if (r->issue) {
-        char t[33];
+        char t[SBX_TICKET_LEN + 1];
         struct sbx_answer ans;
 
-        if (ledger_issue(r->company, t) != 0) {
+        r->seq = sbx_auth_issue(auth, &r->fields, !r->reset_after_read,
+                                sbx_clock_now_ms(), t);
+        if (r->seq == 0) {
             sbx_answer_set(&ans, 500, 1001, "ERROR", NULL);
             set_answer(r, CLS_TRANSIENT, &ans);
         } else {
@@ -835,6 +982,14 @@ static enum MHD_Result sandbox_finish(struct MHD_Connection *c, struct req *r)
             r->outlen = r->out ? strlen(r->out) : 0;
             json_decref(o);
         }
+    }
+    if (r->reset_after_read) {
+        /* processed as the vendor would, but the answer never arrives:
+         * what a proxy dropping the connection mid-answer does */
+        hard_reset(c);
+        r->has_code = 0;
+        stats_release(r, CLS_TRANSIENT);
+        return MHD_NO;
     }
     ret = queue(c, r->status, r->ctype, r->out ? r->out : "", r->outlen,
                 r->retry_after);
@@ -856,20 +1011,56 @@ static enum MHD_Result sandbox_api(struct MHD_Connection *c, struct req *r)
     return sandbox_finish(c, r);
 }
 
-static enum kind route(const char *method, const char *url)
+static enum kind route(struct req *r, const char *method, const char *url)
 {
-    if (strcmp(method, "POST") == 0 && strcmp(url, API_PATH) == 0)
+    int get = strcmp(method, "GET") == 0;
+
+    /* a front end in the way answers everything but our own endpoints */
+    if (cfg.front != SBX_FRONT_NONE && strncmp(url, "/__", 3) != 0)
+        return K_FRONT;
+    if (strcmp(method, "POST") == 0 && strcmp(url, API_PATH) == 0) {
+        r->endpoint = EP_TICKET;
         return K_API;
-    if (strcmp(method, "GET") == 0 && strcmp(url, "/__ledger") == 0)
+    }
+    if (get && strcmp(url, RESULT_PATH) == 0) {
+        r->endpoint = EP_RESULT;
+        return K_API;
+    }
+    if (get && strcmp(url, "/__ledger") == 0)
         return K_LEDGER;
-    if (strcmp(method, "GET") == 0 && strcmp(url, "/__stats") == 0)
+    if (get && strcmp(url, "/__stats") == 0)
         return K_STATS;
+    if (get && strcmp(url, "/__truth") == 0)
+        return K_TRUTH;
+    if (get && strcmp(url, "/__callbacks") == 0)
+        return K_CALLBACKS;
     return K_NOTFOUND;
+}
+
+/* MHD's first look at a request, before it parses the query string: make
+ * the request's context, keeping the raw query of the result endpoint. */
+static void *on_mhd_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    struct req *r = calloc(1, sizeof *r);
+    const char *q = strchr(uri, '?');
+    size_t plen = sizeof RESULT_PATH - 1;
+
+    (void)cls;
+    (void)c;
+    if (r != NULL && q != NULL && (size_t)(q - uri) == plen &&
+        memcmp(uri, RESULT_PATH, plen) == 0) {
+        r->query = strdup(q + 1);
+        if (r->query == NULL) {
+            free(r);
+            return NULL;
+        }
+    }
+    return r;
 }
 
 static void append_body(struct req *r, const char *data, size_t n)
 {
-    if (r->too_big || r->kind != K_API)
+    if (r->too_big || r->kind != K_API || r->endpoint != EP_TICKET)
         return;
     if (r->len + n > MAX_BODY) {
         r->too_big = 1;
@@ -904,11 +1095,10 @@ static enum MHD_Result on_mhd_request(void *cls, struct MHD_Connection *c,
 
     (void)cls;
     (void)version;
-    if (r == NULL) {
-        r = calloc(1, sizeof *r);
-        if (r == NULL)
+    if (r == NULL || r->kind == K_NONE) {
+        if (r == NULL) /* on_mhd_uri ran out of memory */
             return MHD_NO;
-        r->kind = route(method, url);
+        r->kind = route(r, method, url);
         *con_cls = r;
         if (r->kind == K_API) {
             stats_arrival(r);
@@ -927,9 +1117,17 @@ static enum MHD_Result on_mhd_request(void *cls, struct MHD_Connection *c,
     case K_API:
         return sandbox_api(c, r);
     case K_LEDGER:
-        return queue_json(c, 200, ledger_json());
+        return queue_json(c, 200, sbx_auth_ledger_json(auth));
+    case K_TRUTH:
+        return queue_json(c, 200,
+                          sbx_auth_truth_json(auth, sbx_clock_now_ms()));
+    case K_CALLBACKS:
+        return queue_json(c, 200, sbx_callback_log_json(callbacks));
     case K_STATS:
         return queue_json(c, 200, stats_json());
+    case K_FRONT:
+        return queue_front(c);
+    case K_NONE:
     case K_NOTFOUND:
         break;
     }
@@ -945,9 +1143,11 @@ static void on_mhd_completed(void *cls, struct MHD_Connection *c,
 
     (void)cls;
     (void)c;
-    (void)toe;
     if (r == NULL)
         return;
+    if (r->seq != 0 && !r->reset_after_read &&
+        toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        sbx_auth_undelivered(auth, r->seq, sbx_clock_now_ms());
     if (r->kind == K_API) {
         stats_release(r, CLS_ABORTED);
         pthread_mutex_lock(&live.mu);
@@ -957,7 +1157,8 @@ static void on_mhd_completed(void *cls, struct MHD_Connection *c,
     }
     free(r->body);
     free(r->out);
-    free(r->company);
+    sbx_ticket_fields_release(&r->fields);
+    free(r->query);
     free(r);
     *con_cls = NULL;
 }
@@ -969,7 +1170,8 @@ static void on_mhd_completed(void *cls, struct MHD_Connection *c,
 static void usage(FILE *f)
 {
     fputs("usage: qys-sandbox [options]\n"
-          "A local stand-in for POST /companyauth/miniappexchange.\n"
+          "A local stand-in for POST /companyauth/miniappexchange and\n"
+          "GET /companyauth/result, with the vendor's callbacks.\n"
           "\n"
           "  --port N             listen on 127.0.0.1:N (0 = pick a free port; "
           "default 0)\n"
@@ -981,6 +1183,22 @@ static void usage(FILE *f)
           "  --max-connections N  concurrent connection limit (default 4096)\n"
           "  --window-ms MS       timestamp skew and nonce memory "
           "(default 600000)\n"
+          "  --clock-offset-ms MS the clock runs MS ahead (negative: behind)\n"
+          "  --front MODE         answer everything as a misconfigured front\n"
+          "                       end: redirect, html400 or portal\n"
+          "  --auth-mix SPEC      fates of the applicants (default pass=0.5,\n"
+          "                       reject=0.15,progress=0.1,never=0.15,\n"
+          "                       expire=0.1)\n"
+          "  --auth-time-scale MS real ms per vendor minute (default 60000)\n"
+          "  --auth-applicant-field F  applicantName, applicant or mixed\n"
+          "  --auth-unknown-status N F  a fraction F of result answers say\n"
+          "                       status N\n"
+          "  --no-callbacks       never send the vendor's callbacks\n"
+          "  --callback-json      send callbacks as JSON, not form fields\n"
+          "  --callback-extra-field  add a field receivers do not know\n"
+          "  --callback-timeout-ms MS  per attempt (default 5000)\n"
+          "  --callback-retry-ms MS  pause before the 3rd attempt\n"
+          "                       (default: --auth-time-scale)\n"
           "  --no-replay-check    accept replayed nonces (load tests)\n"
           "  --authed-marker STR  names containing STR get 1605 "
           "(default [AUTHED])\n"
@@ -991,22 +1209,27 @@ static void usage(FILE *f)
           "  --seed N             fault PRNG seed (default 1)\n"
           "  --fault-5xx F        fraction answered HTTP 500/502/503\n"
           "  --fault-reset F      fraction whose connection is reset\n"
+          "  --fault-reset-after-read F  fraction processed in full (ticket\n"
+          "                       issued, nonce burnt), then reset\n"
           "  --fault-slow F       fraction answered 504 after --slow-ms\n"
           "  --slow-ms MS         delay of the slow fault (default 120000)\n"
           "  --fault-garbage F    fraction answered 200 with a broken body\n"
           "  --fault-throttle F   fraction answered 200 code 11990006\n"
           "  --fault-429 F        fraction answered HTTP 429 + Retry-After\n"
           "  --retry-after S      Retry-After of --fault-429 (default 1)\n"
+          "  --spurious-fatal N   the N-th request reaching the application\n"
+          "                       gets a fatal refusal, once (no ticket)\n"
+          "  --spurious-fatal-code C  its code: 1002 (default), 1601, 441-445\n"
           "  --latency-ms MS      fixed delay added to every API answer\n"
           "  --jitter-ms MS       uniform extra delay 0..MS\n"
           "  --max-rps N          429 once more than N requests arrived in "
           "the current second\n"
           "  --stats-file FILE    on SIGTERM/SIGINT write "
-          "{\"stats\":..,\"ledger\":..} here\n"
+          "{\"stats\",\"ledger\",\"truth\",\"callbacks\"} here\n"
           "  --help               this text\n"
           "\n"
-          "Observability: GET /__stats, GET /__ledger. See "
-          "tests/sandbox/README.md.\n",
+          "Observability: GET /__stats, /__ledger, /__truth, /__callbacks.\n"
+          "See tests/sandbox/README.md.\n",
           f);
 }
 
@@ -1020,6 +1243,19 @@ static double arg_frac(const char *name, const char *s)
     if (errno != 0 || end == s || *end != '\0' || !(v >= 0.0 && v <= 1.0))
         die(EXIT_USAGE, "%s: '%s' is not a fraction in 0..1", name, s);
     return v;
+}
+
+static int64_t arg_int(const char *name, const char *s, int64_t max)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v > max || v < -max)
+        die(EXIT_USAGE, "%s: '%s' is not an integer in -%" PRId64 "..%" PRId64,
+            name, s, max, max);
+    return (int64_t)v;
 }
 
 static uint64_t arg_uint(const char *name, const char *s, uint64_t max)
@@ -1047,6 +1283,7 @@ enum {
     OPT_INVALID_LIST,
     OPT_F5XX,
     OPT_FRESET,
+    OPT_FRESET_AFTER_READ,
     OPT_FSLOW,
     OPT_SLOW_MS,
     OPT_FGARBAGE,
@@ -1062,6 +1299,19 @@ enum {
     OPT_THREADS,
     OPT_MAX_CONN,
     OPT_WINDOW,
+    OPT_CLOCK_OFFSET,
+    OPT_SPURIOUS,
+    OPT_SPURIOUS_CODE,
+    OPT_FRONT,
+    OPT_AUTH_MIX,
+    OPT_AUTH_SCALE,
+    OPT_AUTH_FIELD,
+    OPT_AUTH_UNKNOWN,
+    OPT_NO_CALLBACKS,
+    OPT_CB_JSON,
+    OPT_CB_EXTRA,
+    OPT_CB_TIMEOUT,
+    OPT_CB_RETRY,
     OPT_HELP,
 };
 
@@ -1079,6 +1329,8 @@ static void parse_args(int argc, char **argv)
         {"invalid-list", required_argument, NULL, OPT_INVALID_LIST},
         {"fault-5xx", required_argument, NULL, OPT_F5XX},
         {"fault-reset", required_argument, NULL, OPT_FRESET},
+        {"fault-reset-after-read", required_argument, NULL,
+         OPT_FRESET_AFTER_READ},
         {"fault-slow", required_argument, NULL, OPT_FSLOW},
         {"slow-ms", required_argument, NULL, OPT_SLOW_MS},
         {"fault-garbage", required_argument, NULL, OPT_FGARBAGE},
@@ -1094,10 +1346,24 @@ static void parse_args(int argc, char **argv)
         {"threads", required_argument, NULL, OPT_THREADS},
         {"max-connections", required_argument, NULL, OPT_MAX_CONN},
         {"window-ms", required_argument, NULL, OPT_WINDOW},
+        {"clock-offset-ms", required_argument, NULL, OPT_CLOCK_OFFSET},
+        {"spurious-fatal", required_argument, NULL, OPT_SPURIOUS},
+        {"spurious-fatal-code", required_argument, NULL, OPT_SPURIOUS_CODE},
+        {"front", required_argument, NULL, OPT_FRONT},
+        {"auth-mix", required_argument, NULL, OPT_AUTH_MIX},
+        {"auth-time-scale", required_argument, NULL, OPT_AUTH_SCALE},
+        {"auth-applicant-field", required_argument, NULL, OPT_AUTH_FIELD},
+        {"auth-unknown-status", required_argument, NULL, OPT_AUTH_UNKNOWN},
+        {"no-callbacks", no_argument, NULL, OPT_NO_CALLBACKS},
+        {"callback-json", no_argument, NULL, OPT_CB_JSON},
+        {"callback-extra-field", no_argument, NULL, OPT_CB_EXTRA},
+        {"callback-timeout-ms", required_argument, NULL, OPT_CB_TIMEOUT},
+        {"callback-retry-ms", required_argument, NULL, OPT_CB_RETRY},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
     const uint64_t day_ms = 24ULL * 3600 * 1000;
+    char err[160];
     int c;
 
     cfg.seed = 1;
@@ -1106,9 +1372,16 @@ static void parse_args(int argc, char **argv)
     cfg.slow_ms = 120000;
     cfg.retry_after = 1;
     cfg.window_ms = SBX_WINDOW_MS_DEFAULT;
+    cfg.spurious_code = 1002;
+    sbx_fate_mix_default(&cfg.auth.mix);
+    cfg.auth.minute_ms = 60000;
+    cfg.callback.timeout_ms = 5000;
+    cfg.callback.minute_ms = -1;
     cfg.threads = 2;
     cfg.max_connections = 4096;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    /* "+": stop at the first non-option (--auth-unknown-status takes the
+     * argument after its own) */
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         switch (c) {
         case OPT_PORT:
             cfg.port = (unsigned int)arg_uint("--port", optarg, 65535);
@@ -1142,6 +1415,10 @@ static void parse_args(int argc, char **argv)
             break;
         case OPT_FRESET:
             cfg.rates.frac[SBX_FAULT_RESET] = arg_frac("--fault-reset", optarg);
+            break;
+        case OPT_FRESET_AFTER_READ:
+            cfg.rates.frac[SBX_FAULT_RESET_AFTER_READ] =
+                arg_frac("--fault-reset-after-read", optarg);
             break;
         case OPT_FSLOW:
             cfg.rates.frac[SBX_FAULT_SLOW] = arg_frac("--fault-slow", optarg);
@@ -1194,6 +1471,82 @@ static void parse_args(int argc, char **argv)
         case OPT_WINDOW:
             cfg.window_ms = (int64_t)arg_uint("--window-ms", optarg, day_ms);
             break;
+        case OPT_SPURIOUS:
+            cfg.spurious_n = arg_uint("--spurious-fatal", optarg, UINT64_MAX);
+            if (cfg.spurious_n == 0)
+                die(EXIT_USAGE, "--spurious-fatal: must be at least 1");
+            break;
+        case OPT_SPURIOUS_CODE: {
+            struct sbx_answer probe;
+
+            cfg.spurious_code =
+                (long long)arg_uint("--spurious-fatal-code", optarg, 99999999);
+            if (sbx_answer_fatal(cfg.spurious_code, &probe) != 0)
+                die(EXIT_USAGE,
+                    "--spurious-fatal-code: '%s' is not one of 441, 442, 443, "
+                    "444, 445, 1002, 1601",
+                    optarg);
+            break;
+        }
+        case OPT_AUTH_MIX:
+            if (sbx_fate_mix_parse(optarg, &cfg.auth.mix, err, sizeof err) != 0)
+                die(EXIT_USAGE, "--auth-mix: %s", err);
+            break;
+        case OPT_AUTH_SCALE:
+            cfg.auth.minute_ms =
+                (int64_t)arg_uint("--auth-time-scale", optarg, day_ms);
+            if (cfg.auth.minute_ms == 0)
+                die(EXIT_USAGE, "--auth-time-scale: must be at least 1");
+            break;
+        case OPT_AUTH_FIELD:
+            if (strcmp(optarg, "applicantName") == 0)
+                cfg.auth.applicant_field = SBX_APPLICANT_NAME;
+            else if (strcmp(optarg, "applicant") == 0)
+                cfg.auth.applicant_field = SBX_APPLICANT;
+            else if (strcmp(optarg, "mixed") == 0)
+                cfg.auth.applicant_field = SBX_APPLICANT_MIXED;
+            else
+                die(EXIT_USAGE,
+                    "--auth-applicant-field: '%s' is not applicantName, "
+                    "applicant or mixed",
+                    optarg);
+            break;
+        case OPT_AUTH_UNKNOWN:
+            cfg.auth.unknown_status =
+                (int)arg_int("--auth-unknown-status", optarg, 1000000);
+            if (optind >= argc)
+                die(EXIT_USAGE, "--auth-unknown-status: give N and F");
+            cfg.auth.unknown_frac =
+                arg_frac("--auth-unknown-status", argv[optind++]);
+            break;
+        case OPT_NO_CALLBACKS:
+            cfg.no_callbacks = 1;
+            break;
+        case OPT_CB_JSON:
+            cfg.callback.json_body = 1;
+            break;
+        case OPT_CB_EXTRA:
+            cfg.callback.extra_field = 1;
+            break;
+        case OPT_CB_TIMEOUT:
+            cfg.callback.timeout_ms =
+                (int64_t)arg_uint("--callback-timeout-ms", optarg, day_ms);
+            if (cfg.callback.timeout_ms == 0)
+                die(EXIT_USAGE, "--callback-timeout-ms: must be at least 1");
+            break;
+        case OPT_CB_RETRY:
+            cfg.callback.minute_ms =
+                (int64_t)arg_uint("--callback-retry-ms", optarg, day_ms);
+            break;
+        case OPT_FRONT:
+            if (sbx_front_parse(optarg, &cfg.front) != 0)
+                die(EXIT_USAGE,
+                    "--front: '%s' is not redirect, html400 or portal", optarg);
+            break;
+        case OPT_CLOCK_OFFSET:
+            cfg.clock_offset_ms =
+                arg_int("--clock-offset-ms", optarg, (int64_t)(366 * day_ms));
+            break;
         case 'h':
         case OPT_HELP:
             usage(stdout);
@@ -1205,6 +1558,9 @@ static void parse_args(int argc, char **argv)
     }
     if (optind < argc)
         die(EXIT_USAGE, "unexpected argument '%s' (see --help)", argv[optind]);
+    cfg.auth.seed = cfg.seed;
+    if (cfg.callback.minute_ms < 0) /* not given */
+        cfg.callback.minute_ms = cfg.auth.minute_ms;
     if (cfg.token == NULL)
         cfg.token = getenv("QYS_ACCESS_TOKEN");
     if (cfg.secret == NULL)
@@ -1251,11 +1607,14 @@ static char *read_file(const char *path)
     return buf;
 }
 
-/* Write {"stats":..,"ledger":..} atomically (temp file + rename). */
+/* Write {"stats":..,"ledger":..,"truth":..,"callbacks":..} atomically
+ * (temp file + rename). */
 static int write_stats_file(const char *path)
 {
-    json_t *o =
-        json_pack("{s:o,s:o}", "stats", stats_json(), "ledger", ledger_json());
+    json_t *o = json_pack("{s:o,s:o,s:o,s:o}", "stats", stats_json(), "ledger",
+                          sbx_auth_ledger_json(auth), "truth",
+                          sbx_auth_truth_json(auth, sbx_clock_now_ms()),
+                          "callbacks", sbx_callback_log_json(callbacks));
     size_t n = strlen(path) + 16;
     char *tmp = malloc(n);
     int rc = -1;
@@ -1330,7 +1689,8 @@ int main(int argc, char **argv)
     };
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-                         MHD_USE_TURBO; /* no shutdown(): reset = real RST */
+                         MHD_USE_TURBO | /* no shutdown(): reset = real RST */
+                         MHD_USE_SUPPRESS_DATE_NO_CLOCK; /* our own Date */
     const union MHD_DaemonInfo *info;
     struct sockaddr_in addr;
     struct MHD_Daemon *d;
@@ -1341,6 +1701,7 @@ int main(int argc, char **argv)
     int sig;
 
     parse_args(argc, argv);
+    sbx_clock_set_offset(cfg.clock_offset_ms);
     rng_state = cfg.seed;
     business.authed_marker = cfg.authed_marker;
     business.invalid_marker = cfg.invalid_marker;
@@ -1366,8 +1727,14 @@ int main(int argc, char **argv)
     nonces = sbx_nonce_new(cfg.window_ms);
     if (nonces == NULL)
         die(EXIT_OSERR, "out of memory");
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        die(EXIT_OSERR, "cannot initialise libcurl");
+    callbacks = sbx_callback_new(&cfg.callback);
+    auth = sbx_auth_new(&cfg.auth, cfg.no_callbacks ? NULL : callbacks);
+    if (callbacks == NULL || auth == NULL)
+        die(EXIT_OSERR, "out of memory");
+    auth_rng_state = cfg.seed ^ 0x243f6a8885a308d3ULL;
     pthread_mutex_init(&stats.mu, NULL);
-    pthread_mutex_init(&ledger.mu, NULL);
     raise_nofile();
 
     /* Signals are taken by sigwait() below, in the main thread only. */
@@ -1379,6 +1746,8 @@ int main(int argc, char **argv)
 
     if (timer_start() != 0)
         die(EXIT_OSERR, "cannot start the timer thread");
+    if (sbx_callback_start(callbacks) != 0)
+        die(EXIT_OSERR, "cannot start the callback thread");
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)cfg.port);
@@ -1389,7 +1758,8 @@ int main(int argc, char **argv)
         MHD_OPTION_THREAD_POOL_SIZE, cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
         cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
-        MHD_OPTION_NOTIFY_COMPLETED, on_mhd_completed, NULL, MHD_OPTION_ARRAY,
+        MHD_OPTION_NOTIFY_COMPLETED, on_mhd_completed, NULL,
+        MHD_OPTION_URI_LOG_CALLBACK, on_mhd_uri, NULL, MHD_OPTION_ARRAY,
         tls_opts, MHD_OPTION_END);
     if (d == NULL)
         die(EXIT_OSERR, "cannot listen on 127.0.0.1:%u", cfg.port);
@@ -1413,12 +1783,13 @@ int main(int argc, char **argv)
     MHD_stop_daemon(d);
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);
+    sbx_callback_stop(callbacks);
     if (cfg.stats_file != NULL)
         write_stats_file(cfg.stats_file);
 
-    for (size_t i = 0; i < ledger.n; i++)
-        free(ledger.v[i].company);
-    free(ledger.v);
+    sbx_auth_free(auth);
+    sbx_callback_free(callbacks);
+    curl_global_cleanup();
     free(stats.ps);
     sbx_nonce_free(nonces);
     sbx_names_free(authed_list);

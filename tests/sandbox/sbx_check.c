@@ -104,6 +104,36 @@ void sbx_answer_replay(struct sbx_answer *ans)
     sbx_answer_set(ans, 445, 445, "NONCE REPLAYED", NULL);
 }
 
+int sbx_answer_fatal(long long code, struct sbx_answer *ans)
+{
+    switch (code) {
+    case 441:
+        sbx_answer_set(ans, 441, 441, "HEADER REQUIRED," SBX_HDR_TOKEN,
+                       "11990441");
+        return 0;
+    case 442:
+        sbx_answer_set(ans, 442, 442, "INVALID TOKEN", "11990442");
+        return 0;
+    case 443:
+        sbx_answer_set(ans, 443, 443, "INVALID SIGNATURE", NULL);
+        return 0;
+    case 444:
+        sbx_answer_set(ans, 444, 444, "TIMESTAMP EXPIRED", NULL);
+        return 0;
+    case 445:
+        sbx_answer_replay(ans);
+        return 0;
+    case 1002:
+        sbx_answer_set(ans, 200, 1002, "PERMISSION DENIED", NULL);
+        return 0;
+    case 1601:
+        sbx_answer_set(ans, 200, 1601, "INSUFFICIENT BALANCE", NULL);
+        return 0;
+    default:
+        return -1;
+    }
+}
+
 int sbx_check_content_type(const char *content_type, struct sbx_answer *ans)
 {
     static const char want[] = "application/json";
@@ -237,25 +267,69 @@ static int check_shape(json_t *root, struct sbx_answer *ans)
     return 0;
 }
 
-int sbx_check_body(const char *body, size_t len, char **company,
-                   struct sbx_answer *ans)
+void sbx_ticket_fields_release(struct sbx_ticket_fields *f)
+{
+    free(f->company);
+    free(f->register_no);
+    free(f->legal_person);
+    free(f->applicant_name);
+    free(f->contact);
+    free(f->callback_url);
+    memset(f, 0, sizeof *f);
+}
+
+/* A copy of obj's string member key, or NULL when absent; -1 on OOM. */
+static int copy_member(json_t *obj, const char *key, char **out)
+{
+    const char *v = json_string_value(json_object_get(obj, key));
+
+    *out = NULL;
+    if (v == NULL)
+        return 0;
+    *out = strdup(v);
+    return *out ? 0 : -1;
+}
+
+int sbx_check_ticket_body(const char *body, size_t len,
+                          struct sbx_ticket_fields *out, struct sbx_answer *ans)
 {
     json_error_t jerr;
-    json_t *root;
+    json_t *root, *app;
     int rc;
 
-    *company = NULL;
+    memset(out, 0, sizeof *out);
     root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)
         return invalid(ans, "body is not valid JSON");
     rc = check_shape(root, ans);
     if (rc == 0) {
-        *company =
-            strdup(json_string_value(json_object_get(root, "companyName")));
-        if (*company == NULL)
+        app = json_object_get(root, "applicant");
+        out->contact_mobile =
+            strcmp(json_string_value(json_object_get(app, "contactType")),
+                   "MOBILE") == 0;
+        if (copy_member(root, "companyName", &out->company) != 0 ||
+            copy_member(root, "registerNo", &out->register_no) != 0 ||
+            copy_member(root, "legalPerson", &out->legal_person) != 0 ||
+            copy_member(root, "callbackUrl", &out->callback_url) != 0 ||
+            copy_member(app, "name", &out->applicant_name) != 0 ||
+            copy_member(app, "contact", &out->contact) != 0) {
+            sbx_ticket_fields_release(out);
             rc = invalid(ans, "out of memory");
+        }
     }
     json_decref(root);
+    return rc;
+}
+
+int sbx_check_body(const char *body, size_t len, char **company,
+                   struct sbx_answer *ans)
+{
+    struct sbx_ticket_fields f;
+    int rc = sbx_check_ticket_body(body, len, &f, ans);
+
+    *company = f.company;
+    f.company = NULL;
+    sbx_ticket_fields_release(&f);
     return rc;
 }
 

@@ -68,6 +68,15 @@ int sbx_check_auth(const struct sbx_auth_input *in, const char *want_token,
 void sbx_answer_replay(struct sbx_answer *ans);
 
 /*
+ * The vendor's refusal with a fatal-looking code, as a check or the vendor's
+ * application would send it: 441-445 (the checks' own answers, HTTP status =
+ * code; 441 names the token header), 1002 PERMISSION DENIED and 1601
+ * INSUFFICIENT BALANCE (HTTP 200). Returns 0 with ans filled, or -1 (ans
+ * untouched) for any other code.
+ */
+int sbx_answer_fatal(long long code, struct sbx_answer *ans);
+
+/*
  * Check 7: content_type (may be NULL) must start with application/json,
  * case-insensitively. Returns 0, or 1005 with ans filled.
  */
@@ -80,6 +89,29 @@ int sbx_check_content_type(const char *content_type, struct sbx_answer *ans);
  */
 int sbx_check_body(const char *body, size_t len, char **company,
                    struct sbx_answer *ans);
+
+/* What a valid ticket request says about the company and its applicant;
+ * every string owned (NULL when absent). */
+struct sbx_ticket_fields {
+    char *company;
+    char *register_no;
+    char *legal_person;
+    char *applicant_name;
+    char *contact;
+    int contact_mobile; /* contactType MOBILE (else EMAIL) */
+    char *callback_url;
+};
+
+/* Free the strings of f and zero it. */
+void sbx_ticket_fields_release(struct sbx_ticket_fields *f);
+
+/*
+ * Check 8 as sbx_check_body, keeping every field: 0 and *out filled
+ * (release it), or 1005 with ans filled and *out zeroed.
+ */
+int sbx_check_ticket_body(const char *body, size_t len,
+                          struct sbx_ticket_fields *out,
+                          struct sbx_answer *ans);
 
 /* How the sandbox is configured to treat a company name. */
 enum sbx_company_kind {

@@ -41,6 +41,8 @@ const char *sbx_fault_name(enum sbx_fault f)
         return "throttle_code";
     case SBX_FAULT_429:
         return "http_429";
+    case SBX_FAULT_RESET_AFTER_READ:
+        return "reset_after_read";
     case SBX_FAULT_NONE:
     case SBX_FAULT_COUNT:
         break;

@@ -18,6 +18,8 @@ enum sbx_fault {
     SBX_FAULT_GARBAGE,
     SBX_FAULT_THROTTLE, /* HTTP 200, code 11990006 */
     SBX_FAULT_429,      /* HTTP 429 + Retry-After */
+    /* processed in full (ticket issued), then TCP RST instead of an answer */
+    SBX_FAULT_RESET_AFTER_READ,
     SBX_FAULT_COUNT
 };
 

@@ -27,7 +27,7 @@ eq "SIGTERM: exit 0" "$SBX_STATUS" 0
 check "stats file written" test -s "$WORK/final.json"
 eq "stats file: stats" "$(jq -c '.stats | [.requests, .answers.issued, .answers.already_authed, .answers.fatal, .sig_failures]' "$WORK/final.json")" '[3,1,1,1,1]'
 eq "stats file: ledger" "$(jq -c '.ledger.tickets' "$WORK/final.json")" \
-    "[{\"seq\":1,\"company\":\"One Co\",\"ticket\":\"$T1\"}]"
+    "[{\"seq\":1,\"company\":\"One Co\",\"ticket\":\"$T1\",\"requestId\":\"2800000000000000001\",\"delivered\":true}]"
 check "no temp file left" test ! -e "$WORK/final.json.tmp"
 
 # 2. a slow answer (120 s by default) does not hold up shutdown

@@ -1,0 +1,305 @@
+/* test_engine.c - the HTTP engine against a raw TCP server in a thread:
+ * every copy of a request that leaves the process carries its own signed
+ * headers, including the copy libcurl re-sends by itself when a reused
+ * keep-alive connection is reset after the server read the request; the
+ * answer's Date header reaches the caller; a redirect is not followed.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "api.h"
+#include "engine.h"
+
+#define MAX_SEEN 8
+
+/* What the server does with the n-th request it reads (0-based). */
+enum action { ANSWER, RESET, REDIRECT };
+
+struct server {
+    int lfd;
+    int port;
+    enum action script[MAX_SEEN];
+    int nscript;
+    /* What it saw, per request read. */
+    char nonce[MAX_SEEN][64];
+    char ts[MAX_SEEN][32];
+    int conn[MAX_SEEN]; /* which accepted connection carried it */
+    int seen;
+    pthread_t thread;
+};
+
+/* Reads one request (headers, then Content-Length bytes of body) from fd
+ * into buf; returns its length, or -1 when the peer closed first. */
+static int read_request(int fd, char *buf, size_t cap)
+{
+    size_t len = 0, need = 0;
+    char *end = NULL;
+
+    for (;;) {
+        ssize_t n;
+        if (end && len >= need)
+            return (int)len;
+        n = read(fd, buf + len, cap - len - 1);
+        if (n <= 0)
+            return -1;
+        len += (size_t)n;
+        buf[len] = '\0';
+        if (!end && (end = strstr(buf, "\r\n\r\n"))) {
+            const char *cl = strcasestr(buf, "\r\ncontent-length:");
+            need = (size_t)(end + 4 - buf) +
+                   (cl ? (size_t)strtoul(cl + 17, NULL, 10) : 0);
+        }
+    }
+}
+
+static void header_value(const char *req, const char *name, char *out, size_t n)
+{
+    const char *p = strcasestr(req, name);
+    size_t len;
+
+    out[0] = '\0';
+    if (!p)
+        return;
+    p += strlen(name);
+    while (*p == ' ')
+        p++;
+    len = strcspn(p, "\r\n");
+    if (len >= n)
+        len = n - 1;
+    memcpy(out, p, len);
+    out[len] = '\0';
+}
+
+static void *serve(void *arg)
+{
+    static const char ok[] =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        "Date: Tue, 01 Dec 2026 08:00:00 GMT\r\nContent-Length: 11\r\n\r\n"
+        "{\"code\":0}\n";
+    static const char moved[] =
+        "HTTP/1.1 301 Moved Permanently\r\nLocation: http://example.invalid/"
+        "\r\nContent-Length: 0\r\n\r\n";
+    struct server *s = arg;
+    char buf[8192];
+    int fd = -1, nconn = 0;
+
+    while (s->seen < s->nscript) {
+        if (fd < 0) {
+            fd = accept(s->lfd, NULL, NULL);
+            if (fd < 0)
+                break;
+            nconn++;
+        }
+        if (read_request(fd, buf, sizeof buf) < 0) {
+            close(fd);
+            fd = -1;
+            continue;
+        }
+        header_value(buf, "\r\nx-qys-open-nonce:", s->nonce[s->seen],
+                     sizeof s->nonce[0]);
+        header_value(buf, "\r\nx-qys-open-timestamp:", s->ts[s->seen],
+                     sizeof s->ts[0]);
+        s->conn[s->seen] = nconn;
+        switch (s->script[s->seen++]) {
+        case ANSWER:
+            if (write(fd, ok, sizeof ok - 1) != (ssize_t)(sizeof ok - 1))
+                return NULL;
+            break;
+        case REDIRECT:
+            if (write(fd, moved, sizeof moved - 1) !=
+                (ssize_t)(sizeof moved - 1))
+                return NULL;
+            break;
+        case RESET: {
+            /* Read, then reset instead of answering: a proxy dropping the
+             * connection mid-answer. */
+            struct linger lg = {1, 0};
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+            close(fd);
+            fd = -1;
+            break;
+        }
+        }
+    }
+    /* Let the client read the last answer before the socket goes. */
+    if (fd >= 0) {
+        struct pollfd p = {fd, POLLIN, 0};
+        poll(&p, 1, 2000);
+        close(fd);
+    }
+    return NULL;
+}
+
+static void server_start(struct server *s)
+{
+    struct sockaddr_in a = {0};
+    socklen_t len = sizeof a;
+
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s->lfd >= 0);
+    assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(s->lfd, 8), 0);
+    assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&a, &len), 0);
+    s->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&s->thread, NULL, serve, s), 0);
+}
+
+static void server_stop(struct server *s)
+{
+    shutdown(s->lfd, SHUT_RDWR);
+    pthread_join(s->thread, NULL);
+    close(s->lfd);
+}
+
+/* The client: requests one after another, each started from a timer once
+ * the previous one is done (never from inside a completion callback). */
+struct client {
+    uv_loop_t loop;
+    uv_timer_t next;
+    struct ab_engine *e;
+    char url[128];
+    int total, started, done;
+    int copies[MAX_SEEN];
+    long status[MAX_SEEN];
+    int64_t date_ms[MAX_SEEN];
+    char location[MAX_SEEN][128];
+    char error[MAX_SEEN][128];
+};
+
+static int presend(void *ctx, int copy, struct ab_headers *h)
+{
+    (void)ctx;
+    (void)copy;
+    return ab_api_sign_headers("tok", "sec", 1700000000000LL + copy, h) == 0
+               ? 0
+               : -1;
+}
+
+static void on_next(uv_timer_t *t);
+
+static void on_done(void *ctx, const struct ab_http_result *r)
+{
+    struct client *c = ctx;
+    int i = c->done++;
+
+    c->copies[i] = r->copies;
+    c->status[i] = r->status;
+    c->date_ms[i] = r->server_date_ms;
+    snprintf(c->location[i], sizeof c->location[i], "%s",
+             r->location ? r->location : "");
+    snprintf(c->error[i], sizeof c->error[i], "%s",
+             r->transport_error ? r->transport_error : "");
+    uv_timer_start(&c->next, on_next, 0, 0);
+}
+
+static void on_next(uv_timer_t *t)
+{
+    struct client *c = t->data;
+    struct ab_engine_request rq = {0};
+
+    if (c->started == c->total) {
+        ab_engine_free(c->e);
+        uv_close((uv_handle_t *)&c->next, NULL);
+        return;
+    }
+    rq.method = "POST";
+    rq.url = c->url;
+    rq.body = strdup("{\"companyName\":\"x\"}");
+    rq.body_len = strlen(rq.body);
+    rq.presend = presend;
+    rq.done = on_done;
+    rq.ctx = c;
+    c->started++;
+    assert_int_equal(ab_engine_start(c->e, &rq, NULL), 0);
+}
+
+static void run_client(struct client *c, int port, int total)
+{
+    struct ab_engine_opts o = {0};
+
+    o.timeout_ms = 10000;
+    o.connect_timeout_ms = 5000;
+    o.max_connections = 1;
+    snprintf(c->url, sizeof c->url, "http://127.0.0.1:%d/companyauth/x", port);
+    c->total = total;
+    assert_int_equal(uv_loop_init(&c->loop), 0);
+    assert_int_equal(ab_engine_new(&c->loop, &o, &c->e, NULL), 0);
+    uv_timer_init(&c->loop, &c->next);
+    c->next.data = c;
+    uv_timer_start(&c->next, on_next, 0, 0);
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&c->loop), 0);
+}
+
+static void test_engine__resend_after_reset_carries_a_fresh_nonce(void **state)
+{
+    struct server s = {.script = {ANSWER, RESET, ANSWER}, .nscript = 3};
+    struct client c = {0};
+    (void)state;
+
+    server_start(&s);
+    run_client(&c, s.port, 2);
+    server_stop(&s);
+
+    print_message("copies %d %d, status %ld %ld, error '%s' '%s', seen %d\n",
+                  c.copies[0], c.copies[1], c.status[0], c.status[1],
+                  c.error[0], c.error[1], s.seen);
+    assert_int_equal(s.seen, 3);
+    assert_int_equal(c.done, 2);
+    /* The second request went out on the first, kept-alive connection; the
+     * server read it and reset; libcurl sent it again on a new one. */
+    assert_int_equal(s.conn[1], 1);
+    assert_int_equal(s.conn[2], 2);
+    assert_int_equal(c.copies[0], 1);
+    assert_int_equal(c.copies[1], 2);
+    assert_int_equal(c.status[1], 200);
+    assert_string_equal(c.error[1], "");
+    /* Three copies on the wire, three nonces, each signed on its own. */
+    assert_int_equal(strlen(s.nonce[0]), 36);
+    assert_string_not_equal(s.nonce[0], s.nonce[1]);
+    assert_string_not_equal(s.nonce[1], s.nonce[2]);
+    assert_string_not_equal(s.nonce[0], s.nonce[2]);
+    assert_string_equal(s.ts[1], "1700000000000");
+    assert_string_equal(s.ts[2], "1700000000001");
+    /* Date: Tue, 01 Dec 2026 08:00:00 GMT */
+    assert_true(c.date_ms[0] == 1796112000000LL);
+}
+
+static void test_engine__redirect_is_an_answer_not_followed(void **state)
+{
+    struct server s = {.script = {REDIRECT}, .nscript = 1};
+    struct client c = {0};
+    (void)state;
+
+    server_start(&s);
+    run_client(&c, s.port, 1);
+    server_stop(&s);
+    assert_int_equal(s.seen, 1);
+    assert_int_equal(c.status[0], 301);
+    assert_string_equal(c.location[0], "http://example.invalid/");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_engine__resend_after_reset_carries_a_fresh_nonce),
+        cmocka_unit_test(test_engine__redirect_is_an_answer_not_followed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
