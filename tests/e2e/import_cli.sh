@@ -178,6 +178,9 @@ PY
     eq "unknown encoding: 64" "$rc" 64
     run import --delimiter '|' excel_gb.csv
     eq "unknown delimiter: 64" "$rc" 64
+    run import --from-sqlite excel_gb.csv.db --table companies --encoding gb18030
+    eq "--encoding with --from-sqlite: 64" "$rc" 64
+    has "--encoding with --from-sqlite: why" err "are for CSV files"
     # run --csv reads the same way (it imports, then fails to reach the API).
     set +e
     QYS_ACCESS_TOKEN=t QYS_ACCESS_SECRET=s "$AB" --db runcsv.db run \
