@@ -6,7 +6,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config
       libuv1-dev libcurl4-openssl-dev libjansson-dev libssl-dev
-      libsqlite3-dev libcsv-dev libcmocka-dev libmicrohttpd-dev
+      libsqlite3-dev libpq-dev libcsv-dev libcmocka-dev libmicrohttpd-dev
       sqlite3 curl jq openssl ca-certificates procps python3 "$@")
 
 missing=()

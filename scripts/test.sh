@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh clang clang-format libclang-rt-14-dev prometheus libxml2-utils chromium time \
-    fonts-noto-cjk
+    fonts-noto-cjk postgresql
 
 jobs=$(nproc 2>/dev/null || echo 2)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

@@ -113,3 +113,12 @@ int ab_claimq_release(struct ab_claimq *q, struct ab_err *err)
     }
     return rc;
 }
+
+void ab_claimq_forget(struct ab_claimq *q)
+{
+    while (q->len > 0) {
+        ab_company_release(&q->c[q->head]);
+        q->head++;
+        q->len--;
+    }
+}

@@ -47,6 +47,10 @@ int ab_claimq_pop(struct ab_claimq *q, struct ab_company *out);
  * stay claimed (the next run recovers them) and the queue is empty. */
 int ab_claimq_release(struct ab_claimq *q, struct ab_err *err);
 
+/* Drops every claimed, unsent company without giving it back: they are
+ * no longer this run's (its lease ran out, runner.h). */
+void ab_claimq_forget(struct ab_claimq *q);
+
 /* Non-zero once --limit companies were claimed. */
 int ab_claimq_limit_reached(const struct ab_claimq *q);
 

@@ -143,7 +143,7 @@ int ab_cli_main(int argc, char **argv)
     struct ab_cli cli = {0};
     const char *env_db = getenv("AUTHBATCH_DB");
     size_t i;
-    int c;
+    int c, db_in_argv = 0;
 
     cli.prog = "authbatch";
     cli.db_path = env_db && *env_db ? env_db : "authbatch.db";
@@ -152,6 +152,7 @@ int ab_cli_main(int argc, char **argv)
         switch (c) {
         case 'd':
             cli.db_path = optarg;
+            db_in_argv = 1;
             break;
         case 'q':
             cli.verbosity = -1;
@@ -171,6 +172,14 @@ int ab_cli_main(int argc, char **argv)
         }
     }
     ab_log_set_verbosity(cli.verbosity);
+    /* argv is visible to every user of the machine (ps). */
+    if (db_in_argv && ab_store_spec_has_password(cli.db_path)) {
+        ab_log_error("--db: a password on the command line is visible to "
+                     "every user of this machine: give it in AUTHBATCH_DB, "
+                     "~/.pgpass (PGPASSFILE) or a service file (PGSERVICE)");
+        return AB_EXIT_USAGE;
+    }
+    ab_store_spec_shown(cli.db_path, cli.db_shown, sizeof cli.db_shown);
     if (optind >= argc) {
         usage(stderr);
         return AB_EXIT_USAGE;

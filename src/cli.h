@@ -27,6 +27,7 @@ enum {
 /* What every command gets from the global options. */
 struct ab_cli {
     const char *db_path; /* --db, AUTHBATCH_DB, or "authbatch.db" */
+    char db_shown[512];  /* db_path as messages show it (no password) */
     int verbosity;       /* -1 quiet, 0 normal, 1 verbose */
     const char *prog;    /* "authbatch" */
 };

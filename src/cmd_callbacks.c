@@ -214,7 +214,7 @@ int ab_cmd_callbacks(const struct ab_cli *cli, int argc, char **argv)
     fflush(stdout);
     ab_log_info("callbacks: receiving on %s for '%s' (at most %d "
                 "connections, %d s per request)",
-                ab_callbacks_url(cb), cli->db_path, o.max_connections,
+                ab_callbacks_url(cb), cli->db_shown, o.max_connections,
                 o.timeout_s);
     ab_callbacks_stats(cb, &st);
     write_metrics(metrics, &st);

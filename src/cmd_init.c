@@ -30,7 +30,7 @@ int ab_cmd_init(const struct ab_cli *cli, int argc, char **argv)
     }
     if ((rc = ab_cli_open_store(cli, 0, &s)) != 0)
         return rc;
-    ab_log_info("database '%s' is at schema version %d", cli->db_path,
+    ab_log_info("database '%s' is at schema version %d", cli->db_shown,
                 ab_store_schema_version(s));
     ab_store_close(s);
     return AB_EXIT_OK;

@@ -81,6 +81,10 @@ static void usage(FILE *f)
         "10)\n"
         "  --burst B             requests allowed at once (default 1)\n"
         "  --timeout S           seconds per attempt (default 30; connect 15)\n"
+        "  --lease DUR           PostgreSQL: how long a claim holds if this "
+        "run\n"
+        "                        cannot renew it (default 2 x --timeout + "
+        "10s)\n"
         "\nRetries:\n"
         "  --max-attempts N      attempts per company (default 5)\n"
         "  --retry-base-ms MS    first backoff ceiling (default 500)\n"
@@ -179,6 +183,7 @@ static int parse(int argc, char **argv, struct run_cfg *c)
         O_CBBASE,
         O_CSVENC,
         O_CSVSEP,
+        O_LEASE,
     };
     static const struct option opts[] = {
         {"base-url", required_argument, NULL, O_BASE},
@@ -192,6 +197,7 @@ static int parse(int argc, char **argv, struct run_cfg *c)
         {"rate", required_argument, NULL, O_RATE},
         {"burst", required_argument, NULL, O_BURST},
         {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"lease", required_argument, NULL, O_LEASE},
         {"max-attempts", required_argument, NULL, O_MAXATT},
         {"retry-base-ms", required_argument, NULL, O_RBASE},
         {"retry-max-ms", required_argument, NULL, O_RMAX},
@@ -316,6 +322,11 @@ static int parse(int argc, char **argv, struct run_cfg *c)
                 return bad("--max-runtime", optarg);
             c->d.max_runtime_ms = n * 1000;
             break;
+        case O_LEASE:
+            if ((n = ab_cli_parse_duration(optarg)) < 1)
+                return bad("--lease", optarg);
+            c->d.lease_ms = n * 1000;
+            break;
         case O_DRY:
             c->dry_run = 1;
             break;
@@ -365,6 +376,13 @@ static int parse(int argc, char **argv, struct run_cfg *c)
                      "network in clear; use https:// (or --allow-http if "
                      "you must)",
                      c->base_url);
+        return AB_EXIT_USAGE;
+    }
+    if (!c->d.lease_ms)
+        c->d.lease_ms = 2 * (int64_t)c->d.timeout_ms + 10000;
+    if (c->d.lease_ms < (int64_t)c->d.timeout_ms + 2000) {
+        ab_log_error("run: --lease must be at least --timeout + 2s: a run "
+                     "sends only while its lease covers the whole timeout");
         return AB_EXIT_USAGE;
     }
     if (c->dry_run && c->csv) {
@@ -439,8 +457,11 @@ static int dry_run(const struct ab_cli *cli, const struct run_cfg *c)
     struct ab_err err = {0};
     struct dry d = {c, 0, 0};
     /* Before the database is open (lock.h). Rows in flight are another
-     * run's work while it holds the lock, and due again otherwise. */
-    int live = ab_lock_held(cli->db_path);
+     * run's work while it holds the lock, and due again otherwise. Runs
+     * sharing a PostgreSQL database hold no lock: their rows are listed
+     * once their leases ran out (store_queue.h). */
+    int shared = ab_store_engine_of(cli->db_path) == AB_STORE_PG;
+    int live = !shared && ab_lock_held(cli->db_path);
     int rc;
 
     if ((rc = ab_cli_open_store(cli, AB_STORE_READONLY, &s)) != 0)
@@ -449,6 +470,9 @@ static int dry_run(const struct ab_cli *cli, const struct run_cfg *c)
         ab_log_info("another run holds '%s': the companies it has in "
                     "flight are not listed",
                     cli->db_path);
+    else if (shared)
+        ab_log_info("companies other runs have in flight are listed only "
+                    "once their leases ran out");
     rc = ab_queue_peek(s, ab_now_ms(), c->d.limit, !live, print_dry, &d, &err);
     ab_store_close(s);
     if (rc != 0) {
@@ -607,15 +631,23 @@ int ab_cmd_run(const struct ab_cli *cli, int argc, char **argv)
     if ((status = fit_descriptors(c.d.concurrency)) != 0)
         goto out_creds;
     signal(SIGPIPE, SIG_IGN);
-    if ((rc = ab_lock_acquire(cli->db_path, &lock, &err)) != 0) {
+    if (ab_store_engine_of(cli->db_path) == AB_STORE_PG) {
+        /* Runs sharing a PostgreSQL database coordinate through it: no
+         * lock (store_queue.h). */
+        if ((rc = ab_store_open(cli->db_path, 0, &s, &err)) != 0) {
+            ab_log_error("%s", err.msg);
+            status = ab_cli_exit_for(rc == AB_EBUSY ? AB_EIO : rc);
+            goto out_creds;
+        }
+    } else if ((rc = ab_lock_acquire(cli->db_path, &lock, &err)) != 0) {
         ab_log_error("%s", err.msg);
         status = rc == AB_EBUSY ? AB_EXIT_TEMPFAIL : AB_EXIT_IOERR;
         goto out_creds;
     }
     /* The file locked is the file used: opened by its resolved path, with
      * no symbolic link to follow. */
-    if ((rc = ab_store_open_as(ab_lock_db_path(lock), cli->db_path,
-                               AB_STORE_NOFOLLOW, &s, &err)) != 0) {
+    if (lock && (rc = ab_store_open_as(ab_lock_db_path(lock), cli->db_path,
+                                       AB_STORE_NOFOLLOW, &s, &err)) != 0) {
         ab_log_error("%s", err.msg);
         status = ab_cli_exit_for(rc == AB_EBUSY ? AB_EIO : rc);
         goto out_unlock;

@@ -338,10 +338,10 @@ int ab_cmd_status(const struct ab_cli *cli, int argc, char **argv)
     }
     st.running = st.have_run && st.run.ended_at < 0 && pid_alive(st.run.pid);
     if (json) {
-        if (print_json(&st, cli->db_path) != 0)
+        if (print_json(&st, cli->db_shown) != 0)
             return AB_EXIT_IOERR;
     } else {
-        print_text(&st, cli->db_path, lang);
+        print_text(&st, cli->db_shown, lang);
     }
     return fflush(stdout) == 0 ? AB_EXIT_OK : AB_EXIT_IOERR;
 }

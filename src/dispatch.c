@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "runner.h"
 #include "store_queue.h"
 #include "validate.h"
 
@@ -62,6 +63,8 @@ struct dispatcher {
     const struct ab_dispatch_opts *o;
     struct ab_run_stats *st;
     struct ab_ratelimit *rl;
+    struct ab_runner *runner; /* among the runs sharing the store */
+    int waiting_said;         /* "waiting for other runs' companies" */
     struct ab_batch *batch;
     struct ab_claimq *q;
     struct ab_stopper *stop;
@@ -675,6 +678,8 @@ static void send_some(struct dispatcher *d)
         } else if (!(j = d->staged) && !(j = d->staged = next_company(d))) {
             return;
         }
+        if (!ab_runner_may_send(d->runner))
+            return; /* the flush timer beats and kicks again */
         t = now_us();
         next = ab_ratelimit_next(d->rl, t);
         if (next > t) {
@@ -765,11 +770,34 @@ static void wind_down(struct dispatcher *d)
     finish(d);
 }
 
+/* On a shared store: how long until companies other runs hold may be due
+ * (ms, at least 1; capped at a second, to notice when they are finished),
+ * 0 when they hold none, -1 when stopped. */
+static int64_t others(struct dispatcher *d)
+{
+    struct ab_err err = {0};
+    int64_t n, due;
+
+    if (ab_queue_held_elsewhere(d->s, d->st->run_id, &n, &due, &err) != 0) {
+        stop(d, AB_STOP_DB, "%s", err.msg);
+        return -1;
+    }
+    if (n == 0)
+        return 0;
+    if (!d->waiting_said) {
+        d->waiting_said = 1;
+        ab_log_info("nothing left to claim; waiting for the %lld companies "
+                    "other runs hold (due again if their leases run out)",
+                    (long long)n);
+    }
+    return due < 1 ? 1 : due > 1000 ? 1000 : due;
+}
+
 /* Nothing in flight, nothing claimable now: done, or wait for a retry. */
 static void idle(struct dispatcher *d)
 {
     struct ab_err err = {0};
-    int64_t n, next, wait;
+    int64_t n, next, wait, held;
 
     /* Foreign answers still held: no vendor answer is coming to decide
      * (nothing is in flight), so they are retried like transient ones. */
@@ -785,11 +813,15 @@ static void idle(struct dispatcher *d)
         return;
     }
     d->st->waiting = n;
-    if (n == 0) {
+    if ((held = others(d)) < 0)
+        return;
+    if (n == 0 && held == 0) {
         stop(d, AB_STOP_COMPLETE, NULL);
         return;
     }
-    wait = next - ab_now_ms();
+    wait = n ? next - ab_now_ms() : held;
+    if (held > 0 && held < wait)
+        wait = held;
     if (wait > HORIZON_MS) {
         ab_log_info("next retry is due in %lld s: leaving it to the next run",
                     (long long)(wait / 1000));
@@ -846,9 +878,29 @@ static void arm(struct dispatcher *d, int64_t delay_ms)
     uv_timer_start(&d->t_send, on_send_timer, (uint64_t)delay_ms, 0);
 }
 
+/* Renews the run's leases when due (runner.h); claims that are no longer
+ * this run's are dropped unsent. */
+static void beat(struct dispatcher *d)
+{
+    int could = ab_runner_may_send(d->runner);
+
+    if (ab_runner_beat(d->runner, d->rl, now_us())) {
+        if (d->staged) {
+            release_job(d->staged);
+            d->staged = NULL;
+        }
+        ab_claimq_forget(d->q);
+        d->dry = 0;
+    }
+    if (!could && ab_runner_may_send(d->runner))
+        kick(d);
+}
+
 static void on_flush_timer(uv_timer_t *t)
 {
     struct dispatcher *d = t->data;
+    if (!d->finished)
+        beat(d);
     if (ab_batch_len(d->batch) > 0 || d->backpressure || stopping(d)) {
         d->flush_due = 1;
         kick(d);
@@ -942,6 +994,7 @@ static void finish(struct dispatcher *d)
         stop(d, AB_STOP_UNREACHABLE, "the API at '%s' could not be reached",
              d->o->base_url);
     d->finished = 1;
+    ab_runner_leave(d->runner);
     tick(d, 1);
     close_handle(d, (uv_handle_t *)&d->kick);
     close_handle(d, (uv_handle_t *)&d->t_send);
@@ -1020,8 +1073,12 @@ static int start(struct dispatcher *d, struct ab_err *err)
     d->q = ab_claimq_new(d->s, d->st->run_id, claim_batch(d->o), d->o->limit,
                          d->o->callback_base != NULL);
     d->rl = ab_ratelimit_new(d->o->rate, d->o->burst, now_us());
-    if (!d->batch || !d->q || !d->rl)
+    d->runner = ab_runner_new(d->s, d->st->run_id, d->o->lease_ms,
+                              d->o->timeout_ms, d->o->rate, d->o->burst);
+    if (!d->batch || !d->q || !d->rl || !d->runner)
         return ab_err_set(err, AB_ENOMEM, "out of memory");
+    if ((rc = ab_runner_join(d->runner, d->rl, now_us(), err)) != 0)
+        return rc;
     if ((rc = uv_loop_init(&d->loop)) != 0)
         return ab_err_set(err, AB_EIO, "cannot start the event loop: %s",
                           uv_strerror(rc));
@@ -1079,7 +1136,9 @@ out_free:
     }
     ab_claimq_free(d->q);
     ab_batch_free(d->batch);
+    ab_runner_leave(d->runner); /* when it never got to finish() */
     ab_ratelimit_free(d->rl);
+    ab_runner_free(d->runner);
     free(d->refused.h);
     free(d->foreign.h);
     free(d->jobs);

@@ -35,7 +35,13 @@
  *  - The first SIGINT/SIGTERM stops sending and waits for requests in
  *    flight (whatever stopped the run before); the second cancels them.
  *
- * The caller holds the run lock.
+ *  - On a store several runs share (PostgreSQL), the run renews its leases
+ *    and sends at its share of --rate (runner.h); it sends nothing while
+ *    its lease would not cover a request; with nothing to claim it waits
+ *    for the companies other runs hold until their leases run out (a run
+ *    that died), and ends when none are left.
+ *
+ * The caller holds the run lock (SQLite).
  */
 #ifndef AB_DISPATCH_H
 #define AB_DISPATCH_H
@@ -64,6 +70,7 @@ struct ab_dispatch_opts {
     int64_t max_runtime_ms;     /* stop dispatching after, 0 = never */
     int64_t commit_deadline_ms; /* give up storing after, 0 = 10 min */
     const char *options_json;   /* stored in runs.options */
+    int64_t lease_ms; /* a claim's lease on a shared store (runner.h) */
     /* Gives each company without its own callbackUrl the address
      * "<callback_base>/<id>/<token>" (SPEC §6); NULL: none. */
     const char *callback_base;

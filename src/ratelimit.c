@@ -463,6 +463,39 @@ void ab_ratelimit_answer(struct ab_ratelimit *rl, int64_t now, int64_t sent_at,
     start_episode(rl, now, sent_at, est);
 }
 
+void ab_ratelimit_set_ceiling(struct ab_ratelimit *rl, double ceiling,
+                              int64_t now)
+{
+    double old = rl->ceiling;
+
+    ceiling = ceiling > 0 ? ceiling : 0;
+    if (ceiling == old)
+        return;
+    rl->ceiling = ceiling;
+    if (ceiling <= 0) {
+        rl->at_ceiling = 0;
+        if (rl->phase == AB_RATELIMIT_START) {
+            rl->rate = 0;
+            return;
+        }
+    } else if (rl->estimate >= ceiling) {
+        rl->at_ceiling = 1; /* the server took more than this */
+    } else if (old > 0 && ceiling > old) {
+        rl->at_ceiling = 0; /* room above: probe again after a hold */
+    }
+    switch (rl->phase) {
+    case AB_RATELIMIT_START:
+        set_rate(rl, now, ceiling);
+        break;
+    case AB_RATELIMIT_CRUISE:
+        set_rate(rl, now, cruise_rate(rl));
+        break;
+    case AB_RATELIMIT_PROBE:
+        set_rate(rl, now, probe_rate(rl));
+        break;
+    }
+}
+
 double ab_ratelimit_rate(const struct ab_ratelimit *rl)
 {
     return rl->rate;

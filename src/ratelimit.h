@@ -79,6 +79,13 @@ void ab_ratelimit_take(struct ab_ratelimit *rl, int64_t now);
 void ab_ratelimit_answer(struct ab_ratelimit *rl, int64_t now, int64_t sent_at,
                          int throttled, int64_t retry_after_us);
 
+/* Changes the ceiling (req/s, 0 = none) from now on: the share of --rate
+ * of one of several runs (runner.h). Lower, it holds at once (no burst
+ * from the change); higher, a limiter cruising at the old ceiling looks
+ * for more again. The estimate of the server's limit stays. */
+void ab_ratelimit_set_ceiling(struct ab_ratelimit *rl, double ceiling,
+                              int64_t now);
+
 /* The rate the limiter sends at now, req/s; 0 = unlimited. */
 double ab_ratelimit_rate(const struct ab_ratelimit *rl);
 

@@ -15,4 +15,9 @@ struct ab_schema_step {
 extern const struct ab_schema_step ab_schema_steps[];
 extern const int ab_schema_count;
 
+/* The same steps for PostgreSQL (schema/pg/NNN_*.sql, tracked in the table
+ * authbatch_schema): ab_schema_pg_count == ab_schema_count. */
+extern const struct ab_schema_step ab_schema_pg_steps[];
+extern const int ab_schema_pg_count;
+
 #endif

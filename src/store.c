@@ -242,6 +242,51 @@ static int busy_timeout_env(int *ms, struct ab_err *err)
     return 0;
 }
 
+/* A store whose every call goes to PostgreSQL (store_pg.h). */
+static int open_pg(const char *spec, int flags, struct ab_store **out,
+                   struct ab_err *err)
+{
+    struct ab_store *s = calloc(1, sizeof *s);
+    int rc;
+
+    if (!s)
+        return ab_err_set(err, AB_ENOMEM, "out of memory");
+    if ((rc = ab_pg_open(spec, flags, &s->pg, err)) != 0) {
+        free(s);
+        return rc;
+    }
+    if (!(s->path = strdup(ab_pg_shown(s->pg)))) {
+        ab_store_close(s);
+        return ab_err_set(err, AB_ENOMEM, "out of memory");
+    }
+    s->flags = flags;
+    *out = s;
+    return 0;
+}
+
+enum ab_store_engine ab_store_engine_of(const char *spec)
+{
+    return ab_pg_spec(spec) ? AB_STORE_PG : AB_STORE_SQLITE;
+}
+
+int ab_store_shared(const struct ab_store *s)
+{
+    return s->pg != NULL;
+}
+
+int ab_store_spec_has_password(const char *spec)
+{
+    return ab_pg_has_password(spec);
+}
+
+void ab_store_spec_shown(const char *spec, char *out, size_t n)
+{
+    if (ab_pg_spec(spec))
+        ab_pg_redact(spec, out, n);
+    else if (n > 0)
+        snprintf(out, n, "%s", spec);
+}
+
 int ab_store_open(const char *path, int flags, struct ab_store **out,
                   struct ab_err *err)
 {
@@ -257,6 +302,8 @@ int ab_store_open_as(const char *path, const char *shown_as, int flags,
     *out = NULL;
     if ((rc = busy_timeout_env(&busy_ms, err)) != 0)
         return rc;
+    if (ab_pg_spec(path))
+        return open_pg(path, flags, out, err);
     s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(shown_as))) {
         free(s);
@@ -313,6 +360,7 @@ void ab_store_close(struct ab_store *s)
 
     if (!s)
         return;
+    ab_pg_close(s->pg);
     for (i = 0; i < s->nstmts; i++)
         sqlite3_finalize(s->stmts[i].stmt);
     if (s->db) {
@@ -331,6 +379,8 @@ const char *ab_store_path(const struct ab_store *s)
 
 int ab_store_schema_version(struct ab_store *s)
 {
+    if (s->pg)
+        return ab_pg_schema_version(s->pg);
     int v = -1;
     user_version(s, &v, NULL);
     return v;
@@ -343,6 +393,8 @@ int ab_store_schema_latest(void)
 
 int ab_store_begin(struct ab_store *s, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_begin(s->pg, err);
     int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return ab_store_fail(s, rc, err, "cannot start a transaction on");
@@ -351,6 +403,8 @@ int ab_store_begin(struct ab_store *s, struct ab_err *err)
 
 int ab_store_commit(struct ab_store *s, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_commit(s->pg, err);
     int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         rc = ab_store_fail(s, rc, err, "cannot commit to");
@@ -362,6 +416,10 @@ int ab_store_commit(struct ab_store *s, struct ab_err *err)
 
 void ab_store_rollback(struct ab_store *s)
 {
+    if (s->pg) {
+        ab_pg_rollback(s->pg);
+        return;
+    }
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -387,27 +445,41 @@ static int run_stmt(struct ab_store *s, const char *sql, struct ab_err *err,
 
 int ab_store_savepoint(struct ab_store *s, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_savepoint(s->pg, "ab_row", err);
     return run_stmt(s, sql_savepoint, err, "cannot start a savepoint on");
 }
 
 int ab_store_release(struct ab_store *s, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_release(s->pg, "ab_row", err);
     return run_stmt(s, sql_release_sp, err, "cannot release a savepoint on");
 }
 
 void ab_store_rollback_to(struct ab_store *s)
 {
+    if (s->pg) {
+        ab_pg_rollback_to(s->pg, "ab_row");
+        return;
+    }
     run_stmt(s, sql_rollback_to, NULL, "cannot roll back a savepoint on");
     run_stmt(s, sql_release_sp, NULL, "cannot release a savepoint on");
 }
 
 int ab_store_durable(struct ab_store *s, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_durable(s->pg, err);
     return ab_store_exec(s, "PRAGMA synchronous = FULL", err);
 }
 
 void ab_store_set_busy_timeout(struct ab_store *s, int ms)
 {
+    if (s->pg) {
+        ab_pg_set_busy_timeout(s->pg, ms);
+        return;
+    }
     sqlite3_busy_timeout(s->db, ms);
 }
 
@@ -422,6 +494,8 @@ static const char sql_next_retry[] =
 int ab_store_counts(struct ab_store *s, struct ab_counts *out,
                     struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_counts(s->pg, out, err);
     sqlite3_stmt *st;
     int rc;
 

@@ -1,4 +1,4 @@
-/* store.h - the SQLite database: opening, migrations, transactions, counts.
+/* store.h - the database: opening, migrations, transactions, counts.
  *
  * The store_*.c files are the only ones that include <sqlite3.h>; each
  * concern has its own header (store_import.h, store_queue.h, store_report.h,
@@ -13,15 +13,41 @@
  * synchronous=NORMAL, foreign keys, and a busy timeout (5 s, or
  * AUTHBATCH_BUSY_TIMEOUT_MS). Write transactions start with BEGIN IMMEDIATE.
  * A store is used from one thread.
+ *
+ * On PostgreSQL (store_pg.h) the same contracts hold, with the differences
+ * listed there: migrations from schema/pg/ tracked in authbatch_schema,
+ * lock_timeout for the busy timeout, READ COMMITTED write transactions
+ * whose claims skip each other's rows, and messages that never show a
+ * password. ab_store_path() is the spec so redacted.
  */
 #ifndef AB_STORE_H
 #define AB_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
 
 struct ab_store;
+
+/* Which engine a store spec (--db, AUTHBATCH_DB) names: a PostgreSQL
+ * connection string ("postgresql://...", "postgres://...", or libpq's
+ * key=value form such as "service=NAME"; store_pg.h) or, anything else, a
+ * SQLite file. Every store header is one contract for both. */
+enum ab_store_engine { AB_STORE_SQLITE, AB_STORE_PG };
+enum ab_store_engine ab_store_engine_of(const char *spec);
+
+/* Does spec carry a password? (The command line refuses one: argv is
+ * visible to every user of the machine.) */
+int ab_store_spec_has_password(const char *spec);
+
+/* spec as messages may show it (a password removed), into out. */
+void ab_store_spec_shown(const char *spec, char *out, size_t n);
+
+/* 1 when several runs may share this store at once (PostgreSQL: they
+ * coordinate through it, store_queue.h), 0 for SQLite (one run at a time,
+ * under the lock of lock.h). */
+int ab_store_shared(const struct ab_store *s);
 
 enum {
     AB_STORE_READONLY = 1 << 0, /* no writes, no migration: for --dry-run */

@@ -182,6 +182,8 @@ out:
 int ab_store_auth_record(struct ab_store *s, const struct ab_auth_obs *o,
                          struct ab_auth_result *out, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_auth_record(s->pg, o, out, err);
     struct ab_auth_result dummy;
     int rc, alone = sqlite3_get_autocommit(s->db);
 
@@ -212,6 +214,8 @@ int ab_store_auth_record(struct ab_store *s, const struct ab_auth_obs *o,
 int ab_store_auth_token_check(struct ab_store *s, int64_t id, const char *token,
                               size_t n, int *ok, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_auth_token_check(s->pg, id, token, n, ok, err);
     /* Compared against something of the same length when the company has
      * no token, so a refusal costs the same either way. */
     static const char nothing[256];
@@ -243,6 +247,8 @@ int ab_store_auth_token_check(struct ab_store *s, int64_t id, const char *token,
 int ab_store_auth_reset(struct ab_store *s, int64_t company_id, int64_t now_ms,
                         struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_auth_reset(s->pg, company_id, now_ms, err);
     sqlite3_stmt *st;
     int rc, alone = sqlite3_get_autocommit(s->db);
 

@@ -71,6 +71,8 @@ static int stmt_fail(struct ab_err *err)
 int ab_store_import_begin(struct ab_store *s, const char *source,
                           struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_import_begin(s->pg, source, err);
     sqlite3_stmt *st;
     int rc;
 
@@ -172,6 +174,9 @@ int ab_store_import_row(struct ab_store *s, const struct ab_row_out *row,
                         enum ab_import_outcome *outcome, int64_t *first_line,
                         struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_import_row(s->pg, row, line, now, outcome, first_line,
+                                err);
     sqlite3_stmt *st;
     int64_t id;
     int rc, finished, in_flight, same;
@@ -244,6 +249,9 @@ int ab_store_import_reject(struct ab_store *s, const char *source, int64_t line,
                            const char *reason, const void *raw, size_t rawlen,
                            int64_t now, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_import_reject(s->pg, source, line, reason, raw, rawlen,
+                                   now, err);
     sqlite3_stmt *st = ab_store_stmt(s, sql_reject, err);
     if (!st)
         return stmt_fail(err);
@@ -260,6 +268,8 @@ int ab_store_import_reject(struct ab_store *s, const char *source, int64_t line,
 
 int ab_store_import_end(struct ab_store *s, int commit, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_import_end(s->pg, commit, err);
     int rc = 0;
 
     if (commit) {
@@ -280,6 +290,8 @@ int ab_store_rejects_each(struct ab_store *s, const char *source,
                                     const void *raw, size_t rawlen),
                           void *ctx, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_rejects_each(s->pg, source, fn, ctx, err);
     sqlite3_stmt *st = ab_store_stmt(s, sql_rejects_list, err);
     int rc;
 

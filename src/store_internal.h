@@ -1,7 +1,9 @@
 /* store_internal.h - shared by the store_*.c files only.
  *
  * Holds the connection and a cache of prepared statements keyed by their
- * SQL text's address, so each store_*.c can prepare once and reuse.
+ * SQL text's address, so each store_*.c can prepare once and reuse. A store
+ * opened on PostgreSQL has pg set and no SQLite connection: each public
+ * function of store_*.c hands the call to its ab_pg_* twin (store_pg.h).
  */
 #ifndef AB_STORE_INTERNAL_H
 #define AB_STORE_INTERNAL_H
@@ -9,10 +11,12 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_pg.h"
 
 #define AB_STORE_MAX_STMTS 48
 
 struct ab_store {
+    struct ab_pg *pg; /* set: a PostgreSQL store, every call goes there */
     sqlite3 *db;
     char *path;
     int flags;

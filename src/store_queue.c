@@ -71,6 +71,8 @@ static int step_done(struct ab_store *s, sqlite3_stmt *st, struct ab_err *err,
 int ab_queue_recover(struct ab_store *s, int64_t run_id, int64_t *n,
                      struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_queue_recover(s->pg, run_id, n, err);
     sqlite3_stmt *st = ab_store_stmt(s, sql_recover, err);
     int rc;
 
@@ -189,6 +191,9 @@ int ab_queue_claim(struct ab_store *s, int64_t now_ms, int64_t run_id, int max,
                    int tokens, struct ab_company *out, int *n,
                    struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_queue_claim(s->pg, now_ms, run_id, max, tokens, out, n,
+                                 err);
     int rc, i;
 
     *n = 0;
@@ -216,6 +221,8 @@ int ab_queue_claim(struct ab_store *s, int64_t now_ms, int64_t run_id, int max,
 int ab_queue_retry_wait(struct ab_store *s, int64_t *n, int64_t *next_at,
                         struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_queue_retry_wait(s->pg, n, next_at, err);
     sqlite3_stmt *st = ab_store_stmt(s, sql_retry_wait, err);
     int rc;
 
@@ -235,6 +242,8 @@ int ab_queue_retry_wait(struct ab_store *s, int64_t *n, int64_t *next_at,
 int ab_queue_release(struct ab_store *s, const int64_t *ids, int n,
                      struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_queue_release(s->pg, ids, n, err);
     sqlite3_stmt *st;
     int i, rc;
 
@@ -262,6 +271,9 @@ int ab_queue_peek(struct ab_store *s, int64_t now_ms, int64_t limit,
                   int (*fn)(void *ctx, struct ab_company *c), void *ctx,
                   struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_queue_peek(s->pg, now_ms, limit, with_in_flight, fn, ctx,
+                                err);
     sqlite3_stmt *st = ab_store_stmt(s, sql_peek, err);
     struct ab_company c;
     int rc;
@@ -293,6 +305,8 @@ int ab_queue_peek(struct ab_store *s, int64_t now_ms, int64_t limit,
 int ab_queue_record(struct ab_store *s, const struct ab_queue_result *r,
                     struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_queue_record(s->pg, r, err);
     const struct ab_api_result *a = r->api;
     int issued = a->outcome == AB_OUT_ISSUED;
     int transport = a->http_status == 0;
@@ -345,6 +359,8 @@ int ab_queue_record(struct ab_store *s, const struct ab_queue_result *r,
 int ab_queue_run_start(struct ab_store *s, const char *options_json,
                        int64_t *run_id, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_queue_run_start(s->pg, options_json, run_id, err);
     sqlite3_stmt *st = ab_store_stmt(s, sql_run_start, err);
     int rc;
 
@@ -362,6 +378,8 @@ int ab_queue_run_start(struct ab_store *s, const char *options_json,
 int ab_queue_run_update(struct ab_store *s, const struct ab_run_stats *r,
                         int ended, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_queue_run_update(s->pg, r, ended, err);
     sqlite3_stmt *st = ab_store_stmt(s, sql_run_update, err);
 
     if (!st)
@@ -379,4 +397,53 @@ int ab_queue_run_update(struct ab_store *s, const struct ab_run_stats *r,
         sqlite3_bind_int(st, 10, r->exit_status);
     }
     return step_done(s, st, err, "cannot record the run in");
+}
+
+/* One run at a time (lock.h): its claims are its own until it ends. */
+static void alone(struct ab_queue_share *out)
+{
+    out->shared = 0;
+    out->lease_until = INT64_MAX;
+    out->runners = 1;
+    out->admitted = 1;
+}
+
+int ab_queue_join(struct ab_store *s, int64_t run_id, int64_t lease_ms,
+                  struct ab_queue_share *out, struct ab_err *err)
+{
+    if (s->pg)
+        return ab_pg_queue_join(s->pg, run_id, lease_ms, out, err);
+    alone(out);
+    return 0;
+}
+
+int ab_queue_renew(struct ab_store *s, int64_t run_id, int64_t now_ms,
+                   double rate, double estimate, struct ab_queue_share *out,
+                   struct ab_err *err)
+{
+    if (s->pg)
+        return ab_pg_queue_renew(s->pg, run_id, now_ms, rate, estimate, out,
+                                 err);
+    alone(out);
+    return 0;
+}
+
+int ab_queue_leave(struct ab_store *s, int64_t run_id, struct ab_err *err)
+{
+    if (s->pg)
+        return ab_pg_queue_leave(s->pg, run_id, err);
+    (void)run_id;
+    (void)err;
+    return 0;
+}
+
+int ab_queue_held_elsewhere(struct ab_store *s, int64_t run_id, int64_t *n,
+                            int64_t *due_in_ms, struct ab_err *err)
+{
+    if (s->pg)
+        return ab_pg_queue_held_elsewhere(s->pg, run_id, n, due_in_ms, err);
+    (void)run_id;
+    (void)err;
+    *n = *due_in_ms = 0;
+    return 0;
 }

@@ -1,11 +1,22 @@
 /* store_queue.h - the companies table as a work queue for `run`.
  *
- * Only one run works on a database at a time (lock.h). A claimed row is
- * status 'in_flight' with claimed_by = the run's id; a run that died leaves
- * such rows behind, and the next run (holding the lock, so every other run
- * is over) puts them back with ab_queue_recover() before claiming.
+ * A claimed row is status 'in_flight' with claimed_by = the run's id.
  * Claiming, releasing and recording happen inside transactions the caller
  * opens with ab_store_begin() (claim and release open their own).
+ *
+ * How many runs work on one database (SPEC §4 "one run per database"):
+ *  - SQLite: one at a time (lock.h). A run that died leaves its rows
+ *    'in_flight', and the next run (holding the lock, so every other run is
+ *    over) puts them back with ab_queue_recover() before claiming.
+ *  - PostgreSQL (store_pg.h): any number, on any hosts (the same host
+ *    too). Each joins (ab_queue_join()), claims with FOR UPDATE SKIP LOCKED
+ *    (no row is handed to two runs), and its claims carry a lease
+ *    (lease_until, by the database's clock) that ab_queue_renew() extends
+ *    while the run works. A row whose lease ran out is due again for
+ *    whichever run claims next (the claim takes it like a pending row, and
+ *    ab_queue_recover() puts such rows back to 'pending'); a result for a
+ *    row the run no longer holds is not recorded (AB_ENOENT). The runs
+ *    share --rate: ab_queue_renew() tells each how many are alive.
  */
 #ifndef AB_STORE_QUEUE_H
 #define AB_STORE_QUEUE_H
@@ -18,7 +29,8 @@
 #include "store.h"
 
 /* Puts rows that runs other than run_id left 'in_flight' back to
- * 'pending'; *n = how many. Call holding the run lock. */
+ * 'pending'; *n = how many. SQLite: call holding the run lock. PostgreSQL:
+ * only rows whose lease ran out (or that have none). */
 int ab_queue_recover(struct ab_store *s, int64_t run_id, int64_t *n,
                      struct ab_err *err);
 
@@ -38,6 +50,13 @@ int ab_queue_claim(struct ab_store *s, int64_t now_ms, int64_t run_id, int max,
  * a million rows (ab_store_counts() scans every status). */
 int ab_queue_retry_wait(struct ab_store *s, int64_t *n, int64_t *next_at,
                         struct ab_err *err);
+
+/* Companies other runs hold now ('in_flight', claimed_by another run) and
+ * how soon the first of their leases runs out (ms, 0 when one has already
+ * or has none): what a run that found nothing to claim waits for on a
+ * shared store. SQLite: always none (the lock: no other run). */
+int ab_queue_held_elsewhere(struct ab_store *s, int64_t run_id, int64_t *n,
+                            int64_t *due_in_ms, struct ab_err *err);
 
 /* Puts claimed companies that were never sent back to 'pending'. */
 int ab_queue_release(struct ab_store *s, const int64_t *ids, int n,
@@ -67,6 +86,38 @@ struct ab_queue_result {
 };
 int ab_queue_record(struct ab_store *s, const struct ab_queue_result *r,
                     struct ab_err *err);
+
+/* A run among the runs sharing the database, as ab_queue_join() and
+ * ab_queue_renew() see it. */
+struct ab_queue_share {
+    int shared; /* 0: one run at a time (SQLite): no lease, no sharing */
+    /* Until when (ms on this process's CLOCK_MONOTONIC) the run's claims
+     * and its runners row are its own for sure: the lease counted from
+     * before the renewal was sent. INT64_MAX when not shared. */
+    int64_t lease_until;
+    int runners;  /* live runs, this one included (>= 1) */
+    int admitted; /* every other live run has renewed since this one
+                     joined, so each counts it in its share */
+};
+
+/* Joins run_id to the runs sharing the database: from now on its claims
+ * carry leases of lease_ms, and its runners row one too. Not shared
+ * (SQLite): fills *out and changes nothing. */
+int ab_queue_join(struct ab_store *s, int64_t run_id, int64_t lease_ms,
+                  struct ab_queue_share *out, struct ab_err *err);
+
+/* Renews the leases of run_id's claims that have not run out and of its
+ * runners row (rate and estimate, req/s, are published there, 0 = none),
+ * then counts the live runs. A failure changes nothing (the leases keep
+ * running out); AB_EBUSY when the database cannot be reached. Not shared:
+ * fills *out. now_ms is the wall clock (retries due). */
+int ab_queue_renew(struct ab_store *s, int64_t run_id, int64_t now_ms,
+                   double rate, double estimate, struct ab_queue_share *out,
+                   struct ab_err *err);
+
+/* Removes run_id's runners row (its claims were recorded or released), so
+ * the others' shares grow at once. Not shared: nothing. */
+int ab_queue_leave(struct ab_store *s, int64_t run_id, struct ab_err *err);
 
 /* Runs table. options_json is stored as is (it must hold no secret). */
 int ab_queue_run_start(struct ab_store *s, const char *options_json,

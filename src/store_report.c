@@ -32,11 +32,17 @@ static int prep_code(struct ab_err *err)
 
 int ab_store_read_begin(struct ab_store *s, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_read_begin(s->pg, err);
     return ab_store_exec(s, "BEGIN", err);
 }
 
 void ab_store_read_end(struct ab_store *s)
 {
+    if (s->pg) {
+        ab_pg_read_end(s->pg);
+        return;
+    }
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 }
@@ -71,6 +77,8 @@ static void read_run(sqlite3_stmt *st, struct ab_run_row *r)
 int ab_store_last_run(struct ab_store *s, struct ab_run_row *out, int *found,
                       struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_last_run(s->pg, out, found, err);
     sqlite3_stmt *st;
     int rc;
 
@@ -108,6 +116,8 @@ int ab_store_last_run(struct ab_store *s, struct ab_run_row *out, int *found,
 int ab_store_last_success_ms(struct ab_store *s, int64_t *out,
                              struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_last_success_ms(s->pg, out, err);
     sqlite3_stmt *st;
     int rc;
 
@@ -130,6 +140,8 @@ int ab_store_runs_each(struct ab_store *s, int limit,
                        int (*fn)(void *ctx, const struct ab_run_row *r),
                        void *ctx, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_runs_each(s->pg, limit, fn, ctx, err);
     sqlite3_stmt *st;
     struct ab_run_row r;
     int rc, stop = 0;
@@ -159,6 +171,9 @@ int ab_store_report_companies(struct ab_store *s, const char *status,
                                         const struct ab_report_company *c),
                               void *ctx, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_report_companies(s->pg, status, with_tickets, fn, ctx,
+                                      err);
     /* Tickets are never even read unless asked for. */
     static const char sql_plain[] =
         "SELECT id, company_name, register_no, status, attempts,"
@@ -207,6 +222,8 @@ int ab_store_report_codes(struct ab_store *s,
                           int (*fn)(void *ctx, const struct ab_report_code *c),
                           void *ctx, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_report_codes(s->pg, fn, ctx, err);
     /* The message of the most recently updated company of each group
      * (SQLite's bare-column rule for max()). */
     static const char sql_groups[] =
@@ -321,6 +338,8 @@ int ab_store_attempts_percentiles(struct ab_store *s,
                                   struct ab_percentiles *out,
                                   struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_attempts_percentiles(s->pg, out, err);
     return percentiles(
         s, "SELECT count(*) FROM companies WHERE attempts > 0",
         "SELECT attempts, count(*) FROM companies WHERE attempts > 0"
@@ -331,6 +350,8 @@ int ab_store_attempts_percentiles(struct ab_store *s,
 int ab_store_latency_percentiles(struct ab_store *s, struct ab_percentiles *out,
                                  struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_latency_percentiles(s->pg, out, err);
     return percentiles(s, "SELECT count(*) FROM attempts",
                        "SELECT duration_ms, count(*) FROM attempts"
                        " GROUP BY duration_ms ORDER BY duration_ms",
@@ -345,6 +366,8 @@ int ab_store_latency_histogram(struct ab_store *s,
                                int64_t counts[AB_LATENCY_BUCKETS],
                                struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_latency_histogram(s->pg, counts, err);
     sqlite3_stmt *st;
     int rc, b;
 
@@ -368,6 +391,8 @@ int ab_store_latency_histogram(struct ab_store *s,
 int ab_store_attempts_span(struct ab_store *s, int64_t *first_ms,
                            int64_t *last_ms, int64_t *count, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_attempts_span(s->pg, first_ms, last_ms, count, err);
     sqlite3_stmt *st;
     int rc;
 
@@ -393,6 +418,8 @@ int ab_store_throughput_each(struct ab_store *s, int64_t bucket_ms,
                                        int64_t count),
                              void *ctx, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_throughput_each(s->pg, bucket_ms, fn, ctx, err);
     sqlite3_stmt *st;
     int rc, stop = 0;
 
@@ -419,6 +446,8 @@ int ab_store_throughput_each(struct ab_store *s, int64_t bucket_ms,
 int ab_store_retry_failed(struct ab_store *s, const int64_t *code,
                           int64_t *changed, struct ab_err *err)
 {
+    if (s->pg)
+        return ab_pg_retry_failed(s->pg, code, changed, err);
     sqlite3_stmt *st;
     int rc;
 

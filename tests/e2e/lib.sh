@@ -24,7 +24,21 @@ export AUTHBATCH_DB="$WORK/t.db" QYS_ACCESS_TOKEN=$TOK QYS_ACCESS_SECRET=$SEC
 unset QYS_BASE_URL
 PASSED=0
 AB_PIDS=()
+AB_CLEANUPS=() # functions the EXIT trap calls last (lib_pg.sh's pg_stop)
 T_START=$SECONDS
+
+# The store the test runs against: AB_STORE=sqlite (default) or pg (a
+# throwaway PostgreSQL cluster, lib_pg.sh). q, fresh_db and dump_db work on
+# both; tests that run on both write their SQL for both (CAST booleans to
+# INTEGER; the cluster has sum(boolean) and group_concat).
+AB_STORE=${AB_STORE:-sqlite}
+if [[ "$AB_STORE" == pg ]]; then
+    # shellcheck source=lib_pg.sh
+    source "${AB_SOURCE_DIR:?}/tests/e2e/lib_pg.sh"
+    pg_start
+    export AUTHBATCH_DB=$PG_URL
+    echo "store: PostgreSQL at $PG_URL"
+fi
 
 pass() { PASSED=$((PASSED + 1)); echo "ok: $*"; }
 fail() { FAILS=$((FAILS + 1)); echo "FAIL: $*" >&2; }
@@ -43,6 +57,9 @@ e2e_cleanup() {
         kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
+    for pid in "${AB_CLEANUPS[@]}"; do
+        "$pid" || true
+    done
     if ((rc != 0)); then
         for f in "$WORK"/*.err; do
             [[ -s "$f" ]] || continue
@@ -56,12 +73,38 @@ e2e_cleanup() {
 # the second and leak the sandboxes); the script keeps its exit status.
 trap 'ab_rc=$?; e2e_cleanup "$ab_rc" || true; cleanup "$ab_rc"' EXIT
 
-q() { sqlite3 -batch -noheader "$AUTHBATCH_DB" "$@"; }
+q() {
+    if [[ "$AB_STORE" == pg ]]; then
+        pg_q "$@"
+    else
+        sqlite3 -batch -noheader "$AUTHBATCH_DB" "$@"
+    fi
+}
+
+# fresh_db: an empty database (no file, or an empty PostgreSQL database).
+fresh_db() {
+    if [[ "$AB_STORE" == pg ]]; then
+        pg_fresh
+    else
+        rm -f "$AUTHBATCH_DB" "$AUTHBATCH_DB"-wal "$AUTHBATCH_DB"-shm
+    fi
+}
+
+# dump_db: the whole database as text (SQL).
+dump_db() {
+    if [[ "$AB_STORE" == pg ]]; then
+        # Without the random key of \restrict lines: a dump is the data.
+        "$PG_BIN/pg_dump" -h "$PG_SOCKDIR" -p "$PG_PORT" -U postgres \
+            authbatch | grep -v '^\\\(un\)\?restrict '
+    else
+        sqlite3 "$AUTHBATCH_DB" .dump
+    fi
+}
 
 # Status counts as "done=N failed=M ..." in a fixed order, zeros left out.
 counts() {
     q "SELECT group_concat(status || '=' || n, ' ') FROM (SELECT status,
-       count(*) n FROM companies GROUP BY status ORDER BY status)"
+       count(*) n FROM companies GROUP BY status ORDER BY status) x"
 }
 
 # make_csv FILE N [PREFIX]: N companies "PREFIX i" with a mobile contact.
@@ -74,7 +117,7 @@ make_csv() {
 
 # import_n N [PREFIX]: a fresh database with N pending companies.
 import_n() {
-    rm -f "$AUTHBATCH_DB" "$AUTHBATCH_DB"-wal "$AUTHBATCH_DB"-shm
+    fresh_db
     make_csv "$WORK/in.csv" "$1" "${2:-Company}"
     "$AB" import "$WORK/in.csv" >"$WORK/import_n.err" 2>&1 || {
         echo "import_n: import failed: $(cat "$WORK/import_n.err")" >&2
