@@ -69,7 +69,6 @@ int ab_pg_spec(const char *spec)
     return 1;
 }
 
-
 static void put(char *out, size_t n, size_t *k, const char *s, size_t len)
 {
     while (len-- > 0 && *k + 1 < n)
@@ -350,7 +349,7 @@ static int fail(struct ab_pg *pg, PGresult *res, struct ab_err *err,
         m = PQerrorMessage(pg->conn);
     first_line(m, line, sizeof line);
     if (PQstatus(pg->conn) == CONNECTION_BAD ||
-        (state && strncmp(state, "08", 2) == 0) ||
+        (state && strncmp(state, "08", 2) == 0 && strcmp(state, "08P01")) ||
         (state && strncmp(state, "57P", 3) == 0)) {
         /* Gone (a partition, a restart): nothing is known to have happened;
          * try again later, on a new connection. */
@@ -712,6 +711,7 @@ void ab_pg_close(struct ab_pg *pg)
         return;
     if (pg->conn)
         PQfinish(pg->conn); /* an open transaction rolls back */
+    free(pg->recorded);
     free(pg->spec);
     free(pg->shown);
     free(pg);
@@ -742,9 +742,48 @@ int ab_pg_begin(struct ab_pg *pg, struct ab_err *err)
 {
     int rc = script(pg, "BEGIN ISOLATION LEVEL READ COMMITTED", err,
                     "cannot start a transaction on");
-    if (rc == 0)
+    if (rc == 0) {
         pg->in_tx = 1;
+        if (pg->nrecorded) {
+            memset(pg->recorded, 0, pg->caprecorded * sizeof *pg->recorded);
+            pg->nrecorded = 0;
+        }
+    }
     return rc;
+}
+
+/* Open addressing on id (ids are > 0; 0 is an empty slot). */
+int ab_pg_recorded(struct ab_pg *pg, int64_t id, int add)
+{
+    size_t i, mask;
+
+    if (add && (pg->nrecorded + 1) * 2 > pg->caprecorded) {
+        size_t cap = pg->caprecorded ? pg->caprecorded * 2 : 1024, k;
+        int64_t *t = calloc(cap, sizeof *t), *old = pg->recorded;
+        if (!t)
+            return AB_ENOMEM;
+        for (k = 0; k < pg->caprecorded; k++) {
+            if (!old[k])
+                continue;
+            for (i = (size_t)old[k] & (cap - 1); t[i]; i = (i + 1) & (cap - 1))
+                ;
+            t[i] = old[k];
+        }
+        free(old);
+        pg->recorded = t;
+        pg->caprecorded = cap;
+    }
+    if (!pg->caprecorded)
+        return 0;
+    mask = pg->caprecorded - 1;
+    for (i = (size_t)id & mask; pg->recorded[i]; i = (i + 1) & mask)
+        if (pg->recorded[i] == id)
+            return 1;
+    if (!add)
+        return 0;
+    pg->recorded[i] = id;
+    pg->nrecorded++;
+    return 0;
 }
 
 int ab_pg_commit(struct ab_pg *pg, struct ab_err *err)

@@ -31,6 +31,10 @@ struct ab_pg {
     int64_t lease_ms; /* claims carry leases this long (ab_queue_join) */
     int64_t run_id;   /* the run that joined, 0 when none */
     int import_ready; /* the import's temp table exists on this session */
+    /* Companies whose results this transaction recorded already (a batch
+     * may hold two for one company): a set, emptied by begin. */
+    int64_t *recorded;
+    size_t nrecorded, caprecorded;
     int nstmts;
     const char *stmts[AB_PG_MAX_STMTS];
 };
@@ -84,6 +88,10 @@ int ab_pg_each(struct ab_pg *pg, const char *sql, const struct ab_pgq *q,
 
 /* The error code of the last failure (err->code, or AB_EIO). */
 int ab_pg_code(const struct ab_err *err);
+
+/* Whether id is in the transaction's set of recorded companies (1 or 0);
+ * with add, puts it there (AB_ENOMEM when it cannot). */
+int ab_pg_recorded(struct ab_pg *pg, int64_t id, int add);
 
 /* Column helpers: NULL reads as 0 / dflt / NULL. */
 int ab_pg_isnull(const PGresult *r, int row, int col);

@@ -1,9 +1,12 @@
 /* store_pg_queue.c - store_queue.h on PostgreSQL: claims with FOR UPDATE
  * SKIP LOCKED and leases, results guarded by the claim, and the runners
  * table through which the runs sharing the database count each other. */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,8 +72,8 @@ static const char sql_update_company[] =
     " last_http_status = $7::integer, last_code = $8::bigint,"
     " last_message = $9, claimed_by = NULL, lease_until = NULL,"
     " updated_at = $10::bigint"
-    " WHERE id = $1::bigint AND status = 'in_flight'"
-    " AND ($11::bigint = 0 OR claimed_by = $11::bigint)";
+    " WHERE id = $1::bigint AND ($11::bigint = 0"
+    " OR (status = 'in_flight' AND claimed_by = $11::bigint))";
 static const char sql_holder[] =
     "SELECT status, claimed_by FROM companies WHERE id = $1::bigint";
 static const char sql_insert_attempt[] =
@@ -86,10 +89,19 @@ static const char sql_run_update[] =
     " ended_at = coalesce($9::bigint, ended_at),"
     " exit_status = coalesce($10::integer, exit_status) WHERE id = $1";
 static const char sql_join[] =
-    "INSERT INTO runners (run_id, host, pid, joined_at, beat_at, lease_until,"
-    " rate, estimate) VALUES ($1, $2, $3, " AB_PG_NOW ", " AB_PG_NOW
-    ", " AB_PG_NOW " + $4::bigint, 0, 0) ON CONFLICT (run_id) DO UPDATE SET"
-    " lease_until = excluded.lease_until";
+    "INSERT INTO runners (run_id, host, pid, node, joined_at, beat_at,"
+    " lease_until, rate, estimate) VALUES ($1, $2, $3, $5, " AB_PG_NOW
+    ", " AB_PG_NOW ", " AB_PG_NOW " + $4::bigint, 0, 0)"
+    " ON CONFLICT (run_id) DO UPDATE SET lease_until = excluded.lease_until";
+static const char sql_same_node[] =
+    "SELECT run_id, pid FROM runners WHERE node = $1 AND run_id <> $2::bigint"
+    " AND lease_until >= " AB_PG_NOW;
+static const char sql_reap_claims[] =
+    "UPDATE companies SET status = 'pending', claimed_by = NULL,"
+    " lease_until = NULL, updated_at = $2::bigint"
+    " WHERE claimed_by = $1::bigint AND status = 'in_flight'";
+static const char sql_reap_runner[] =
+    "UPDATE runners SET lease_until = 0 WHERE run_id = $1::bigint";
 /* After the insert is committed: a run that renews after this moment
  * counts this one (its count is a later statement). */
 static const char sql_joined[] = "UPDATE runners SET joined_at = " AB_PG_NOW
@@ -123,16 +135,83 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* This kernel's boot and pid namespace, or "" when unknown: two runs with
+ * the same node see each other's pids. */
+static void node_id(char *out, size_t n)
+{
+    char boot[64] = "", ns[64];
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    ssize_t len;
+
+    out[0] = '\0';
+    if (f) {
+        if (!fgets(boot, sizeof boot, f))
+            boot[0] = '\0';
+        fclose(f);
+    }
+    boot[strcspn(boot, "\n")] = '\0';
+    len = readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
+    if (!boot[0] || len <= 0)
+        return;
+    ns[len] = '\0';
+    snprintf(out, n, "%s %s", boot, ns);
+}
+
+/* Runs on this node whose process is gone: their claims are due now. A
+ * reused pid looks alive, and the lease decides as for any other run. */
+static int reap_dead_here(struct ab_pg *pg, int64_t run_id, int64_t *n,
+                          struct ab_err *err)
+{
+    char node[160];
+    struct ab_pgq q;
+    PGresult *r;
+    int i, rc = 0;
+
+    node_id(node, sizeof node);
+    if (!node[0])
+        return 0;
+    ab_pgq_init(&q);
+    ab_pgq_text(&q, node);
+    ab_pgq_i64(&q, run_id);
+    if (!(r = ab_pg_run(pg, sql_same_node, &q, err,
+                        "cannot recover companies in")))
+        return ab_pg_code(err);
+    for (i = 0; i < PQntuples(r) && rc == 0; i++) {
+        int64_t dead = ab_pg_i64(r, i, 0), pid = ab_pg_i64(r, i, 1), k = 0;
+        if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        ab_pgq_init(&q);
+        ab_pgq_i64(&q, dead);
+        ab_pgq_i64(&q, ab_now_ms());
+        if ((rc = ab_pg_cmd(pg, sql_reap_claims, &q, &k, err,
+                            "cannot recover companies in")) == 0) {
+            ab_pgq_init(&q);
+            ab_pgq_i64(&q, dead);
+            rc = ab_pg_cmd(pg, sql_reap_runner, &q, NULL, err,
+                           "cannot recover companies in");
+        }
+        *n += k;
+    }
+    PQclear(r);
+    return rc;
+}
+
 int ab_pg_queue_recover(struct ab_pg *pg, int64_t run_id, int64_t *n,
                         struct ab_err *err)
 {
     struct ab_pgq q;
+    int64_t k = 0;
+    int rc;
 
+    *n = 0;
+    if ((rc = reap_dead_here(pg, run_id, n, err)) != 0)
+        return rc;
     ab_pgq_init(&q);
     ab_pgq_i64(&q, ab_now_ms());
     ab_pgq_i64(&q, run_id);
-    return ab_pg_cmd(pg, sql_recover, &q, n, err,
-                     "cannot recover companies in");
+    rc = ab_pg_cmd(pg, sql_recover, &q, &k, err, "cannot recover companies in");
+    *n += k;
+    return rc;
 }
 
 /* Copies column i; *oom set when a present value could not be copied. */
@@ -383,8 +462,12 @@ int ab_pg_queue_record(struct ab_pg *pg, const struct ab_queue_result *r,
     int transport = a->http_status == 0;
     struct ab_pgq q;
     int64_t changed = 0;
-    int rc;
+    int rc, again;
 
+    /* A second result for the company in this transaction (a held
+     * refusal, then its second opinion): the first one let go of the
+     * claim, so this one is not checked against it. */
+    again = ab_pg_recorded(pg, r->company_id, 0);
     ab_pgq_init(&q);
     ab_pgq_i64(&q, r->company_id);
     ab_pgq_text(&q, r->status);
@@ -410,12 +493,14 @@ int ab_pg_queue_record(struct ab_pg *pg, const struct ab_queue_result *r,
         ab_pgq_null(&q);
     ab_pgq_text(&q, a->message[0] ? a->message : NULL);
     ab_pgq_i64(&q, ab_now_ms());
-    ab_pgq_i64(&q, r->run_id);
+    ab_pgq_i64(&q, again ? 0 : r->run_id);
     if ((rc = ab_pg_cmd(pg, sql_update_company, &q, &changed, err,
                         "cannot record a result in")) != 0)
         return rc;
     if (changed == 0)
         return not_held(pg, r, err);
+    if (!again && ab_pg_recorded(pg, r->company_id, 1) < 0)
+        return ab_err_set(err, AB_ENOMEM, "out of memory");
 
     ab_pgq_init(&q);
     ab_pgq_i64(&q, r->company_id);
@@ -514,11 +599,12 @@ static int share(struct ab_pg *pg, int64_t run_id, int64_t sent_ms,
 int ab_pg_queue_join(struct ab_pg *pg, int64_t run_id, int64_t lease_ms,
                      struct ab_queue_share *out, struct ab_err *err)
 {
-    char host[256];
+    char host[256], node[160];
     struct ab_pgq q;
     int64_t sent = mono_ms();
     int rc;
 
+    node_id(node, sizeof node);
     if (gethostname(host, sizeof host) != 0)
         snprintf(host, sizeof host, "?");
     host[sizeof host - 1] = '\0';
@@ -534,6 +620,7 @@ int ab_pg_queue_join(struct ab_pg *pg, int64_t run_id, int64_t lease_ms,
     ab_pgq_text(&q, host);
     ab_pgq_i64(&q, (int64_t)getpid());
     ab_pgq_i64(&q, pg->lease_ms);
+    ab_pgq_text(&q, node[0] ? node : NULL);
     if ((rc = ab_pg_cmd(pg, sql_join, &q, NULL, err,
                         "cannot join the runs of")) != 0)
         return rc;

@@ -57,6 +57,10 @@ CREATE TABLE runners (
     run_id       bigint PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
     host         text,
     pid          bigint,
+    -- This kernel's boot and pid namespace ("<boot_id> <pid ns>"): a run on
+    -- the same node whose pid is gone is dead for sure, and its claims are
+    -- due at once instead of when its lease runs out.
+    node         text,
     joined_at    bigint NOT NULL,  -- Unix ms, the database's clock
     beat_at      bigint NOT NULL,  -- its last renewal
     lease_until  bigint NOT NULL,

@@ -7,6 +7,7 @@
 # first attempt; every company's auth_status is what its callbacks said,
 # and equals the sandbox's truth wherever a callback told the final state;
 # auth_request_id is the vendor's.
+# stores: sqlite pg
 set -euo pipefail
 # shellcheck source=lib.sh
 source "${AB_SOURCE_DIR:?}/tests/e2e/lib.sh"
@@ -27,9 +28,9 @@ eq "every company without a URL got a token" \
 eq "the company with its own callbackUrl kept it, with no token" \
     "$(q "SELECT coalesce(callback_token, 'none') FROM companies WHERE id = 1")" none
 check "tokens are 22 URL-safe characters, all different" \
-    test "$(q "SELECT count(DISTINCT callback_token) FROM companies
-               WHERE callback_token GLOB '[A-Za-z0-9_-]*'
-                 AND length(callback_token) = 22")" = $((N - 1))
+    test "$(q "SELECT callback_token FROM companies
+               WHERE callback_token IS NOT NULL" |
+        grep -E '^[A-Za-z0-9_-]{22}$' | sort -u | wc -l)" = $((N - 1))
 
 settled() { [[ "$(curl -sS "$URL/__truth" | jq -r .settled)" == true ]]; }
 wait_for 60 "every applicant's story is over" settled

@@ -4,6 +4,7 @@
 # with Retry-After. Every company must end done with the ticket the sandbox
 # issued, and the attempts table must account for every request the sandbox
 # counted.
+# stores: sqlite pg
 set -euo pipefail
 # shellcheck source=lib.sh
 source "${AB_SOURCE_DIR:?}/tests/e2e/lib.sh"
@@ -77,9 +78,11 @@ eq "faults: company attempts = its attempt rows" "$(q "SELECT count(*) FROM
     WHERE a.company_id = c.id)")" 0
 eq "faults: attempt numbers run 1..n per company" "$(q "SELECT count(*) FROM
     (SELECT company_id, max(attempt_no) m, count(*) n FROM attempts
-    GROUP BY company_id) WHERE m != n")" 0
-eq "faults: runs row agrees" "$(q "SELECT exit_status, attempts = $a_all,
-    issued, throttled = $a_throttled, retried = $a_all - $N FROM runs")" \
+    GROUP BY company_id) x WHERE m != n")" 0
+eq "faults: runs row agrees" "$(q "SELECT exit_status,
+    CAST(attempts = $a_all AS INTEGER), issued,
+    CAST(throttled = $a_throttled AS INTEGER),
+    CAST(retried = $a_all - $N AS INTEGER) FROM runs")" \
     "0|1|$N|1|1"
 # Retry-After is a lower bound: the next attempt of a company answered 429
 # starts at least a second after that answer.

@@ -9,6 +9,7 @@
 #    normalised: the sandbox refuses modifyFields that are not spelled
 #    exactly, and its ledger shows the trimmed name;
 #  - a bad row corrected in place is sent by the next run.
+# stores: sqlite pg
 set -euo pipefail
 # shellcheck source=lib.sh
 source "${AB_SOURCE_DIR:?}/tests/e2e/lib.sh"
@@ -43,8 +44,9 @@ eq "the unnormalised row is done with its ticket" \
     "$(q "SELECT status, length(ticket) FROM companies WHERE company_name = '$padded'")" \
     "done|32"
 eq "the bad contact: failed with the reason, no attempt charged" \
-    "$(q "SELECT status, attempts, last_message, last_http_status IS NULL,
-          ticket IS NULL FROM companies WHERE company_name = '直插坏联系方式有限公司'")" \
+    "$(q "SELECT status, attempts, last_message,
+          CAST(last_http_status IS NULL AS INTEGER),
+          CAST(ticket IS NULL AS INTEGER) FROM companies WHERE company_name = '直插坏联系方式有限公司'")" \
     "failed|0|not sent: applicantContact 'abc' is not a mainland mobile number (11 digits starting 13-19, optionally +86)|1|1"
 eq "the bad USCC: failed with the reason" \
     "$(q "SELECT status, attempts, last_message FROM companies
