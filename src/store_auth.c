@@ -19,7 +19,8 @@ static const char sql_apply[] =
     "UPDATE companies SET auth_status = ?2, auth_reason = ?3,"
     " auth_request_id = ?4, auth_checked_at = ?5,"
     " auth_changed_at = CASE WHEN ?6 THEN ?7 ELSE auth_changed_at END,"
-    " updated_at = CASE WHEN ?8 THEN ?7 ELSE updated_at END"
+    " updated_at = CASE WHEN ?8 THEN ?7 ELSE updated_at END,"
+    " auth_next_check_at = CASE WHEN ?9 THEN NULL ELSE auth_next_check_at END"
     " WHERE id = ?1";
 static const char sql_token[] =
     "SELECT callback_token FROM companies WHERE id = ?1";
@@ -169,6 +170,8 @@ static int record(struct ab_store *s, const struct ab_auth_obs *o,
     sqlite3_bind_int(st, 6, out->after != out->before);
     sqlite3_bind_int64(st, 7, o->observed_at);
     sqlite3_bind_int(st, 8, changed);
+    /* A verdict on the ticket: nothing more to poll (tracksched.h). */
+    sqlite3_bind_int(st, 9, ab_auth_rank(out->after) >= 3);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     rc = rc == SQLITE_DONE
