@@ -953,19 +953,22 @@ static void wind_down(struct dispatcher *d)
 static int idle_polls(struct dispatcher *d, int64_t *wait)
 {
     struct ab_err err = {0};
-    int64_t due, next, now = ab_now_ms();
+    int64_t due, first, next, now = ab_now_ms();
     int64_t progress = d->st->polled + d->st->polls_failed;
 
     *wait = -1;
     /* Everything answered this run is due after its start: what is due
-     * at the start was missed by the cursor (written behind it). One more
-     * pass, unless the last one made no progress (a result that cannot be
-     * stored would be polled for ever). */
-    if (ab_track_pending(d->s, d->st->started_ms, &due, &next, &err) != 0) {
+     * at the start was missed by the cursor (written behind it). And a
+     * ticket's first check that is due now is made now (once per ticket,
+     * so a fast schedule is not chased for ever). One more pass, unless
+     * the last one made no progress (a result that cannot be stored would
+     * be polled for ever). */
+    if (ab_track_pending(d->s, d->st->started_ms, &due, &next, &err) != 0 ||
+        ab_track_first_due(d->s, now, &first, &err) != 0) {
         stop(d, AB_STOP_DB, "%s", err.msg);
         return 0;
     }
-    if (due > 0 && (!d->rewound || progress > d->polled_at_rewind)) {
+    if (due + first > 0 && (!d->rewound || progress > d->polled_at_rewind)) {
         ab_worksrc_rewind(source_of(d, AB_WORK_POLL));
         d->rewound = 1;
         d->polled_at_rewind = progress;

@@ -19,6 +19,9 @@ static const char sql_pending[] =
     "        NULL AND auth_next_check_at <= ?1),"
     "       (SELECT min(auth_next_check_at) FROM companies"
     "        WHERE auth_next_check_at IS NOT NULL)";
+static const char sql_first_due[] =
+    "SELECT count(*) FROM companies WHERE auth_next_check_at IS NOT NULL"
+    " AND auth_next_check_at <= ?1 AND auth_checks = 0";
 static const char sql_all_due[] =
     "UPDATE companies SET auth_next_check_at = ?1"
     " WHERE auth_next_check_at IS NOT NULL AND auth_next_check_at > ?1";
@@ -110,6 +113,25 @@ int ab_track_pending(struct ab_store *s, int64_t now_ms, int64_t *n_due,
     }
     *n_due = sqlite3_column_int64(st, 0);
     *next_at = sqlite3_column_int64(st, 1); /* NULL (none) reads as 0 */
+    sqlite3_reset(st);
+    return 0;
+}
+
+int ab_track_first_due(struct ab_store *s, int64_t now_ms, int64_t *n,
+                       struct ab_err *err)
+{
+    sqlite3_stmt *st = ab_store_stmt(s, sql_first_due, err);
+    int rc;
+
+    *n = 0;
+    if (!st)
+        return err ? err->code : AB_EIO;
+    sqlite3_bind_int64(st, 1, now_ms);
+    if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return ab_store_fail(s, rc, err, "cannot read the schedule in");
+    }
+    *n = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     return 0;
 }

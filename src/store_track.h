@@ -49,6 +49,10 @@ int ab_track_due(struct ab_store *s, int64_t now_ms, int64_t *cur_at,
 int ab_track_pending(struct ab_store *s, int64_t now_ms, int64_t *n_due,
                      int64_t *next_at, struct ab_err *err);
 
+/* Tickets whose first check is due at now_ms (auth_checks 0). */
+int ab_track_first_due(struct ab_store *s, int64_t now_ms, int64_t *n,
+                       struct ab_err *err);
+
 /* `track --now`: every tracked company due at now_ms; *n how many were
  * moved forward. */
 int ab_track_all_due(struct ab_store *s, int64_t now_ms, int64_t *n,
