@@ -23,6 +23,7 @@
 #include "ping.h"
 #include "progress.h"
 #include "store.h"
+#include "store_funnel.h"
 #include "store_queue.h"
 #include "store_report.h"
 #include "store_track.h"
@@ -641,11 +642,13 @@ static int import_csv(struct ab_store *s, const char *path, int64_t *rejected)
 static void write_metrics(struct tick_ctx *t, const struct ab_run_stats *st)
 {
     struct ab_counts n;
+    struct ab_funnel f;
     struct ab_err err = {0};
 
     if (ab_store_counts(t->s, &n, &err) != 0 ||
-        ab_metrics_write(t->metrics_file, st, &n, t->last_success_ms, &err) !=
-            0)
+        ab_store_funnel(t->s, &f, &err) != 0 ||
+        ab_metrics_write(t->metrics_file, st, &n, t->last_success_ms, &f,
+                         &err) != 0)
         ab_log_warn("metrics: %s", err.msg);
 }
 

@@ -1004,8 +1004,11 @@ static void idle(struct dispatcher *d)
             return;
         }
         d->st->waiting = n;
-        if (n > 0)
+        if (n > 0) {
             wait = next - ab_now_ms();
+            if (wait < 0)
+                wait = 0; /* due now: -1 means nothing to wait for */
+        }
     }
     if (d->o->track) {
         if (idle_polls(d, &pwait) || stopping(d))

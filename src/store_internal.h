@@ -10,7 +10,7 @@
 
 #include "store.h"
 
-#define AB_STORE_MAX_STMTS 48
+#define AB_STORE_MAX_STMTS 96
 
 struct ab_store {
     sqlite3 *db;
