@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/deps.sh clang clang-format libclang-rt-14-dev prometheus libxml2-utils chromium time
+scripts/deps.sh clang clang-format libclang-rt-14-dev prometheus libxml2-utils chromium time \
+    fonts-noto-cjk
 
 jobs=$(nproc 2>/dev/null || echo 2)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

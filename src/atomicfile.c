@@ -12,6 +12,7 @@ struct ab_atomicfile {
     char *path;
     char *tmp;
     char *dir;
+    int private; /* mode 0600 */
 };
 
 static void free_handle(struct ab_atomicfile *f)
@@ -70,6 +71,11 @@ int ab_atomicfile_open(const char *path, struct ab_atomicfile **out,
     return 0;
 }
 
+void ab_atomicfile_private(struct ab_atomicfile *f)
+{
+    f->private = 1;
+}
+
 FILE *ab_atomicfile_stream(struct ab_atomicfile *f)
 {
     return f->fp;
@@ -94,7 +100,7 @@ int ab_atomicfile_commit(struct ab_atomicfile *f, struct ab_err *err)
         e = errno ? errno : EIO;
     else if (fsync(fd) != 0)
         e = errno, what = "sync";
-    else if (fchmod(fd, 0666 & ~current_umask()) != 0)
+    else if (fchmod(fd, f->private ? 0600 : 0666 & ~current_umask()) != 0)
         e = errno, what = "set the mode of";
     if (fclose(f->fp) != 0 && !e)
         e = errno;

@@ -38,7 +38,8 @@ static void help(void)
 {
     printf(
         "usage: authbatch [--db PATH] [-q|-v] import [--strict] "
-        "[--rejects OUT.csv] FILE|-\n"
+        "[--rejects OUT.csv]\n"
+        "                 [--encoding E] [--delimiter D] FILE|-\n"
         "\n"
         "Reads companies from a CSV file (or standard input for '-') into the "
         "database,\n"
@@ -50,13 +51,28 @@ static void help(void)
         "OUT.csv: the\n"
         "                     file's columns plus 'reason'; fix them and "
         "import OUT.csv\n"
-        "                     (the reason column is ignored)\n"
+        "                     (the reason column is ignored); written in "
+        "the input's\n"
+        "                     encoding and separator, mode 0600 (it holds "
+        "contacts)\n"
+        "  --encoding E       auto (default), utf-8, gb18030 or utf-16: "
+        "auto reads a\n"
+        "                     byte order mark (UTF-8, UTF-16LE/BE), "
+        "otherwise UTF-8\n"
+        "                     if the text is valid UTF-8, else GB18030 if it "
+        "reads\n"
+        "                     cleanly as GB18030 (Excel's \"CSV\" on Chinese "
+        "Windows)\n"
+        "  --delimiter D      auto (default: from the header line), ',', ';' "
+        "or tab\n"
         "  -h, --help         this help\n"
         "\n"
-        "Input: RFC 4180 CSV, UTF-8 with or without a BOM, CRLF or LF line "
-        "ends, a\n"
-        "header row. Header names are case-insensitive, camelCase or "
-        "snake_case:\n"
+        "Input: RFC 4180 CSV as Excel saves it: \"CSV UTF-8\", \"CSV\" "
+        "(GB18030/GBK on\n"
+        "Chinese Windows), \"Unicode text\" (UTF-16, tab-separated); CRLF "
+        "or LF line\n"
+        "ends, a header row. Values are stored as UTF-8. Header names are\n"
+        "case-insensitive, camelCase or snake_case:\n"
         "  companyName           required, at most %d characters, unique\n"
         "  applicantContact      required; a mainland mobile (+86/86/0086, "
         "spaces and\n"
@@ -78,7 +94,7 @@ static void help(void)
         "legalPerson\n"
         "Lengths count characters (code points). Fields are trimmed (spaces, "
         "tabs,\n"
-        "U+00A0, U+3000); they must be valid UTF-8 without control "
+        "U+00A0, U+3000); they must be valid text without control "
         "characters.\n"
         "Unknown columns are ignored with a warning. A field may be at most "
         "%d bytes.\n"
@@ -161,6 +177,8 @@ int ab_cmd_import(const struct ab_cli *cli, int argc, char **argv)
     static const struct option opts[] = {
         {"strict", no_argument, NULL, 's'},
         {"rejects", required_argument, NULL, 'r'},
+        {"encoding", required_argument, NULL, 'e'},
+        {"delimiter", required_argument, NULL, 'd'},
         {"from-sqlite", required_argument, NULL, 'S'},
         {"table", required_argument, NULL, 'T'},
         {"query", required_argument, NULL, 'Q'},
@@ -173,7 +191,7 @@ int ab_cmd_import(const struct ab_cli *cli, int argc, char **argv)
     struct printer pr = {0, 0};
     struct ab_store *s;
     const char *path, *from_sqlite = NULL, *table = NULL, *query = NULL;
-    char shown[1024];
+    char shown[1024], how[160];
     int c, rc;
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -183,6 +201,22 @@ int ab_cmd_import(const struct ab_cli *cli, int argc, char **argv)
             break;
         case 'r':
             o.rejects_path = optarg;
+            break;
+        case 'e':
+            if (ab_charset_parse(optarg, &o.encoding) != 0) {
+                ab_log_error("import: unknown encoding '%s' (auto, utf-8, "
+                             "gb18030, utf-16)",
+                             optarg);
+                return AB_EXIT_USAGE;
+            }
+            break;
+        case 'd':
+            if (ab_import_parse_delimiter(optarg, &o.delimiter) != 0) {
+                ab_log_error("import: unknown delimiter '%s' (auto, ',', ';', "
+                             "tab)",
+                             optarg);
+                return AB_EXIT_USAGE;
+            }
             break;
         case 'S':
             from_sqlite = optarg;
@@ -199,7 +233,8 @@ int ab_cmd_import(const struct ab_cli *cli, int argc, char **argv)
             return AB_EXIT_OK;
         default:
             fprintf(stderr, "usage: authbatch import [--strict] "
-                            "[--rejects OUT.csv] FILE|-\n");
+                            "[--rejects OUT.csv] [--encoding E] "
+                            "[--delimiter D] FILE|-\n");
             return AB_EXIT_USAGE;
         }
     }
@@ -208,6 +243,11 @@ int ab_cmd_import(const struct ab_cli *cli, int argc, char **argv)
             ab_log_error("import: expected --from-sqlite FILE and one of "
                          "--table NAME or --query SQL, and no other FILE; "
                          "see 'authbatch import --help'");
+            return AB_EXIT_USAGE;
+        }
+        if (o.encoding != AB_CHARSET_AUTO || o.delimiter) {
+            ab_log_error("import: --encoding and --delimiter are for CSV "
+                         "files; SQLite text is UTF-8");
             return AB_EXIT_USAGE;
         }
         path = from_sqlite;
@@ -251,11 +291,13 @@ int ab_cmd_import(const struct ab_cli *cli, int argc, char **argv)
     else
         snprintf(shown, sizeof shown, "%s",
                  strcmp(path, "-") == 0 ? "<stdin>" : path);
+    ab_import_describe(&r, how, sizeof how);
     if (ab_log_verbosity() >= 0)
         fprintf(stderr,
                 "import: %s: %lld new, %lld updated, %lld "
-                "unchanged, %lld rejected\n",
+                "unchanged, %lld rejected%s%s\n",
                 shown, (long long)r.new_rows, (long long)r.updated,
-                (long long)r.unchanged, (long long)r.rejected);
+                (long long)r.unchanged, (long long)r.rejected,
+                how[0] ? "; " : "", how);
     return r.rejected > 0 ? AB_EXIT_DATAERR : AB_EXIT_OK;
 }

@@ -40,6 +40,7 @@ struct run_cfg {
     int now;               /* track --now */
     int64_t reissue_after; /* run --reissue-after, ms (0: off) */
     const char *csv;
+    struct ab_import_opts csv_opts; /* --encoding, --delimiter */
     const char *credentials;
     const char *metrics_file;
     const char *ping_url;
@@ -114,7 +115,8 @@ static void usage(FILE *f)
         "0600;\n"
         "                        default: $QYS_ACCESS_TOKEN, "
         "$QYS_ACCESS_SECRET\n"
-        "  --csv FILE            import FILE first (see 'import --help')\n"
+        "  --csv FILE            import FILE first (see 'import --help'),\n"
+        "  --encoding E, --delimiter D  read it so (as import does)\n"
         "  --callback-base URL   give each company without a callbackUrl\n"
         "                        URL/<id>/<token> (see 'callbacks --help')\n"
         "  --track               also poll the status of tickets that are "
@@ -235,6 +237,8 @@ static int parse(int argc, char **argv, struct run_cfg *c)
         O_FIRST,
         O_MAXCHECK,
         O_REISSUE,
+        O_CSVENC,
+        O_CSVSEP,
     };
     static const struct option opts[] = {
         {"base-url", required_argument, NULL, O_BASE},
@@ -242,6 +246,8 @@ static int parse(int argc, char **argv, struct run_cfg *c)
         {"cacert", required_argument, NULL, O_CACERT},
         {"credentials", required_argument, NULL, O_CREDS},
         {"csv", required_argument, NULL, O_CSV},
+        {"encoding", required_argument, NULL, O_CSVENC},
+        {"delimiter", required_argument, NULL, O_CSVSEP},
         {"concurrency", required_argument, NULL, O_CONC},
         {"rate", required_argument, NULL, O_RATE},
         {"burst", required_argument, NULL, O_BURST},
@@ -309,6 +315,14 @@ static int parse(int argc, char **argv, struct run_cfg *c)
             break;
         case O_CSV:
             c->csv = optarg;
+            break;
+        case O_CSVENC:
+            if (ab_charset_parse(optarg, &c->csv_opts.encoding) != 0)
+                return bad("--encoding (auto, utf-8, gb18030, utf-16)", optarg);
+            break;
+        case O_CSVSEP:
+            if (ab_import_parse_delimiter(optarg, &c->csv_opts.delimiter) != 0)
+                return bad("--delimiter (auto, ',', ';', tab)", optarg);
             break;
         case O_CONC:
             if ((n = ab_cli_parse_count(optarg)) < 1 || n > 4096)
@@ -617,10 +631,12 @@ static void on_import_warn(void *ctx, const char *source, const char *msg)
 }
 
 /* Imports --csv; returns 0 or an exit status; *rejected set. */
-static int import_csv(struct ab_store *s, const char *path, int64_t *rejected)
+static int import_csv(struct ab_store *s, const char *path,
+                      const struct ab_import_opts *opts, int64_t *rejected)
 {
-    struct ab_import_opts io = {0};
+    struct ab_import_opts io = *opts;
     struct ab_import_result ir;
+    char how[160];
     struct ab_err err = {0};
     int rc;
 
@@ -632,10 +648,12 @@ static int import_csv(struct ab_store *s, const char *path, int64_t *rejected)
         ab_log_error("%s", err.msg);
         return ab_cli_exit_for(rc);
     }
+    ab_import_describe(&ir, how, sizeof how);
     ab_log_info("import: %s: %lld new, %lld updated, %lld unchanged, %lld "
-                "rejected",
+                "rejected%s%s",
                 path, (long long)ir.new_rows, (long long)ir.updated,
-                (long long)ir.unchanged, (long long)ir.rejected);
+                (long long)ir.unchanged, (long long)ir.rejected,
+                how[0] ? "; " : "", how);
     return 0;
 }
 
@@ -803,7 +821,7 @@ static int run_main(const struct ab_cli *cli, int argc, char **argv,
         status = ab_cli_exit_for(rc == AB_EBUSY ? AB_EIO : rc);
         goto out_unlock;
     }
-    if (c.csv && (status = import_csv(s, c.csv, &rejected)) != 0)
+    if (c.csv && (status = import_csv(s, c.csv, &c.csv_opts, &rejected)) != 0)
         goto out_close;
     if ((status = prepare(s, &c)) != 0)
         goto out_close;

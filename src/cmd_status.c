@@ -21,19 +21,25 @@
  *              "already_authed", "failed", "retried", "throttled",
  *              "requests_per_second": num|null},
  *    "last_success_at": str|null, "last_success_at_ms": int|null}
- * Times are UTC ISO 8601 strings plus Unix milliseconds.
+ * Times are UTC ISO 8601 strings plus Unix milliseconds; percent_done is
+ * rounded to two decimals.
+ *
+ * The text speaks --lang (default from the locale, see i18n.h); --json
+ * never changes with it.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "cmd.h"
+#include "i18n.h"
 #include "log.h"
-#include "progress.h"
+#include "safetext.h"
 #include "store.h"
 #include "store_report.h"
 
@@ -77,63 +83,95 @@ static void local_time(char *buf, size_t n, int64_t ms)
         snprintf(buf, n, "?");
 }
 
-static void print_text(const struct status *st, const char *db)
+/* "label" padded to the value column (display width, for Chinese). */
+static void label(enum ab_lang l, const char *en, int indent)
+{
+    printf("%*s", indent, "");
+    ab_safetext_pad(stdout, ab_tr(l, en), 16 - indent, 1);
+}
+
+static void count_line(enum ab_lang l, const char *status, int64_t v)
+{
+    printf("  ");
+    ab_safetext_pad(stdout, ab_i18n_status(l, status), 16, 1);
+    printf("%" PRId64, v);
+}
+
+static void print_text(const struct status *st, const char *db, enum ab_lang l)
 {
     const struct ab_counts *n = &st->n;
     char when[64], dur[32];
 
-    printf("database        %s\n", db);
-    printf("companies       %" PRId64 "\n", n->total);
-    printf("  pending         %" PRId64 "\n", n->pending);
-    printf("  in_flight       %" PRId64 "\n", n->in_flight);
-    printf("  retry_wait      %" PRId64 " (%" PRId64 " due)\n", n->retry_wait,
-           n->due_retry);
-    printf("  done            %" PRId64 "\n", n->done);
-    printf("  already_authed  %" PRId64 "\n", n->already_authed);
-    printf("  failed          %" PRId64 "\n", n->failed);
-    printf("finished        %.1f%% (%" PRId64 " of %" PRId64 "; %.1f%% "
-           "failed)\n",
+    label(l, "database", 0);
+    ab_safetext_fputs(db, stdout);
+    putchar('\n');
+    label(l, "companies", 0);
+    printf("%" PRId64 "\n", n->total);
+    count_line(l, "pending", n->pending);
+    putchar('\n');
+    count_line(l, "in_flight", n->in_flight);
+    putchar('\n');
+    count_line(l, "retry_wait", n->retry_wait);
+    printf(ab_tr(l, " (%" PRId64 " due)\n"), n->due_retry);
+    count_line(l, "done", n->done);
+    putchar('\n');
+    count_line(l, "already_authed", n->already_authed);
+    putchar('\n');
+    count_line(l, "failed", n->failed);
+    putchar('\n');
+    label(l, "finished", 0);
+    printf(ab_tr(l, "%.1f%% (%" PRId64 " of %" PRId64 "; %.1f%% failed)\n"),
            pct(finished(n), n->total), finished(n), n->total,
            pct(n->failed, n->total));
     if (n->retry_wait) {
+        label(l, "next retry", 0);
         if (n->next_retry_at > st->now_ms) {
             local_time(when, sizeof when, n->next_retry_at);
-            ab_progress_format_duration(
-                dur, sizeof dur,
-                (double)(n->next_retry_at - st->now_ms) / 1000.0);
-            printf("next retry      %s (in %s)\n", when, dur);
+            ab_i18n_duration(l, dur, sizeof dur,
+                             (double)(n->next_retry_at - st->now_ms) / 1000.0);
+            printf(ab_tr(l, "%s (in %s)\n"), when, dur);
         } else {
-            printf("next retry      due now\n");
+            printf("%s\n", ab_tr(l, "due now"));
         }
     }
+    label(l, "last run", 0);
     if (!st->have_run) {
-        printf("last run        none\n");
+        printf("%s\n", ab_tr(l, "none"));
     } else {
         local_time(when, sizeof when, st->run.started_at);
-        ab_progress_format_duration(dur, sizeof dur,
-                                    (double)run_duration_ms(st) / 1000.0);
-        printf("last run        #%" PRId64 " started %s, ", st->run.id, when);
+        ab_i18n_duration(l, dur, sizeof dur,
+                         (double)run_duration_ms(st) / 1000.0);
+        printf(ab_tr(l, "#%" PRId64 " started %s, "), st->run.id, when);
         if (st->run.ended_at >= 0)
-            printf("took %s, exit %d\n", dur, st->run.exit_status);
+            printf(ab_tr(l, "took %s, exit %d\n"), dur, st->run.exit_status);
         else if (st->running)
-            printf("running for %s (pid %" PRId64 ")\n", dur, st->run.pid);
+            printf(ab_tr(l, "running for %s (pid %" PRId64 ")\n"), dur,
+                   st->run.pid);
         else
-            printf("did not finish (pid %" PRId64 " is gone)\n", st->run.pid);
-        printf("                %" PRId64 " requests", st->run.attempts);
+            printf(ab_tr(l, "did not finish (pid %" PRId64 " is gone)\n"),
+                   st->run.pid);
+        printf("%16s", "");
+        printf(ab_tr(l, "%" PRId64 " requests"), st->run.attempts);
         if (st->run.ended_at >= 0 || st->running)
-            printf(", %.1f/s", run_rate(st));
+            printf(ab_tr(l, ", %.1f/s"), run_rate(st));
         if (st->run.ended_at >= 0)
-            printf("; %" PRId64 " issued, %" PRId64 " already authed, %" PRId64
-                   " failed",
+            printf(ab_tr(l, "; %" PRId64 " issued, %" PRId64
+                            " already authed, %" PRId64 " failed"),
                    st->run.issued, st->run.already_authed, st->run.failed);
         putchar('\n');
     }
+    label(l, "last clean run", 0);
     if (st->last_success_ms) {
         local_time(when, sizeof when, st->last_success_ms);
-        printf("last success    %s\n", when);
+        printf("%s\n", when);
     } else {
-        printf("last success    never\n");
+        printf("%s\n", ab_tr(l, "none yet (a clean run ends with exit 0: "
+                                "nothing failed, nothing left)"));
     }
+    if (n->total == 0)
+        printf("\n%s\n", ab_tr(l, "No companies yet: import them with "
+                                  "'authbatch import FILE' (see 'authbatch "
+                                  "import --help')."));
 }
 
 static json_t *jtime(int64_t ms)
@@ -170,8 +208,9 @@ static int print_json(const struct status *st, const char *db)
     json_object_set_new(c, "failed", json_integer(n->failed));
     json_object_set_new(o, "counts", c);
     json_object_set_new(o, "finished", json_integer(finished(n)));
-    json_object_set_new(o, "percent_done",
-                        json_real(pct(finished(n), n->total)));
+    json_object_set_new(
+        o, "percent_done",
+        json_real(round(pct(finished(n), n->total) * 100.0) / 100.0));
     json_object_set_new(o, "due_retry", json_integer(n->due_retry));
     json_object_set_new(r, "waiting", json_integer(n->retry_wait));
     json_object_set_new(r, "due", json_integer(n->due_retry));
@@ -218,7 +257,10 @@ static int print_json(const struct status *st, const char *db)
     json_object_set_new(
         o, "last_success_at_ms",
         jint_or_null(st->last_success_ms > 0, st->last_success_ms));
-    rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    /* 15 significant digits: 42.86 prints as 42.86, not 42.859999... */
+    rc = json_dumpf(o, stdout,
+                    JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+                        JSON_REAL_PRECISION(15));
     json_decref(o);
     putchar('\n');
     return rc;
@@ -235,12 +277,14 @@ int ab_cmd_status(const struct ab_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'},
+        {"lang", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct ab_store *s;
     struct status st = {0};
     struct ab_err err = {0};
+    enum ab_lang lang = ab_i18n_from_env();
     int c, rc, json = 0;
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -248,13 +292,28 @@ int ab_cmd_status(const struct ab_cli *cli, int argc, char **argv)
         case 'j':
             json = 1;
             break;
+        case 'l':
+            if (ab_i18n_parse(optarg, &lang) != 0) {
+                ab_log_error("status: unknown language '%s' (zh-CN, en)",
+                             optarg);
+                return AB_EXIT_USAGE;
+            }
+            break;
         case 'h':
-            printf("usage: authbatch [--db PATH] status [--json]\n\n"
+            printf("usage: authbatch [--db PATH] status [--json] "
+                   "[--lang zh-CN|en]\n\n"
                    "Counts companies by status, how far the work is, when "
                    "the next retry is due,\nand the last run. --json prints "
-                   "the same as one JSON object (see README).\n");
+                   "the same as one JSON object (see README).\n\n"
+                   "  --json            one JSON object (never translated)\n"
+                   "  --lang zh-CN|en   the language of the text (default: "
+                   "zh-CN when LC_ALL,\n"
+                   "                    LC_MESSAGES or LANG starts with "
+                   "'zh', else en)\n");
             return AB_EXIT_OK;
         default:
+            fprintf(stderr, "usage: authbatch status [--json] "
+                            "[--lang zh-CN|en]\n");
             return AB_EXIT_USAGE;
         }
     }
@@ -282,7 +341,7 @@ int ab_cmd_status(const struct ab_cli *cli, int argc, char **argv)
         if (print_json(&st, cli->db_path) != 0)
             return AB_EXIT_IOERR;
     } else {
-        print_text(&st, cli->db_path);
+        print_text(&st, cli->db_path, lang);
     }
     return fflush(stdout) == 0 ? AB_EXIT_OK : AB_EXIT_IOERR;
 }

@@ -2,25 +2,30 @@
 
 #include <string.h>
 
-static int needs_quotes(const char *s, size_t n)
+static int needs_quotes(const char *s, size_t n, char sep)
 {
     size_t i;
     if (n &&
         (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t'))
         return 1;
     for (i = 0; i < n; i++)
-        if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n')
+        if (s[i] == sep || s[i] == '"' || s[i] == '\r' || s[i] == '\n')
             return 1;
     return 0;
 }
 
 int ab_csvout_field(FILE *f, const char *s, size_t n, int first)
 {
+    return ab_csvout_field_sep(f, s, n, first, ',');
+}
+
+int ab_csvout_field_sep(FILE *f, const char *s, size_t n, int first, char sep)
+{
     size_t i, start;
 
-    if (!first && putc(',', f) == EOF)
+    if (!first && putc(sep, f) == EOF)
         return -1;
-    if (!needs_quotes(s, n))
+    if (!needs_quotes(s, n, sep))
         return n && fwrite(s, 1, n, f) != n ? -1 : 0;
     if (putc('"', f) == EOF)
         return -1;
@@ -47,7 +52,7 @@ int ab_csvout_append(char *buf, size_t size, size_t *len, const char *s,
                      size_t n, int first)
 {
     size_t k = *len, i;
-    int q = needs_quotes(s, n);
+    int q = needs_quotes(s, n, ',');
 
     if (size == 0)
         return -1;

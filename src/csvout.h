@@ -1,9 +1,10 @@
 /* csvout.h - writing RFC 4180 CSV.
  *
- * A field is quoted when it holds a comma, a double quote, CR or LF, or
- * starts or ends with a space or tab (so a reader that trims unquoted fields
- * gets it back unchanged); quotes inside are doubled. Rows end in CRLF.
- * Bytes are written as given: no encoding check.
+ * A field is quoted when it holds the separator (a comma unless said
+ * otherwise), a double quote, CR or LF, or starts or ends with a space or
+ * tab (so a reader that trims unquoted fields gets it back unchanged);
+ * quotes inside are doubled. Rows end in CRLF. Bytes are written as given:
+ * no encoding check (charset.h's encoder converts, safetext.h filters).
  */
 #ifndef AB_CSVOUT_H
 #define AB_CSVOUT_H
@@ -14,6 +15,9 @@
 /* Writes one field to f, preceded by a comma unless first. Returns 0, or -1
  * with errno set when the write failed. */
 int ab_csvout_field(FILE *f, const char *s, size_t n, int first);
+
+/* The same with another separator (';' or tab, as Excel writes them). */
+int ab_csvout_field_sep(FILE *f, const char *s, size_t n, int first, char sep);
 
 /* Ends a row (CRLF). 0 or -1. */
 int ab_csvout_end_row(FILE *f);

@@ -259,9 +259,10 @@ static void check_clock(struct dispatcher *d, const struct ab_http_result *h)
 
     if (!h->server_date_ms)
         return;
-    /* The Date header has whole seconds: a minute's threshold absorbs
-     * that and the answer's travel. */
-    skew = h->server_date_ms - ab_now_ms();
+    /* The Date header has whole seconds, cut down: the server's clock was
+     * half a second past it on average. A minute's threshold absorbs the
+     * rest and the answer's travel. */
+    skew = h->server_date_ms + 500 - ab_now_ms();
     if (skew > -SKEW_MS && skew < SKEW_MS) {
         d->skew_ms = 0;
         return;

@@ -10,7 +10,8 @@
 #include "log.h"
 
 #define MAX_BODY (1 << 20) /* answers are tiny; anything bigger is wrong */
-#define POOL_MAX 256       /* idle easy handles kept for reuse */
+#define POOL_MAX 256       /* idle requests (with their easy handles) kept */
+#define RECV_BUFFER 8192   /* answers are small: curl's default is 16 KiB */
 #define FIXED_HEADERS 2    /* "Expect:" and the content type */
 
 struct sock_ctx {
@@ -19,8 +20,12 @@ struct sock_ctx {
     struct ab_engine *e;
 };
 
+/* One request; kept in a pool once done, with its easy handle configured
+ * (curl_easy_reset and re-setting every option cost more than the work):
+ * only the method, URL and body change from one request to the next. */
 struct req {
     struct req *prev, *next;
+    int post; /* the method the easy handle is set up for */
     struct ab_engine *e;
     CURL *easy;
     char *body;
@@ -64,8 +69,11 @@ struct ab_engine {
     int open_handles;   /* uv handles not yet closed, the engine included */
     struct sock_ctx **fds; /* live poll contexts by fd */
     int nfds;
-    CURL *pool[POOL_MAX];
+    struct req *pool[POOL_MAX];
     int npool;
+    /* The URL most requests go to, parsed once (CURLOPT_CURLU). */
+    char *curlu_url;
+    CURLU *curlu;
 };
 
 static void check_multi_info(struct ab_engine *e);
@@ -84,6 +92,8 @@ static void handle_closed(struct ab_engine *e)
 {
     if (--e->open_handles == 0) {
         free(e->fds);
+        curl_url_cleanup(e->curlu); /* after every easy handle using it */
+        free(e->curlu_url);
         free(e->cacert);
         free(e->user_agent);
         free(e);
@@ -415,21 +425,48 @@ static void unlink_req(struct ab_engine *e, struct req *r)
     e->in_flight--;
 }
 
-static void free_req(struct ab_engine *e, struct req *r, int reuse_easy)
+static void destroy_req(struct req *r)
+{
+    explicit_bzero(&r->h, sizeof r->h);
+    free(r->body);
+    free(r->resp);
+    if (r->easy)
+        curl_easy_cleanup(r->easy);
+    free(r);
+}
+
+/* Done with r: back to the pool, its easy handle as configured. */
+static void free_req(struct ab_engine *e, struct req *r, int reuse)
 {
     /* The header lines carry the App Token: no copy outlives the request. */
     explicit_bzero(&r->h, sizeof r->h);
     free(r->body);
-    free(r->resp);
-    if (r->easy) {
-        if (reuse_easy && e->npool < POOL_MAX && !e->free_requested) {
-            curl_easy_reset(r->easy);
-            e->pool[e->npool++] = r->easy;
-        } else {
-            curl_easy_cleanup(r->easy);
-        }
+    r->body = NULL;
+    if (!reuse || e->npool == POOL_MAX || e->free_requested) {
+        destroy_req(r);
+        return;
     }
-    free(r);
+    r->prev = r->next = r->next_doomed = NULL;
+    r->resp_len = 0; /* the buffer stays for the next answer */
+    r->too_big = r->copies = 0;
+    r->doomed = NULL;
+    r->errbuf[0] = r->date[0] = '\0';
+    r->retry_after = -1;
+    e->pool[e->npool++] = r;
+}
+
+/* An HTTP/2 server may answer (and end the stream) before it has read the
+ * request body, as nginx's `return` does; curl 7.88 then fails the
+ * transfer with CURLE_HTTP2_STREAM when it tries to send the rest, though
+ * the whole answer arrived. Such an answer counts: the server gave it. */
+static int answered(const struct req *r)
+{
+    long status = 0;
+
+    return r->resp_len > 0 &&
+           curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status) ==
+               CURLE_OK &&
+           status >= 200;
 }
 
 static void complete(struct req *r, CURLcode code, const char *why)
@@ -441,6 +478,8 @@ static void complete(struct req *r, CURLcode code, const char *why)
 
     memset(&res, 0, sizeof res);
     unlink_req(e, r);
+    if (!why && code == CURLE_HTTP2_STREAM && answered(r))
+        code = CURLE_OK; /* the answer arrived whole: it is the answer */
     res.started_ms = r->started_ms;
     res.duration_ms = (int64_t)((uv_hrtime() - r->t0_ns) / 1000000);
     res.copies = r->copies;
@@ -563,27 +602,15 @@ int ab_engine_new(uv_loop_t *loop, const struct ab_engine_opts *o,
     return 0;
 }
 
-static void set_options(struct ab_engine *e, struct req *r,
-                        const struct ab_engine_request *rq)
+/* What never changes for a request object: set once, when it is made. */
+static void configure(struct ab_engine *e, struct req *r)
 {
     CURL *easy = r->easy;
-    int post = rq->body != NULL;
 
     snprintf(r->fixed[0], sizeof r->fixed[0], "Expect:");
     snprintf(r->fixed[1], sizeof r->fixed[1],
              "Content-Type: application/json;charset=UTF-8");
-    link_headers(r, post ? 2 : 1);
-
-    curl_easy_setopt(easy, CURLOPT_URL, rq->url);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (post) {
-        curl_easy_setopt(easy, CURLOPT_POST, 1L);
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r->body);
-        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)rq->body_len);
-    } else {
-        curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-    }
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, &r->nodes[0]);
     curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, on_curl_prereq);
     curl_easy_setopt(easy, CURLOPT_PREREQDATA, r);
@@ -596,20 +623,83 @@ static void set_options(struct ab_engine *e, struct req *r,
     curl_easy_setopt(easy, CURLOPT_PRIVATE, r);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, e->o.timeout_ms);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, e->o.connect_timeout_ms);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
-    /* Wait for a TLS connection's ALPN answer rather than opening one
-     * connection per request; never for plain HTTP/1 (it would serialise). */
-    if (strncmp(rq->url, "https:", 6) == 0)
-        curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
     /* Verification is on by default; say so, so no change elsewhere can
      * quietly turn it off. */
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
     if (e->o.cacert)
         curl_easy_setopt(easy, CURLOPT_CAINFO, e->o.cacert);
+}
+
+/* A request object from the pool, or a new one configured. */
+static struct req *get_req(struct ab_engine *e)
+{
+    struct req *r;
+
+    if (e->npool > 0)
+        return e->pool[--e->npool];
+    if (!(r = calloc(1, sizeof *r)))
+        return NULL;
+    if (!(r->easy = curl_easy_init())) {
+        free(r);
+        return NULL;
+    }
+    r->e = e;
+    r->retry_after = -1;
+    r->post = -1;
+    configure(e, r);
+    return r;
+}
+
+/* The URL, parsed once when it is the one most requests go to. */
+static void set_url(struct ab_engine *e, struct req *r, const char *url)
+{
+    if (!e->curlu_url) {
+        CURLU *u = curl_url();
+        if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            (e->curlu_url = strdup(url))) {
+            e->curlu = u;
+        } else {
+            curl_url_cleanup(u);
+        }
+    }
+    if (e->curlu && strcmp(url, e->curlu_url) == 0) {
+        curl_easy_setopt(r->easy, CURLOPT_CURLU, e->curlu);
+    } else {
+        curl_easy_setopt(r->easy, CURLOPT_CURLU, NULL);
+        curl_easy_setopt(r->easy, CURLOPT_URL, url);
+    }
+}
+
+/* What changes from one request to the next: method, URL, body. */
+static void set_request(struct ab_engine *e, struct req *r,
+                        const struct ab_engine_request *rq)
+{
+    CURL *easy = r->easy;
+    int post = rq->body != NULL;
+
+    link_headers(r, post ? 2 : 1);
+    set_url(e, r, rq->url);
+    if (post) {
+        if (r->post != 1)
+            curl_easy_setopt(easy, CURLOPT_POST, 1L);
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)rq->body_len);
+    } else if (r->post != 0) {
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    }
+    r->post = post;
+    /* Wait for a TLS connection's ALPN answer rather than opening one
+     * connection per request; never for plain HTTP/1 (it would serialise). */
+    curl_easy_setopt(easy, CURLOPT_PIPEWAIT,
+                     strncmp(rq->url, "https:", 6) == 0 ? 1L : 0L);
 }
 
 int ab_engine_start(struct ab_engine *e, const struct ab_engine_request *rq,
@@ -621,22 +711,15 @@ int ab_engine_start(struct ab_engine *e, const struct ab_engine_request *rq,
         free(rq->body);
         return ab_err_set(err, AB_EIO, "%s", e->broken_why);
     }
-    if (!(r = calloc(1, sizeof *r))) {
+    if (!(r = get_req(e))) {
         free(rq->body);
         return ab_err_set(err, AB_ENOMEM, "out of memory");
     }
     r->body = rq->body;
-    r->retry_after = -1;
-    r->e = e;
     r->presend = rq->presend;
     r->done = rq->done;
     r->ctx = rq->ctx;
-    r->easy = e->npool > 0 ? e->pool[--e->npool] : curl_easy_init();
-    if (!r->easy) {
-        free_req(e, r, 0);
-        return ab_err_set(err, AB_ENOMEM, "out of memory");
-    }
-    set_options(e, r, rq);
+    set_request(e, r, rq);
     r->started_ms = wall_ms();
     r->t0_ns = uv_hrtime();
     if (curl_multi_add_handle(e->multi, r->easy) != CURLM_OK) {
@@ -699,7 +782,7 @@ static void engine_free_now(struct ab_engine *e)
         complete(r, CURLE_ABORTED_BY_CALLBACK, "cancelled");
     }
     for (i = 0; i < e->npool; i++)
-        curl_easy_cleanup(e->pool[i]);
+        destroy_req(e->pool[i]);
     e->npool = 0;
     e->closing = 1;
     /* May call on_curl_socket(REMOVE) for pooled connections. */

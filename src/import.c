@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "atomicfile.h"
+#include "charset.h"
 #include "csvout.h"
 #include "store.h"
 #include "store_import.h"
@@ -15,6 +16,7 @@
 
 #define CHUNK (64 * 1024)
 #define REASON_MAX 512
+#define HOLD_MAX (64 * 1024) /* header text held to find its separator */
 
 struct field {
     size_t off, len;
@@ -59,8 +61,22 @@ struct importer {
     size_t buflen, bufcap;
 
     struct ab_atomicfile *rej;
+    struct ab_encoder *rej_enc; /* the rejects file in the input's encoding */
+    FILE *rej_f;                /* what rows are written to */
+    int rej_cs_pending;         /* rej_enc waits for the encoding */
     int in_txn;
     struct ab_row_out out;
+
+    /* Decoding. The separator is known once the header line is in: until
+     * then decoded text is held (with the first decoding error in it). */
+    struct ab_decoder *dec;
+    char sep;
+    char *hold;
+    size_t nhold, hold_scan, hold_line; /* hold_line: first non-blank line */
+    int hold_nonblank;
+    size_t hold_err_pos; /* SIZE_MAX: none */
+    char hold_err[2][120];
+    char dec_err[300]; /* the first decoding error of the current record */
 };
 
 static int fatal(struct importer *im, int rc)
@@ -92,6 +108,22 @@ static void reset_record(struct importer *im)
     im->last_nonempty = 0;
     im->cur_cut = 0;
     im->buflen = 0;
+    im->dec_err[0] = '\0';
+}
+
+static int valid_utf8(const char *s, size_t n)
+{
+    size_t i = 0, k;
+    while (i < n) {
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        if ((k = ab_utf8_len(s + i, n - i)) == 0)
+            return 0;
+        i += k;
+    }
+    return 1;
 }
 
 /* --- rejected rows ------------------------------------------------------ */
@@ -104,7 +136,7 @@ static int write_reject_csv(struct importer *im, const char *reason)
 
     if (!im->rej)
         return 0;
-    f = ab_atomicfile_stream(im->rej);
+    f = im->rej_f;
     for (i = 0; i < im->ncols; i++) {
         const char *v = "";
         size_t n = 0;
@@ -112,9 +144,10 @@ static int write_reject_csv(struct importer *im, const char *reason)
             v = im->buf + im->f[i].off;
             n = im->f[i].len;
         }
-        bad |= ab_csvout_field(f, v, n, i == 0);
+        bad |= ab_csvout_field_sep(f, v, n, i == 0, im->sep);
     }
-    bad |= ab_csvout_field(f, reason, strlen(reason), im->ncols == 0);
+    bad |=
+        ab_csvout_field_sep(f, reason, strlen(reason), im->ncols == 0, im->sep);
     bad |= ab_csvout_end_row(f);
     if (bad)
         return fatal_msg(im, AB_EIO, "cannot write '%s': %s",
@@ -168,17 +201,15 @@ static void make_printable(char *s, size_t n)
  * at all, or NULL. */
 static const char *not_text(const struct importer *im)
 {
-    size_t i, bad;
-    if (im->ncols && im->f[0].len >= 2 &&
-        (memcmp(im->buf, "\xFF\xFE", 2) == 0 ||
-         memcmp(im->buf, "\xFE\xFF", 2) == 0))
-        return "the file is UTF-16 (it starts with a UTF-16 byte order mark): "
-               "save it as UTF-8 CSV";
+    size_t i;
     for (i = 0; i < im->ncols; i++) {
         const char *v = im->buf + im->f[i].off;
-        if (memchr(v, '\0', im->f[i].len) ||
-            ab_validate_utf8(v, im->f[i].len, &bad) != 0)
-            return "the header is not UTF-8 text (a binary or UTF-16 file?)";
+        if (memchr(v, '\0', im->f[i].len))
+            return "the header holds NUL bytes: a binary file, or UTF-16 "
+                   "without a byte order mark (try --encoding utf-16)";
+        if (!valid_utf8(v, im->f[i].len))
+            return "the header is not UTF-8 text (a binary file, or another "
+                   "encoding: see --encoding)";
     }
     return NULL;
 }
@@ -191,6 +222,11 @@ static void on_header(struct importer *im)
     int rc;
 
     unknown[0] = '\0';
+    if (im->dec_err[0]) {
+        fatal_msg(im, AB_EDATA, "%s:%lld: header: %s", im->source,
+                  (long long)im->rec_line, im->dec_err);
+        return;
+    }
     if (im->nfields > AB_IMPORT_MAX_COLUMNS) {
         fatal_msg(im, AB_EDATA,
                   "%s: header has %zu columns, at most %d "
@@ -271,16 +307,27 @@ static void on_header(struct importer *im)
     if (im->o->rejects_path) {
         FILE *f;
         int bad = 0;
+        /* Rows from another reader (no decoder) are UTF-8. */
+        enum ab_charset cs =
+            im->dec ? ab_decoder_charset(im->dec) : AB_CHARSET_UTF8;
         if ((rc = ab_atomicfile_open(im->o->rejects_path, &im->rej, im->err)) !=
             0) {
             fatal(im, rc == AB_ENOMEM ? rc : AB_EIO);
             return;
         }
-        f = ab_atomicfile_stream(im->rej);
+        ab_atomicfile_private(im->rej); /* applicants' contacts */
+        if ((rc = ab_encoder_open(ab_atomicfile_stream(im->rej), cs,
+                                  im->dec && ab_decoder_had_bom(im->dec),
+                                  &im->rej_enc, im->err)) != 0) {
+            fatal(im, rc);
+            return;
+        }
+        im->rej_cs_pending = cs == AB_CHARSET_AUTO;
+        f = im->rej_f = ab_encoder_stream(im->rej_enc);
         for (i = 0; i < im->ncols; i++)
-            bad |= ab_csvout_field(f, im->hdr + im->hdr_off[i], im->hdr_len[i],
-                                   i == 0);
-        bad |= ab_csvout_field(f, "reason", 6, im->ncols == 0);
+            bad |= ab_csvout_field_sep(f, im->hdr + im->hdr_off[i],
+                                       im->hdr_len[i], i == 0, im->sep);
+        bad |= ab_csvout_field_sep(f, "reason", 6, im->ncols == 0, im->sep);
         bad |= ab_csvout_end_row(f);
         if (bad)
             fatal_msg(im, AB_EIO, "cannot write '%s': %s", im->o->rejects_path,
@@ -302,6 +349,11 @@ static void on_row(struct importer *im)
     if (im->last_nonempty == 0)
         return; /* nothing but commas: a spreadsheet's empty row */
     im->r->rows++;
+    if (im->dec_err[0]) {
+        snprintf(reason, sizeof reason, "%s", im->dec_err);
+        reject(im, im->rec_line, reason);
+        return;
+    }
     if (im->last_nonempty > im->ncols) {
         snprintf(reason, sizeof reason, "%zu fields, header has %zu",
                  im->last_nonempty, im->ncols);
@@ -329,6 +381,11 @@ static void on_row(struct importer *im)
         }
     }
     if (ab_validate_row(&in, &im->out, reason, sizeof reason) != 0) {
+        for (i = 0; i < AB_COL_COUNT; i++)
+            if (in.v[i] && !valid_utf8(in.v[i], in.n[i])) {
+                im->r->not_utf8++;
+                break;
+            }
         reject(im, im->rec_line, reason);
         return;
     }
@@ -420,6 +477,7 @@ static int parser_init(struct importer *im)
     if (csv_init(&im->p, CSV_STRICT | CSV_STRICT_FINI) != 0)
         return fatal_msg(im, AB_ENOMEM, "out of memory");
     csv_set_blk_size(&im->p, 4096);
+    csv_set_delim(&im->p, (unsigned char)(im->sep ? im->sep : ','));
     return 0;
 }
 
@@ -538,6 +596,149 @@ static void finish(struct importer *im)
     reject(im, im->rec_line, reason);
 }
 
+/* --- decoded text ------------------------------------------------------- */
+
+/* The separator of the header line s[0..n): the most frequent of comma,
+ * semicolon and tab outside quotes; ties and none go to the comma, then the
+ * semicolon. */
+static char pick_separator(const char *s, size_t n)
+{
+    size_t i, comma = 0, semi = 0, tab = 0;
+    int quoted = 0;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] == '"')
+            quoted = !quoted;
+        else if (!quoted && s[i] == ',')
+            comma++;
+        else if (!quoted && s[i] == ';')
+            semi++;
+        else if (!quoted && s[i] == '\t')
+            tab++;
+    }
+    if (tab > comma && tab > semi)
+        return '\t';
+    if (semi > comma)
+        return ';';
+    return ',';
+}
+
+/* what[0] + " on line N" + what[1]: N is the line being parsed. */
+static void set_dec_err(struct importer *im, char what[2][120])
+{
+    if (!im->dec_err[0])
+        snprintf(im->dec_err, sizeof im->dec_err, "%s on line %lld%s", what[0],
+                 (long long)im->line, what[1]);
+}
+
+/* The separator is known: parse what was held, the first decoding error in
+ * its place. */
+static void release_hold(struct importer *im, size_t line_len)
+{
+    size_t pos = im->hold_err_pos;
+
+    if (!im->sep) {
+        im->sep = im->hold ? pick_separator(im->hold + im->hold_line,
+                                            line_len - im->hold_line)
+                           : ',';
+        csv_set_delim(&im->p, (unsigned char)im->sep);
+    }
+    if (!im->hold) {
+        /* Nothing held: nothing decoded yet, or an empty input. */
+    } else if (pos == SIZE_MAX) {
+        feed(im, im->hold, im->nhold);
+    } else {
+        feed(im, im->hold, pos);
+        if (!im->stop)
+            set_dec_err(im, im->hold_err);
+        if (!im->stop)
+            feed(im, im->hold + pos, im->nhold - pos);
+    }
+    free(im->hold);
+    im->hold = NULL;
+    im->nhold = 0;
+}
+
+/* Holds s[0..n) until the end of the first line that is not blank (or
+ * HOLD_MAX bytes), then parses everything. */
+static void hold(struct importer *im, const char *s, size_t n)
+{
+    size_t i, k;
+
+    if (!im->hold && !(im->hold = malloc(HOLD_MAX))) {
+        fatal_msg(im, AB_ENOMEM, "out of memory");
+        return;
+    }
+    while (n && im->hold) {
+        k = HOLD_MAX - im->nhold < n ? HOLD_MAX - im->nhold : n;
+        memcpy(im->hold + im->nhold, s, k);
+        im->nhold += k;
+        s += k;
+        n -= k;
+        for (i = im->hold_scan; i < im->nhold; i++) {
+            char c = im->hold[i];
+            if ((c == '\n' || c == '\r') && im->hold_nonblank)
+                break;
+            if (c == '\n' || c == '\r')
+                im->hold_line = i + 1;
+            else if (c != ' ' && c != '\t')
+                im->hold_nonblank = 1;
+        }
+        im->hold_scan = i;
+        if (i < im->nhold || im->nhold == HOLD_MAX)
+            release_hold(im, i);
+    }
+    if (n && !im->stop)
+        feed(im, s, n);
+}
+
+static void on_decoded(void *ctx, const char *s, size_t n)
+{
+    struct importer *im = ctx;
+
+    if (im->stop)
+        return;
+    if (im->rej_cs_pending && ab_decoder_charset(im->dec) != AB_CHARSET_AUTO) {
+        ab_encoder_set_charset(im->rej_enc, ab_decoder_charset(im->dec));
+        im->rej_cs_pending = 0;
+    }
+    if (!im->sep || im->hold)
+        hold(im, s, n);
+    else
+        feed(im, s, n);
+}
+
+static void on_decode_error(void *ctx, const unsigned char *b, size_t n,
+                            int truncated)
+{
+    struct importer *im = ctx;
+    const char *cs = ab_charset_name(ab_decoder_charset(im->dec));
+    char bytes[40] = "", what[2][120];
+    size_t i, k = 0;
+
+    for (i = 0; i < n && i < 4; i++)
+        k += (size_t)snprintf(bytes + k, sizeof bytes - k, "%s0x%02X",
+                              i ? " " : "", b[i]);
+    if (truncated) {
+        snprintf(what[0], sizeof what[0],
+                 "the file ends inside a %s character (%s)", cs, bytes);
+        what[1][0] = '\0';
+    } else {
+        snprintf(what[0], sizeof what[0], "%s %s", n == 1 ? "byte" : "bytes",
+                 bytes);
+        snprintf(what[1], sizeof what[1],
+                 " %s not valid %s (a character cut short, or another "
+                 "encoding?)",
+                 n == 1 ? "is" : "are", cs);
+    }
+    if (im->sep && !im->hold) {
+        set_dec_err(im, what);
+    } else if (im->hold_err_pos == SIZE_MAX) {
+        im->hold_err_pos = im->nhold;
+        memcpy(im->hold_err, what, sizeof what);
+    }
+}
+
 /* --- entry points ------------------------------------------------------- */
 
 static struct importer *importer_new(struct ab_store *s, const char *source,
@@ -563,7 +764,8 @@ static struct importer *importer_new(struct ab_store *s, const char *source,
     im->err = err;
     im->now = ab_now_ms();
     im->line = 1;
-    im->need_start = 1;
+    im->sep = ','; /* CSV input: set in ab_import_stream() */
+    im->hold_err_pos = SIZE_MAX;
     parser_init(im);
     return im;
 }
@@ -574,27 +776,36 @@ int ab_import_stream(struct ab_store *s, FILE *in, const char *source,
                      const struct ab_import_opts *o, struct ab_import_result *r,
                      struct ab_err *err)
 {
+    struct ab_decoder_sink sink;
     struct importer *im;
+    struct ab_err derr = {0};
     char *chunk;
     size_t n;
-    int first = 1;
+    int rc;
 
     if (!(im = importer_new(s, source, "line", o, r, err)))
         return AB_ENOMEM;
+    /* The separator: named, or held back until the header line is in. */
+    if ((im->sep = im->o->delimiter) != 0)
+        csv_set_delim(&im->p, (unsigned char)im->sep);
+    sink.on_text = on_decoded;
+    sink.on_error = on_decode_error;
+    sink.ctx = im;
+    if ((rc = ab_decoder_new(im->o->encoding, &sink, &im->dec, err)) != 0)
+        fatal(im, rc);
     if (!(chunk = malloc(CHUNK)))
         fatal_msg(im, AB_ENOMEM, "out of memory");
     while (!im->stop && (n = fread(chunk, 1, CHUNK, in)) > 0) {
-        const char *p = chunk;
-        if (first && n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
-            p += 3;
-            n -= 3;
-        }
-        first = 0;
-        feed(im, p, n);
+        if ((rc = ab_decoder_feed(im->dec, chunk, n, &derr)) != 0)
+            fatal_msg(im, rc, "%s: line 1: %s", source, derr.msg);
     }
     if (!im->stop && ferror(in))
         fatal_msg(im, AB_ENOENT, "cannot read '%s': %s", source,
                   strerror(errno));
+    if (!im->stop && (rc = ab_decoder_finish(im->dec, &derr)) != 0)
+        fatal_msg(im, rc, "%s: line 1: %s", source, derr.msg);
+    if (!im->stop && (!im->sep || im->hold))
+        release_hold(im, im->nhold);
     if (!im->stop)
         finish(im);
     if (!im->stop && !im->have_header)
@@ -611,13 +822,34 @@ static int importer_end(struct importer *im)
     struct ab_import_result *r = im->r;
     struct ab_err *err = im->err;
     const char *source = im->source;
-    int rc = im->rc;
+    int rc = im->rc, csv = im->dec != NULL;
 
+    r->encoding = AB_CHARSET_UTF8;
+    if (im->dec) {
+        enum ab_charset cs = ab_decoder_charset(im->dec);
+        r->encoding = cs == AB_CHARSET_AUTO ? AB_CHARSET_UTF8 : cs;
+        r->bom = ab_decoder_had_bom(im->dec);
+        r->detected = ab_decoder_detected(im->dec);
+        r->gb18030_errors = ab_decoder_gb18030_errors(im->dec);
+    }
+    r->delimiter = im->sep ? im->sep : ',';
     if (rc == 0 && o->strict && r->rejected > 0)
         rc = ab_err_set(err, AB_EDATA,
                         "%s: %lld row%s rejected, nothing imported (--strict)",
                         source, (long long)r->rejected,
                         r->rejected == 1 ? "" : "s");
+    if (im->rej_enc) {
+        struct ab_err eerr = {0};
+        int erc = ab_encoder_close(im->rej_enc, &eerr);
+        im->rej_enc = NULL;
+        if (erc != 0 && rc == 0)
+            rc = ab_err_set(err, erc == AB_ENOMEM ? erc : AB_EIO,
+                            "cannot write '%s': %s", o->rejects_path, eerr.msg);
+        else if (erc != 0) {
+            ab_atomicfile_abort(im->rej);
+            im->rej = NULL;
+        }
+    }
     /* The rejects file is useful after a --strict refusal too. */
     if ((rc == 0 || (o->strict && r->rejected > 0 && !im->rc)) && im->rej) {
         int frc = ab_atomicfile_commit(im->rej, rc == 0 ? err : NULL);
@@ -633,9 +865,11 @@ static int importer_end(struct importer *im)
             rc = erc;
     }
     ab_atomicfile_abort(im->rej);
+    ab_decoder_free(im->dec);
     csv_free(&im->p);
     free(im->buf);
     free(im->hdr);
+    free(im->hold);
     free(im);
     if (rc == 0 && r->in_flight > 0 && o->on_warn) {
         char msg[200];
@@ -643,6 +877,35 @@ static int importer_end(struct importer *im)
                  "%lld compan%s left unchanged: being processed by a run "
                  "right now (in_flight)",
                  (long long)r->in_flight, r->in_flight == 1 ? "y" : "ies");
+        o->on_warn(o->ctx, source, msg);
+    }
+    if (!csv) {
+        /* Rows from another reader: its encoding is not ours to guess. */
+    } else if (r->not_utf8 > 0 && o->on_warn && r->gb18030_errors > 0 &&
+               r->gb18030_errors <= 10) {
+        char msg[400];
+        snprintf(msg, sizeof msg,
+                 "%lld rejected row%s %s not valid UTF-8; the file reads as "
+                 "GB18030 (Excel's CSV on Chinese Windows) except for %ld "
+                 "damaged character%s, so it was not taken for GB18030: if "
+                 "it is, import it again with --encoding gb18030 (the "
+                 "damaged rows are then rejected alone)",
+                 (long long)r->not_utf8, r->not_utf8 == 1 ? "" : "s",
+                 r->not_utf8 == 1 ? "is" : "are", r->gb18030_errors,
+                 r->gb18030_errors == 1 ? "" : "s");
+        o->on_warn(o->ctx, source, msg);
+    } else if (r->not_utf8 > 0 && o->on_warn) {
+        char msg[400];
+        snprintf(msg, sizeof msg,
+                 "%lld rejected row%s %s not valid UTF-8%s: if the file came "
+                 "from Excel, save it as \"CSV UTF-8\" or \"Unicode text\", "
+                 "or name its encoding with --encoding (see 'authbatch "
+                 "import --help')",
+                 (long long)r->not_utf8, r->not_utf8 == 1 ? "" : "s",
+                 r->not_utf8 == 1 ? "is" : "are",
+                 o->encoding == AB_CHARSET_AUTO
+                     ? ", and the file does not read cleanly as GB18030 either"
+                     : "");
         o->on_warn(o->ctx, source, msg);
     }
     return rc;
@@ -725,4 +988,48 @@ int ab_import_file(struct ab_store *s, const char *path,
     rc = ab_import_stream(s, in, source, o, r, err);
     fclose(in);
     return rc;
+}
+
+int ab_import_parse_delimiter(const char *s, char *out)
+{
+    static const struct {
+        const char *name;
+        char c;
+    } names[] = {
+        {"auto", 0},        {",", ','},    {"comma", ','}, {";", ';'},
+        {"semicolon", ';'}, {"tab", '\t'}, {"\t", '\t'},
+    };
+    size_t i;
+
+    for (i = 0; s && i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(s, names[i].name) == 0) {
+            *out = names[i].c;
+            return 0;
+        }
+    }
+    return AB_EINVAL;
+}
+
+void ab_import_describe(const struct ab_import_result *r, char *buf, size_t n)
+{
+    const char *sep = r->delimiter == ';'    ? "semicolon-separated"
+                      : r->delimiter == '\t' ? "tab-separated"
+                                             : NULL;
+    const char *why = NULL;
+
+    buf[0] = '\0';
+    if (r->encoding == AB_CHARSET_GB18030)
+        why = r->detected ? "Excel's CSV on Chinese Windows" : NULL;
+    else if ((r->encoding == AB_CHARSET_UTF16LE ||
+              r->encoding == AB_CHARSET_UTF16BE) &&
+             r->delimiter == '\t')
+        why = "Excel's Unicode text";
+    if ((r->encoding == AB_CHARSET_UTF8 || r->encoding == AB_CHARSET_AUTO) &&
+        !sep)
+        return;
+    snprintf(buf, n, "read as %s%s%s%s%s%s", ab_charset_name(r->encoding),
+             r->bom ? " with a byte order mark" : "", sep ? ", " : "",
+             sep ? sep : "", why ? " (" : "", why ? why : "");
+    if (why && strlen(buf) + 2 < n)
+        strcat(buf, ")");
 }

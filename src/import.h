@@ -1,11 +1,20 @@
 /* import.h - companies from a CSV file into the store, in one transaction.
  *
- * Input: RFC 4180 CSV (parsed by libcsv in strict mode), UTF-8 with or
- * without a BOM, CRLF, LF or CR line ends (mixed is fine), a header row
- * first. Header names are matched case-insensitively, camelCase as in the API
- * or snake_case (see validate.h for the columns). companyName and
- * applicantContact are required columns; unknown columns are warned about
- * once and ignored; an empty header cell (a trailing comma) is ignored.
+ * Input: RFC 4180 CSV (parsed by libcsv in strict mode), CRLF, LF or CR line
+ * ends (mixed is fine), a header row first. Encoding (charset.h decodes, as
+ * a stream): UTF-8 with or without a BOM, GB18030 (and so GBK, what Excel's
+ * "CSV" writes on Chinese Windows), UTF-16LE/BE with a BOM (Excel's "Unicode
+ * text"); by default detected as charset.h says, or named by o->encoding.
+ * Stored values are always UTF-8. A byte sequence that is invalid in the
+ * encoding read rejects its row ("bytes 0xD6 0x2C on line 7 are not valid
+ * GB18030"), or the import, when in the header. The separator is a comma, a
+ * semicolon or a tab: named by o->delimiter, or by default the one of the
+ * three that occurs most often, outside quotes, in the header line (ties:
+ * comma, then semicolon). Header names are matched case-insensitively,
+ * camelCase as in the API or snake_case (see validate.h for the columns).
+ * companyName and applicantContact are required columns; unknown columns are
+ * warned about once and ignored; an empty header cell (a trailing comma) is
+ * ignored.
  *
  * File-level problems stop the import before anything is written and return
  * AB_EDATA with the message in err: an empty file ("empty file, expected a
@@ -26,10 +35,10 @@
  * lines (a quoted newline) is reported at the line it starts on; blank lines
  * are skipped but counted.
  *
- * raw is not the physical text: it is the record re-encoded as one CSV line
- * from the parsed fields (fields as read, before trimming, quoted where
- * needed; unquoted fields lose leading and trailing spaces, as libcsv drops
- * them), cut at AB_IMPORT_MAX_RAW bytes.
+ * raw is not the physical text: it is the record re-encoded as one
+ * comma-separated UTF-8 CSV line from the parsed fields (fields as read,
+ * before trimming, quoted where needed; unquoted fields lose leading and
+ * trailing spaces, as libcsv drops them), cut at AB_IMPORT_MAX_RAW bytes.
  *
  * Memory does not grow with the file: it is read in 64 KiB chunks, only the
  * current record is held (each field at most AB_IMPORT_MAX_FIELD bytes plus a
@@ -44,9 +53,11 @@
 #ifndef AB_IMPORT_H
 #define AB_IMPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "charset.h"
 #include "err.h"
 
 struct ab_store;
@@ -64,9 +75,16 @@ struct ab_import_opts {
     /* If set, the rejected rows of this import are written there as CSV:
      * the file's own header plus a "reason" column, each row's fields as
      * read plus its reason, so the file can be fixed and imported again.
-     * Written to a temporary file and renamed into place at the end (also
-     * when nothing was rejected: then it holds the header only). */
+     * It is written the way the input was: the same encoding (a byte order
+     * mark if the input had one) and separator, so Excel opens it as it
+     * opened the input. Written to a temporary file and renamed into place
+     * at the end (also when nothing was rejected: then it holds the header
+     * only), mode 0600: it holds applicants' contacts. */
     const char *rejects_path;
+    /* AB_CHARSET_AUTO (0): detect; otherwise read as this. */
+    enum ab_charset encoding;
+    /* 0: from the header line; otherwise ',', ';' or '\t'. */
+    char delimiter;
     /* Called for every rejected row, in file order; may be NULL. */
     void (*on_reject)(void *ctx, const char *source, int64_t line,
                       const char *reason);
@@ -84,7 +102,25 @@ struct ab_import_result {
     int64_t in_flight; /* of unchanged: left alone because in_flight */
     int64_t rejected;  /* rows rejected */
     int committed;     /* 1 if the transaction was committed */
+    /* How the file was read: UTF8 (also for pure ASCII), GB18030, UTF16LE
+     * or UTF16BE; whether it had a byte order mark; whether GB18030 was
+     * detected (not named); the separator. */
+    enum ab_charset encoding;
+    int bom, detected;
+    char delimiter;
+    int64_t not_utf8;    /* rejected rows with bytes that are not UTF-8 */
+    long gb18030_errors; /* see ab_decoder_gb18030_errors() */
 };
+
+/* "auto" (0), ",", ";", "tab" (also "comma", "semicolon", "\t"): 0, or
+ * AB_EINVAL. */
+int ab_import_parse_delimiter(const char *s, char *out);
+
+/* How the file was read, for the summary line, when it is not plain
+ * comma-separated UTF-8: "read as GB18030 (Excel's CSV on Chinese Windows)",
+ * "read as UTF-16LE, tab-separated (Excel's Unicode text)", ... Writes ""
+ * otherwise. */
+void ab_import_describe(const struct ab_import_result *r, char *buf, size_t n);
 
 /* Imports path ("-" = stdin) into s. r is always filled in (counts of what
  * was read and what would have happened, committed tells whether it did).

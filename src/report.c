@@ -6,7 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "i18n.h"
 #include "report_internal.h"
+#include "safetext.h"
 
 const char *const ab_report_statuses[6] = {
     "done", "already_authed", "failed", "retry_wait", "in_flight", "pending",
@@ -156,66 +158,71 @@ void ab_report_summary_release(struct ab_report_summary *sum)
     memset(sum, 0, sizeof *sum);
 }
 
-/* The text format. Control characters (a CR LF inside a vendor message, an
- * escape sequence in a name) would break the lines or the terminal, so they
- * print as spaces. */
-
-static void put_clean(FILE *f, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
-    for (; *p; p++)
-        fputc(*p < 0x20 || *p == 0x7F ? ' ' : *p, f);
-}
-
-static const char *companies_word(int64_t n)
-{
-    return n == 1 ? "company" : "companies";
-}
+/* The text format. Every value from the database goes through the
+ * safetext filter (a CR LF inside a vendor message, an escape sequence in a
+ * name or a ticket print as spaces); columns are padded by display width, so
+ * Chinese labels and names line up. */
 
 struct text_ctx {
     FILE *out;
+    enum ab_lang lang;
+    int64_t rows;
 };
 
 static int on_text_company(void *ctx, const struct ab_report_company *c)
 {
     struct text_ctx *t = ctx;
-    char http[24] = "-", code[24] = "-";
-    size_t len = c->register_no ? strlen(c->register_no) : 1;
+    char http[24] = "-", code[24] = "-", att[24];
+
+    t->rows++;
+    FILE *f = t->out;
+    const char *reg;
+    int w;
 
     if (c->last_http_status >= 0)
         snprintf(http, sizeof http, "%" PRId64, c->last_http_status);
     if (c->has_code)
         snprintf(code, sizeof code, "%" PRId64, c->last_code);
-    fprintf(t->out, "%-14s %4" PRId64 " %4s %9s  ", c->status, c->attempts,
-            http, code);
-    put_clean(t->out, c->register_no ? c->register_no : "-");
-    fprintf(t->out, "%*s", len < 18 ? (int)(20 - len) : 2, "");
-    put_clean(t->out, c->company_name);
+    snprintf(att, sizeof att, "%" PRId64, c->attempts);
+    ab_safetext_pad(f, ab_i18n_status(t->lang, c->status), 14, 0);
+    fputc(' ', f);
+    ab_safetext_rpad(f, att, 4);
+    fputc(' ', f);
+    ab_safetext_rpad(f, http, 4);
+    fputc(' ', f);
+    ab_safetext_rpad(f, code, 9);
+    fputs("  ", f);
+    reg = c->register_no ? c->register_no : "-";
+    w = ab_safetext_width(reg);
+    ab_safetext_fputs(reg, f);
+    fprintf(f, "%*s", w < 18 ? 20 - w : 2, "");
+    ab_safetext_fputs(c->company_name, f);
     if (c->last_message && strcmp(c->status, "done") != 0) {
-        fputs("  -- ", t->out);
-        put_clean(t->out, c->last_message);
+        fputs("  -- ", f);
+        ab_safetext_fputs(c->last_message, f);
     }
     if (c->ticket) {
-        fputs("  ticket=", t->out);
-        put_clean(t->out, c->ticket);
+        fputs("  ticket=", f);
+        ab_safetext_fputs(c->ticket, f);
     }
-    fputc('\n', t->out);
-    return ferror(t->out) ? AB_EIO : 0;
+    fputc('\n', f);
+    return ferror(f) ? AB_EIO : 0;
 }
 
-static void text_percentiles(FILE *out, const char *label,
+static void text_percentiles(FILE *out, enum ab_lang l, const char *label,
                              const struct ab_percentiles *p, const char *what,
                              const char *unit)
 {
+    ab_safetext_pad(out, label, 22, 0);
+    fputc(' ', out);
     if (p->n == 0) {
-        fprintf(out, "%-22s none yet\n", label);
+        fprintf(out, "%s\n", ab_tr(l, "none yet"));
         return;
     }
     fprintf(out,
-            "%-22s p50 %" PRId64 "%s, p90 %" PRId64 "%s, p99 %" PRId64
-            "%s, max %" PRId64 "%s (%" PRId64 " %s)\n",
-            label, p->p50, unit, p->p90, unit, p->p99, unit, p->max, unit, p->n,
-            what);
+            ab_tr(l, "p50 %" PRId64 "%s, p90 %" PRId64 "%s, p99 %" PRId64
+                     "%s, max %" PRId64 "%s (%" PRId64 " %s)\n"),
+            p->p50, unit, p->p90, unit, p->p99, unit, p->max, unit, p->n, what);
 }
 
 int ab_report_text(struct ab_store *s, const struct ab_report_opts *o,
@@ -223,82 +230,137 @@ int ab_report_text(struct ab_store *s, const struct ab_report_opts *o,
                    struct ab_err *err)
 {
     const struct ab_counts *n = &sum->counts;
-    struct text_ctx t = {out};
+    enum ab_lang l = o->lang;
+    struct text_ctx t = {out, l, 0};
+    int rc;
     char when[64];
     size_t i;
     int k;
     int64_t fin = n->done + n->already_authed + n->failed;
 
     ab_report_local_time(when, sizeof when, sum->now_ms);
-    fputs("authbatch report: ", out);
-    put_clean(out, sum->title);
-    fprintf(out, " (%s)\n\n", when);
-    fprintf(out, "companies %" PRId64 ", finished %" PRId64 " (%.1f%%)\n",
-            n->total, fin,
-            n->total ? 100.0 * (double)fin / (double)n->total : 0.0);
-    for (k = 0; k < 6; k++)
-        fprintf(out, "  %-16s %" PRId64 "\n", ab_report_statuses[k],
+    fputs(ab_tr(l, "authbatch report: "), out);
+    ab_safetext_fputs(sum->title, out);
+    fprintf(out, ab_tr(l, " (%s)\n\n"), when);
+    fprintf(
+        out, ab_tr(l, "companies %" PRId64 ", finished %" PRId64 " (%.1f%%)\n"),
+        n->total, fin, n->total ? 100.0 * (double)fin / (double)n->total : 0.0);
+    for (k = 0; k < 6; k++) {
+        fputs("  ", out);
+        ab_safetext_pad(out, ab_i18n_status(l, ab_report_statuses[k]), 16, 0);
+        fprintf(out, " %" PRId64 "\n",
                 ab_report_count_of(n, ab_report_statuses[k]));
+    }
 
-    fprintf(out, "\nerrors (last answer of companies not done)\n");
+    fprintf(out, "\n%s\n",
+            ab_tr(l, "errors (last answer of companies not done)"));
     if (sum->ncodes == 0)
-        fprintf(out, "  none\n");
+        fprintf(out, "  %s\n", ab_tr(l, "none"));
     for (i = 0; i < sum->ncodes; i++) {
         const struct ab_report_codeinfo *c = &sum->codes[i];
-        char code[32] = "no code";
+        char code[32];
         if (c->has_code)
-            snprintf(code, sizeof code, "code %" PRId64, c->code);
-        fprintf(out, "  %-14s %" PRId64 " %s (%" PRId64 " failed): ", code,
-                c->count, companies_word(c->count), c->failed);
-        put_clean(out, c->message ? c->message : "-");
+            snprintf(code, sizeof code, ab_tr(l, "code %" PRId64), c->code);
+        else
+            snprintf(code, sizeof code, "%s", ab_tr(l, "no code"));
+        fputs("  ", out);
+        ab_safetext_pad(out, code, 14, 0);
+        fputc(' ', out);
+        fprintf(out,
+                c->count == 1
+                    ? ab_tr(l, "%" PRId64 " company (%" PRId64 " failed): ")
+                    : ab_tr(l, "%" PRId64 " companies (%" PRId64 " failed): "),
+                c->count, c->failed);
+        ab_safetext_fputs(c->message ? c->message : "-", out);
         fputc('\n', out);
         for (k = 0; k < c->nexamples; k++) {
-            fprintf(out, "  %-14s   e.g. ", "");
-            put_clean(out, c->examples[k]);
+            fprintf(out, "  %-14s   %s", "", ab_tr(l, "e.g. "));
+            ab_safetext_fputs(c->examples[k], out);
             fputc('\n', out);
         }
     }
-    if (sum->other_codes_count)
-        fprintf(out, "  other codes    %" PRId64 " %s\n",
-                sum->other_codes_count, companies_word(sum->other_codes_count));
+    if (sum->other_codes_count) {
+        fputs("  ", out);
+        ab_safetext_pad(out, ab_tr(l, "other codes"), 14, 0);
+        fputc(' ', out);
+        fprintf(out,
+                sum->other_codes_count == 1
+                    ? ab_tr(l, "%" PRId64 " company\n")
+                    : ab_tr(l, "%" PRId64 " companies\n"),
+                sum->other_codes_count);
+    }
 
     fputc('\n', out);
-    text_percentiles(out, "attempts per company", &sum->attempts,
-                     "companies tried", "");
-    text_percentiles(out, "latency", &sum->latency, "attempts", " ms");
+    text_percentiles(out, l, ab_tr(l, "attempts per company"), &sum->attempts,
+                     ab_tr(l, "companies tried"), "");
+    text_percentiles(out, l, ab_tr(l, "latency"), &sum->latency,
+                     ab_tr(l, "attempts"), " ms");
 
-    fprintf(out, "\nruns\n");
-    if (sum->nruns == 0)
-        fprintf(out, "  none yet\n");
-    else
-        fprintf(out, "  %5s  %-25s %9s %9s %8s %8s %7s %4s\n", "id", "started",
-                "duration", "requests", "issued", "failed", "req/s", "exit");
+    fprintf(out, "\n%s\n", ab_tr(l, "runs"));
+    if (sum->nruns == 0) {
+        fprintf(out, "  %s\n", ab_tr(l, "none yet"));
+    } else {
+        static const char *const heads[] = {
+            "duration", "requests", "issued", "failed", "req/s", "exit",
+        };
+        static const int widths[] = {9, 9, 8, 8, 7, 6};
+        fputs("  ", out);
+        ab_safetext_rpad(out, ab_tr(l, "id"), 5);
+        fputs("  ", out);
+        ab_safetext_pad(out, ab_tr(l, "started"), 25, 0);
+        for (k = 0; k < 6; k++) {
+            fputc(' ', out);
+            ab_safetext_rpad(out, ab_tr(l, heads[k]), widths[k]);
+        }
+        fputc('\n', out);
+    }
     for (i = 0; i < sum->nruns; i++) {
         const struct ab_run_row *r = &sum->runs[i];
-        char dur[32] = "unfinished", exitst[16] = "-";
+        char dur[32], exitst[16] = "-";
+        snprintf(dur, sizeof dur, "%s", ab_tr(l, "unfinished"));
         ab_report_local_time(when, sizeof when, r->started_at);
         if (r->ended_at >= 0)
             snprintf(dur, sizeof dur, "%.1fs",
                      (double)(r->ended_at - r->started_at) / 1000.0);
         if (r->exit_status >= 0)
             snprintf(exitst, sizeof exitst, "%d", r->exit_status);
-        fprintf(out,
-                "  %5" PRId64 "  %-25s %9s %9" PRId64 " %8" PRId64 " %8" PRId64
-                " %7.1f %4s\n",
-                r->id, when, dur, r->attempts, r->issued, r->failed,
-                ab_report_run_rate(r), exitst);
+        fprintf(out, "  %5" PRId64 "  %-25s ", r->id, when);
+        ab_safetext_rpad(out, dur, 9);
+        fprintf(out, " %9" PRId64 " %8" PRId64 " %8" PRId64 " %7.1f %6s\n",
+                r->attempts, r->issued, r->failed, ab_report_run_rate(r),
+                exitst);
     }
     if (sum->last_success_ms) {
         ab_report_local_time(when, sizeof when, sum->last_success_ms);
-        fprintf(out, "  last success: %s\n", when);
+        fprintf(out, ab_tr(l, "  last run with nothing failed: %s\n"), when);
+    } else if (sum->nruns) {
+        fprintf(out, "  %s\n",
+                ab_tr(l, "no run has ended with nothing failed and nothing "
+                         "left yet (exit 0)"));
     }
 
-    fprintf(out, "\ncompanies%s%s\n", o->status ? " with status " : "",
-            o->status ? o->status : "");
-    fprintf(out, "%-14s %4s %4s %9s  %-18s  %s\n", "STATUS", "ATT", "HTTP",
-            "CODE", "REGISTER_NO", "COMPANY");
-    return ab_store_report_companies(s, o->status, o->with_tickets,
-                                     on_text_company, &t, err);
+    fprintf(out, "\n%s", ab_tr(l, "companies"));
+    if (o->status)
+        fprintf(out, ab_tr(l, " with status %s"), ab_i18n_status(l, o->status));
+    fputc('\n', out);
+    ab_safetext_pad(out, ab_tr(l, "STATUS"), 14, 0);
+    fputc(' ', out);
+    ab_safetext_rpad(out, ab_tr(l, "ATT"), 4);
+    fputc(' ', out);
+    ab_safetext_rpad(out, "HTTP", 4);
+    fputc(' ', out);
+    ab_safetext_rpad(out, ab_tr(l, "CODE"), 9);
+    fputs("  ", out);
+    ab_safetext_pad(out, ab_tr(l, "REGISTER_NO"), 18, 0);
+    fprintf(out, "  %s\n", ab_tr(l, "COMPANY"));
+    rc = ab_store_report_companies(s, o->status, o->with_tickets,
+                                   on_text_company, &t, err);
+    if (rc == 0 && t.rows == 0)
+        fprintf(out, "  %s\n",
+                n->total ? ab_tr(l, "none")
+                         : ab_tr(l, "none yet: import companies with "
+                                    "'authbatch import FILE'"));
+    return rc;
 }
 
 /* Entry point. */

@@ -11,6 +11,13 @@
  * Tickets appear in no format unless with_tickets is set; without it they
  * are not even read from the database.
  *
+ * Every value read from the database passes the safetext filter (no
+ * control characters, valid UTF-8) in text and CSV; HTML escapes everything
+ * on top of that. text and html speak `lang` (labels, headings, status
+ * names, chart legends); json and csv are machine formats and never change
+ * with it. csv is UTF-8, or GB18030 with encoding set to it (a character
+ * that cannot be converted fails the report instead of becoming '?').
+ *
  * Shapes:
  *   text  a summary, then one line per company.
  *   json  one document: {"report": {...}, "summary": {...},
@@ -29,7 +36,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "charset.h"
 #include "err.h"
+#include "i18n.h"
 #include "store.h"
 
 enum ab_report_format {
@@ -43,12 +52,14 @@ enum ab_report_format {
 
 struct ab_report_opts {
     enum ab_report_format format;
-    const char *status;    /* company rows with this status only; NULL all */
-    int with_tickets;      /* include tickets */
-    int bom;               /* CSV: start with a UTF-8 byte order mark */
-    int64_t html_max_rows; /* 0: AB_REPORT_HTML_MAX_ROWS */
-    const char *title;     /* shown in text and HTML; NULL: the db path */
-    int64_t now_ms;        /* "generated at"; 0: now */
+    const char *status;       /* company rows with this status only; NULL all */
+    int with_tickets;         /* include tickets */
+    int bom;                  /* CSV: start with a UTF-8 byte order mark */
+    enum ab_charset encoding; /* CSV: AUTO or UTF8 (the same), GB18030 */
+    enum ab_lang lang;        /* text and HTML */
+    int64_t html_max_rows;    /* 0: AB_REPORT_HTML_MAX_ROWS */
+    const char *title;        /* shown in text and HTML; NULL: the db path */
+    int64_t now_ms;           /* "generated at"; 0: now */
 };
 
 /* "text", "json", "csv" or "html": 0, or AB_EINVAL. */

@@ -6,51 +6,30 @@
  * Every chart element carries its figures in data-* attributes
  * (data-status/data-count, data-code/data-count, data-bucket-start/
  * data-count, data-lo-ms/data-hi-ms/data-count, data-run-id/...), so tests
- * can compare the charts with the database. All text is escaped; bytes that
- * are not UTF-8, and control characters, become U+FFFD. */
+ * can compare the charts with the database. Labels, headings and legends
+ * speak the report's language (the page's lang attribute says which);
+ * data-* attributes keep the machine names. All text is escaped, after the
+ * safetext filter: control characters become spaces, bytes that are not
+ * UTF-8 U+FFFD. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "charset.h"
+#include "i18n.h"
 #include "report_internal.h"
 
 /* Escaping. */
 
-static size_t utf8_len(const unsigned char *s)
-{
-    /* Length of a valid UTF-8 sequence at s (shortest form, no surrogates,
-     * at most U+10FFFF), or 0. */
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        return (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-            return 0;
-        if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))
-            return 0;
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
-            (s[3] & 0xC0) != 0x80)
-            return 0;
-        if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
-            return 0;
-        return 4;
-    }
-    return 0;
-}
-
 static void esc(FILE *f, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
-    size_t n;
+    const char *p = s ? s : "";
+    size_t n = strlen(p), k;
 
     while (*p) {
-        switch (*p) {
+        unsigned char c = (unsigned char)*p;
+        switch (c) {
         case '&':
             fputs("&amp;", f);
             break;
@@ -66,26 +45,30 @@ static void esc(FILE *f, const char *s)
         case '\'':
             fputs("&#39;", f);
             break;
-        case '\t':
-        case '\n':
-        case '\r':
-            fputc(' ', f);
-            break;
         default:
-            if (*p < 0x20 || *p == 0x7F) {
+            if (c < 0x20 || c == 0x7F) {
+                fputc(' ', f); /* the safetext filter, as everywhere */
+                break;
+            }
+            if (c < 0x80) {
+                fputc(c, f);
+                break;
+            }
+            k = ab_utf8_len(p, n);
+            if (k == 0) {
                 fputs("\xEF\xBF\xBD", f);
                 break;
             }
-            n = utf8_len(p);
-            if (n == 0) {
-                fputs("\xEF\xBF\xBD", f);
-                break;
-            }
-            fwrite(p, 1, n, f);
-            p += n - 1;
+            if (k == 2 && c == 0xC2 && (unsigned char)p[1] < 0xA0)
+                fputc(' ', f); /* C1 control */
+            else
+                fwrite(p, 1, k, f);
+            p += k - 1;
+            n -= k - 1;
             break;
         }
         p++;
+        n--;
     }
 }
 
@@ -186,33 +169,36 @@ static void svg_hbars(FILE *f, const char *id, const char *aria,
     fputs("</svg>\n", f);
 }
 
-static void chart_status(FILE *f, const struct ab_report_summary *sum)
+static void chart_status(FILE *f, enum ab_lang l,
+                         const struct ab_report_summary *sum)
 {
     struct hbar b[6];
     int k;
 
     for (k = 0; k < 6; k++) {
         const char *st = ab_report_statuses[k];
-        b[k].label = st;
+        b[k].label = ab_i18n_status(l, st);
         b[k].value = ab_report_count_of(&sum->counts, st);
         b[k].color = status_color(st);
         b[k].tip = NULL;
         snprintf(b[k].attrs, sizeof b[k].attrs, "data-status=\"%s\"", st);
     }
-    fputs("<figure class=\"card\"><h2>Status</h2>\n", f);
-    svg_hbars(f, "chart-status", "companies by status", b, 6);
+    fprintf(f, "<figure class=\"card\"><h2>%s</h2>\n", ab_tr(l, "Status"));
+    svg_hbars(f, "chart-status", ab_tr(l, "companies by status"), b, 6);
     fputs("</figure>\n", f);
 }
 
-static void chart_codes(FILE *f, const struct ab_report_summary *sum)
+static void chart_codes(FILE *f, enum ab_lang l,
+                        const struct ab_report_summary *sum)
 {
     size_t i, n = sum->ncodes < 15 ? sum->ncodes : 15;
     struct hbar *b;
     char(*labels)[32];
 
-    fputs("<figure class=\"card\"><h2>Error codes</h2>\n", f);
+    fprintf(f, "<figure class=\"card\"><h2>%s</h2>\n", ab_tr(l, "Error codes"));
     if (n == 0) {
-        fputs("<p class=\"empty\">No errors.</p></figure>\n", f);
+        fprintf(f, "<p class=\"empty\">%s</p></figure>\n",
+                ab_tr(l, "No errors."));
         return;
     }
     b = calloc(n, sizeof *b);
@@ -220,7 +206,8 @@ static void chart_codes(FILE *f, const struct ab_report_summary *sum)
     if (!b || !labels) {
         free(b);
         free(labels);
-        fputs("<p class=\"empty\">(out of memory)</p></figure>\n", f);
+        fprintf(f, "<p class=\"empty\">%s</p></figure>\n",
+                ab_tr(l, "(out of memory)"));
         return;
     }
     for (i = 0; i < n; i++) {
@@ -231,7 +218,7 @@ static void chart_codes(FILE *f, const struct ab_report_summary *sum)
                      "data-code=\"%" PRId64 "\" data-failed=\"%" PRId64 "\"",
                      c->code, c->failed);
         } else {
-            snprintf(labels[i], sizeof labels[i], "no code");
+            snprintf(labels[i], sizeof labels[i], "%s", ab_tr(l, "no code"));
             snprintf(b[i].attrs, sizeof b[i].attrs,
                      "data-code=\"\" data-failed=\"%" PRId64 "\"", c->failed);
         }
@@ -240,49 +227,54 @@ static void chart_codes(FILE *f, const struct ab_report_summary *sum)
         b[i].color = c->failed == c->count ? "#c62828" : "#ef6c00";
         b[i].tip = c->message ? c->message : labels[i];
     }
-    svg_hbars(f, "chart-codes", "companies by last error code", b, n);
+    svg_hbars(f, "chart-codes", ab_tr(l, "companies by last error code"), b, n);
     if (sum->ncodes > n)
-        fprintf(f, "<p class=\"note\">%zu more codes in the table below.</p>\n",
+        fprintf(f,
+                ab_tr(l, "<p class=\"note\">%zu more codes in the table "
+                         "below.</p>\n"),
                 sum->ncodes - n);
     fputs("</figure>\n", f);
     free(b);
     free(labels);
 }
 
-static void chart_latency(FILE *f, const struct ab_report_summary *sum)
+static void chart_latency(FILE *f, enum ab_lang l,
+                          const struct ab_report_summary *sum)
 {
     struct hbar b[AB_LATENCY_BUCKETS];
     char labels[AB_LATENCY_BUCKETS][64], lo[24], hi[24];
     int k;
 
-    fputs("<figure class=\"card\"><h2>Latency</h2>\n", f);
+    fprintf(f, "<figure class=\"card\"><h2>%s</h2>\n", ab_tr(l, "Latency"));
     if (sum->latency.n == 0) {
-        fputs("<p class=\"empty\">No attempts yet.</p></figure>\n", f);
+        fprintf(f, "<p class=\"empty\">%s</p></figure>\n",
+                ab_tr(l, "No attempts yet."));
         return;
     }
     for (k = 0; k < AB_LATENCY_BUCKETS; k++) {
         int last = k + 1 == AB_LATENCY_BUCKETS;
-        int64_t l = ab_latency_bucket_lo[k];
+        int64_t blo = ab_latency_bucket_lo[k];
         int64_t h = last ? -1 : ab_latency_bucket_lo[k + 1];
-        fmt_ms(lo, sizeof lo, l);
+        fmt_ms(lo, sizeof lo, blo);
         fmt_ms(hi, sizeof hi, h);
         if (last)
-            snprintf(labels[k], sizeof labels[k], "%s and more", lo);
+            snprintf(labels[k], sizeof labels[k], ab_tr(l, "%s and more"), lo);
         else
-            snprintf(labels[k], sizeof labels[k], "%s to %s", lo, hi);
+            snprintf(labels[k], sizeof labels[k], ab_tr(l, "%s to %s"), lo, hi);
         b[k].label = labels[k];
         b[k].value = sum->latency_hist[k];
         b[k].color = "#5c6bc0";
         b[k].tip = NULL;
         snprintf(b[k].attrs, sizeof b[k].attrs,
-                 "data-lo-ms=\"%" PRId64 "\" data-hi-ms=\"%" PRId64 "\"", l, h);
+                 "data-lo-ms=\"%" PRId64 "\" data-hi-ms=\"%" PRId64 "\"", blo,
+                 h);
     }
-    svg_hbars(f, "chart-latency", "attempts by duration", b,
+    svg_hbars(f, "chart-latency", ab_tr(l, "attempts by duration"), b,
               AB_LATENCY_BUCKETS);
     fprintf(f,
-            "<p class=\"note\">%" PRId64 " attempts: p50 %" PRId64
-            " ms, p90 %" PRId64 " ms, p99 %" PRId64 " ms, max %" PRId64
-            " ms.</p>\n</figure>\n",
+            ab_tr(l, "<p class=\"note\">%" PRId64 " attempts: p50 %" PRId64
+                     " ms, p90 %" PRId64 " ms, p99 %" PRId64 " ms, max %" PRId64
+                     " ms.</p>\n</figure>\n"),
             sum->latency.n, sum->latency.p50, sum->latency.p90,
             sum->latency.p99, sum->latency.max);
 }
@@ -365,20 +357,22 @@ static int64_t pick_bucket(int64_t span_ms)
     return span_ms / 119 + 1;
 }
 
-static void bucket_name(char *buf, size_t n, int64_t w)
+static void bucket_name(char *buf, size_t n, enum ab_lang l, int64_t w)
 {
-    if (w % 86400000 == 0)
-        snprintf(buf, n, "%" PRId64 " day%s", w / 86400000,
-                 w == 86400000 ? "" : "s");
+    if (w == 86400000)
+        snprintf(buf, n, "%s", ab_tr(l, "1 day"));
+    else if (w % 86400000 == 0)
+        snprintf(buf, n, ab_tr(l, "%" PRId64 " days"), w / 86400000);
     else if (w % 3600000 == 0)
-        snprintf(buf, n, "%" PRId64 " h", w / 3600000);
+        snprintf(buf, n, ab_tr(l, "%" PRId64 " h"), w / 3600000);
     else if (w % 60000 == 0)
-        snprintf(buf, n, "%" PRId64 " min", w / 60000);
+        snprintf(buf, n, ab_tr(l, "%" PRId64 " min"), w / 60000);
     else
-        snprintf(buf, n, "%" PRId64 " s", w / 1000);
+        snprintf(buf, n, ab_tr(l, "%" PRId64 " s"), w / 1000);
 }
 
-static int chart_throughput(FILE *f, struct ab_store *s, struct ab_err *err)
+static int chart_throughput(FILE *f, enum ab_lang l, struct ab_store *s,
+                            struct ab_err *err)
 {
     struct tp_ctx t = {0};
     int64_t first, last, count, w, max = 1, nb;
@@ -386,11 +380,12 @@ static int chart_throughput(FILE *f, struct ab_store *s, struct ab_err *err)
     size_t i;
     int rc;
 
-    fputs("<figure class=\"card\"><h2>Throughput</h2>\n", f);
+    fprintf(f, "<figure class=\"card\"><h2>%s</h2>\n", ab_tr(l, "Throughput"));
     if ((rc = ab_store_attempts_span(s, &first, &last, &count, err)) != 0)
         return rc;
     if (count == 0) {
-        fputs("<p class=\"empty\">No attempts yet.</p></figure>\n", f);
+        fprintf(f, "<p class=\"empty\">%s</p></figure>\n",
+                ab_tr(l, "No attempts yet."));
         return 0;
     }
     w = pick_bucket(last - first);
@@ -406,7 +401,7 @@ static int chart_throughput(FILE *f, struct ab_store *s, struct ab_err *err)
     snprintf(attrs, sizeof attrs,
              "data-bucket-ms=\"%" PRId64 "\" data-total=\"%" PRId64 "\"", w,
              count);
-    v_frame(f, "chart-throughput", "attempts over time", max, attrs);
+    v_frame(f, "chart-throughput", ab_tr(l, "attempts over time"), max, attrs);
     for (i = 0; i < t.n; i++) {
         double slot = v_plot_w() / (double)nb;
         double x = V_LEFT + slot * (double)((t.b[i].start - first) / w);
@@ -427,29 +422,39 @@ static int chart_throughput(FILE *f, struct ab_store *s, struct ab_err *err)
             "<text class=\"lbl start\" x=\"%.0f\" y=\"%d\">%s</text>\n"
             "<text class=\"lbl\" x=\"%d\" y=\"%d\">%s</text>\n</svg>\n",
             V_LEFT, V_H - 22, a, CHART_W - 8, V_H - 22, z);
-    bucket_name(wname, sizeof wname, w);
+    bucket_name(wname, sizeof wname, l, w);
     fprintf(f,
-            "<p class=\"note\">Attempts per %s, %" PRId64
-            " in all.</p>\n</figure>\n",
+            ab_tr(l, "<p class=\"note\">Attempts per %s, %" PRId64
+                     " in all.</p>\n</figure>\n"),
             wname, count);
     free(t.b);
     return 0;
 }
 
-static void chart_runs(FILE *f, const struct ab_report_summary *sum)
+/* Requests per run, once there are runs to compare: with a single one the
+ * run history table says everything (a lone full-width bar says nothing). */
+static void chart_runs(FILE *f, enum ab_lang l,
+                       const struct ab_report_summary *sum)
 {
     int64_t max = 1;
     size_t i;
 
-    fputs("<figure class=\"card\"><h2>Runs</h2>\n", f);
+    fprintf(f, "<figure class=\"card\"><h2>%s</h2>\n", ab_tr(l, "Runs"));
     if (sum->nruns == 0) {
-        fputs("<p class=\"empty\">No runs yet.</p></figure>\n", f);
+        fprintf(f, "<p class=\"empty\">%s</p></figure>\n",
+                ab_tr(l, "No runs yet."));
+        return;
+    }
+    if (sum->nruns == 1) {
+        fprintf(f, "<p class=\"empty\" id=\"one-run\">%s</p></figure>\n",
+                ab_tr(l, "One run so far: see the run history below. The "
+                         "chart compares runs once there are several."));
         return;
     }
     for (i = 0; i < sum->nruns; i++)
         if (sum->runs[i].attempts > max)
             max = sum->runs[i].attempts;
-    v_frame(f, "chart-runs", "requests per run", max, "");
+    v_frame(f, "chart-runs", ab_tr(l, "requests per run"), max, "");
     for (i = 0; i < sum->nruns; i++) {
         const struct ab_run_row *r = &sum->runs[i];
         double slot = v_plot_w() / (double)sum->nruns;
@@ -461,79 +466,95 @@ static void chart_runs(FILE *f, const struct ab_report_summary *sum)
                 " data-attempts=\"%" PRId64 "\" data-issued=\"%" PRId64 "\""
                 " data-failed=\"%" PRId64 "\" data-exit-status=\"%d\""
                 " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\""
-                " fill=\"%s\"><title>run %" PRId64 ": %" PRId64
-                " requests, %" PRId64 " issued, %" PRId64
-                " failed, exit %d</title></rect>\n",
+                " fill=\"%s\"><title>",
                 r->id, r->attempts, r->issued, r->failed, r->exit_status, x,
-                V_TOP + v_plot_h() - h, bw, h, exit_color(r->exit_status),
+                V_TOP + v_plot_h() - h, bw, h, exit_color(r->exit_status));
+        fprintf(f,
+                ab_tr(l, "run %" PRId64 ": %" PRId64 " requests, %" PRId64
+                         " issued, %" PRId64 " failed, exit %d"),
                 r->id, r->attempts, r->issued, r->failed, r->exit_status);
+        fputs("</title></rect>\n", f);
         if (sum->nruns <= 24)
             fprintf(f,
                     "<text class=\"lbl mid\" x=\"%.1f\" y=\"%d\">#%" PRId64
                     "</text>\n",
                     x + bw / 2, V_H - 22, r->id);
     }
-    fputs("</svg>\n<p class=\"note\">Requests per run, coloured by exit "
-          "status: <span class=\"sw\" style=\"background:#2e7d32\"></span>0 "
-          "<span class=\"sw\" style=\"background:#ef6c00\"></span>1 or 75 "
-          "<span class=\"sw\" style=\"background:#c62828\"></span>other "
-          "<span class=\"sw\" style=\"background:#1565c0\"></span>running or "
-          "unfinished.</p>\n</figure>\n",
-          f);
+    fprintf(f,
+            "</svg>\n<p class=\"note\">%s <span class=\"sw\" "
+            "style=\"background:#2e7d32\"></span>%s <span class=\"sw\" "
+            "style=\"background:#ef6c00\"></span>%s <span class=\"sw\" "
+            "style=\"background:#c62828\"></span>%s <span class=\"sw\" "
+            "style=\"background:#1565c0\"></span>%s</p>\n</figure>\n",
+            ab_tr(l, "Requests per run, coloured by exit status:"),
+            ab_tr(l, "0 (nothing failed, nothing left)"),
+            ab_tr(l, "1 or 75 (some failed, or stopped with work left)"),
+            ab_tr(l, "other (stopped by an error)"),
+            ab_tr(l, "running or unfinished."));
 }
 
 /* Tables. */
 
-static void cards(FILE *f, const struct ab_report_summary *sum)
+static void cards(FILE *f, enum ab_lang l, const struct ab_report_summary *sum)
 {
     const struct ab_counts *n = &sum->counts;
     int64_t fin = n->done + n->already_authed + n->failed;
-    char when[64] = "never";
+    char when[64];
 
+    snprintf(when, sizeof when, "%s", ab_tr(l, "none yet"));
     if (sum->last_success_ms)
         ab_report_local_time(when, sizeof when, sum->last_success_ms);
     fprintf(f,
             "<section class=\"cards\">\n"
             "<div class=\"kpi\"><b id=\"kpi-total\" data-count=\"%" PRId64
-            "\">%" PRId64 "</b><span>companies</span></div>\n"
-            "<div class=\"kpi\"><b>%.1f%%</b><span>finished</span></div>\n"
-            "<div class=\"kpi ok\"><b>%" PRId64 "</b><span>tickets issued"
-            "</span></div>\n"
-            "<div class=\"kpi bad\"><b>%" PRId64 "</b><span>failed</span>"
-            "</div>\n"
-            "<div class=\"kpi\"><b>%" PRId64 "</b><span>still to do</span>"
-            "</div>\n"
-            "<div class=\"kpi\"><b class=\"small\">%s</b><span>last "
-            "successful run</span></div>\n</section>\n",
-            n->total, n->total,
-            n->total ? 100.0 * (double)fin / (double)n->total : 0.0, n->done,
-            n->failed, n->pending + n->in_flight + n->retry_wait, when);
+            "\">%" PRId64 "</b><span>%s</span></div>\n"
+            "<div class=\"kpi\"><b>%.1f%%</b><span>%s</span></div>\n"
+            "<div class=\"kpi ok\"><b>%" PRId64 "</b><span>%s</span></div>\n"
+            "<div class=\"kpi bad\"><b>%" PRId64 "</b><span>%s</span></div>\n"
+            "<div class=\"kpi\"><b>%" PRId64 "</b><span>%s</span></div>\n"
+            "<div class=\"kpi\" title=\"%s\"><b class=\"small\" "
+            "id=\"kpi-clean-run\">%s</b><span>%s</span></div>\n"
+            "</section>\n",
+            n->total, n->total, ab_tr(l, "companies"),
+            n->total ? 100.0 * (double)fin / (double)n->total : 0.0,
+            ab_tr(l, "finished"), n->done, ab_tr(l, "tickets issued"),
+            n->failed, ab_tr(l, "failed"),
+            n->pending + n->in_flight + n->retry_wait, ab_tr(l, "still to do"),
+            ab_tr(l, "the last run that ended with exit status 0: nothing "
+                     "failed and nothing was left to do"),
+            when, ab_tr(l, "last run with nothing failed"));
 }
 
-static void errors_table(FILE *f, const struct ab_report_summary *sum)
+static void errors_table(FILE *f, enum ab_lang l,
+                         const struct ab_report_summary *sum)
 {
     size_t i;
     int k;
 
-    fputs("<section class=\"card\"><h2>Errors</h2>\n<p class=\"note\">The "
-          "last answer of every company that is not done, by code.</p>\n",
-          f);
+    fprintf(f,
+            "<section class=\"card\"><h2>%s</h2>\n<p class=\"note\">%s</p>\n",
+            ab_tr(l, "Errors"),
+            ab_tr(l, "The last answer of every company that is not done, by "
+                     "code."));
     if (sum->ncodes == 0) {
-        fputs("<p class=\"empty\">No errors.</p></section>\n", f);
+        fprintf(f, "<p class=\"empty\">%s</p></section>\n",
+                ab_tr(l, "No errors."));
         return;
     }
-    fputs("<table class=\"list\" id=\"errors\"><thead><tr><th>Code</th>"
-          "<th>Message</th><th class=\"num\">Companies</th>"
-          "<th class=\"num\">Failed</th><th>Examples</th></tr></thead>"
-          "<tbody>\n",
-          f);
+    fprintf(f,
+            "<table class=\"list\" id=\"errors\"><thead><tr><th>%s</th>"
+            "<th>%s</th><th class=\"num\">%s</th>"
+            "<th class=\"num\">%s</th><th>%s</th></tr></thead>"
+            "<tbody>\n",
+            ab_tr(l, "Code"), ab_tr(l, "Message"), ab_tr(l, "Companies"),
+            ab_tr(l, "Failed"), ab_tr(l, "Examples"));
     for (i = 0; i < sum->ncodes; i++) {
         const struct ab_report_codeinfo *c = &sum->codes[i];
         fputs("<tr><td>", f);
         if (c->has_code)
             fprintf(f, "%" PRId64, c->code);
         else
-            fputs("(none)", f);
+            fputs(ab_tr(l, "(none)"), f);
         fputs("</td><td>", f);
         esc(f, c->message ? c->message : "");
         fprintf(f,
@@ -542,7 +563,7 @@ static void errors_table(FILE *f, const struct ab_report_summary *sum)
                 c->count, c->failed);
         for (k = 0; k < c->nexamples; k++) {
             if (k)
-                fputs("; ", f);
+                fputs(ab_tr(l, "; "), f);
             esc(f, c->examples[k]);
         }
         fputs("</td></tr>\n", f);
@@ -550,8 +571,8 @@ static void errors_table(FILE *f, const struct ab_report_summary *sum)
     fputs("</tbody></table>\n", f);
     if (sum->other_codes_count)
         fprintf(f,
-                "<p class=\"note\">%" PRId64 " more companies with other "
-                "codes.</p>\n",
+                ab_tr(l, "<p class=\"note\">%" PRId64 " more companies with "
+                         "other codes.</p>\n"),
                 sum->other_codes_count);
     fputs("</section>\n", f);
 }
@@ -572,34 +593,41 @@ static void pct_row(FILE *f, const char *what, const struct ab_percentiles *p,
                 p->p50, unit, p->p90, unit, p->p99, unit, p->max, unit);
 }
 
-static void stats_tables(FILE *f, const struct ab_report_summary *sum)
+static void stats_tables(FILE *f, enum ab_lang l,
+                         const struct ab_report_summary *sum)
 {
+    static const char *const run_heads[] = {
+        "Duration", "Requests",  "Issued", "Already", "Failed",
+        "Retried",  "Throttled", "Req/s",  "Exit",
+    };
     char when[64], dur[32];
     size_t i;
 
-    fputs("<section class=\"card\"><h2>Attempts and latency</h2>\n"
-          "<table class=\"list\" id=\"percentiles\"><thead><tr><th></th>"
-          "<th class=\"num\">n</th><th class=\"num\">p50</th>"
-          "<th class=\"num\">p90</th><th class=\"num\">p99</th>"
-          "<th class=\"num\">max</th></tr></thead><tbody>\n",
-          f);
-    pct_row(f, "Attempts per company tried", &sum->attempts, "");
-    pct_row(f, "Latency per attempt", &sum->latency, " ms");
+    fprintf(f,
+            "<section class=\"card\"><h2>%s</h2>\n"
+            "<table class=\"list\" id=\"percentiles\"><thead><tr><th></th>"
+            "<th class=\"num\">n</th><th class=\"num\">p50</th>"
+            "<th class=\"num\">p90</th><th class=\"num\">p99</th>"
+            "<th class=\"num\">%s</th></tr></thead><tbody>\n",
+            ab_tr(l, "Attempts and latency"), ab_tr(l, "max"));
+    pct_row(f, ab_tr(l, "Attempts per company tried"), &sum->attempts, "");
+    pct_row(f, ab_tr(l, "Latency per attempt"), &sum->latency, " ms");
     fputs("</tbody></table>\n</section>\n", f);
 
-    fputs("<section class=\"card\"><h2>Run history</h2>\n", f);
+    fprintf(f, "<section class=\"card\"><h2>%s</h2>\n",
+            ab_tr(l, "Run history"));
     if (sum->nruns == 0) {
-        fputs("<p class=\"empty\">No runs yet.</p></section>\n", f);
+        fprintf(f, "<p class=\"empty\">%s</p></section>\n",
+                ab_tr(l, "No runs yet."));
         return;
     }
-    fputs("<table class=\"list\" id=\"runs\"><thead><tr><th>Run</th>"
-          "<th>Started</th><th class=\"num\">Duration</th>"
-          "<th class=\"num\">Requests</th><th class=\"num\">Issued</th>"
-          "<th class=\"num\">Already</th><th class=\"num\">Failed</th>"
-          "<th class=\"num\">Retried</th><th class=\"num\">Throttled</th>"
-          "<th class=\"num\">Req/s</th><th class=\"num\">Exit</th></tr>"
-          "</thead><tbody>\n",
-          f);
+    fprintf(f,
+            "<table class=\"list\" id=\"runs\"><thead><tr><th>%s</th>"
+            "<th>%s</th>",
+            ab_tr(l, "Run"), ab_tr(l, "Started"));
+    for (i = 0; i < sizeof run_heads / sizeof run_heads[0]; i++)
+        fprintf(f, "<th class=\"num\">%s</th>", ab_tr(l, run_heads[i]));
+    fputs("</tr></thead><tbody>\n", f);
     for (i = sum->nruns; i-- > 0;) {
         const struct ab_run_row *r = &sum->runs[i];
         ab_report_local_time(when, sizeof when, r->started_at);
@@ -630,6 +658,7 @@ struct rows_ctx {
     FILE *out;
     int64_t shown, max;
     int tickets;
+    enum ab_lang lang;
 };
 
 static int on_company(void *ctx, const struct ab_report_company *c)
@@ -652,7 +681,7 @@ static int on_company(void *ctx, const struct ab_report_company *c)
     fputs("</td><td><span class=\"st st-", f);
     esc(f, c->status);
     fputs("\">", f);
-    esc(f, c->status);
+    esc(f, ab_i18n_status(r->lang, c->status));
     fprintf(f,
             "</span></td><td class=\"num\">%" PRId64 "</td><td class=\"num\">",
             c->attempts);
@@ -678,37 +707,44 @@ static int company_table(FILE *f, struct ab_store *s,
                          const struct ab_report_summary *sum,
                          struct ab_err *err)
 {
+    static const char *const heads[][2] = {
+        {"num", "Id"},   {"", "Company"},     {"", "Register no"},
+        {"", "Status"},  {"num", "Attempts"}, {"num", "HTTP"},
+        {"num", "Code"}, {"", "Message"},     {"", "Updated (UTC)"},
+    };
+    enum ab_lang l = o->lang;
     struct rows_ctx r = {
         f, 0, o->html_max_rows > 0 ? o->html_max_rows : AB_REPORT_HTML_MAX_ROWS,
-        o->with_tickets};
+        o->with_tickets, l};
     int64_t matching = o->status ? ab_report_count_of(&sum->counts, o->status)
                                  : sum->counts.total;
+    size_t i;
     int rc, k;
 
-    fputs("<section class=\"card wide\"><h2>Companies", f);
-    if (o->status) {
-        fputs(" with status ", f);
-        esc(f, o->status);
-    }
-    fputs("</h2>\n<div class=\"controls\"><input id=\"filter\" type=\"search\""
-          " placeholder=\"Filter by any text\" aria-label=\"filter\"/>\n"
-          "<select id=\"status-filter\" aria-label=\"status\">"
-          "<option value=\"\">all statuses</option>",
-          f);
+    fprintf(f, "<section class=\"card wide\"><h2>%s", ab_tr(l, "Companies"));
+    if (o->status && ab_report_valid_status(o->status)) /* plain text */
+        fprintf(f, ab_tr(l, " with status %s"), ab_i18n_status(l, o->status));
+    fprintf(f,
+            "</h2>\n<div class=\"controls\"><input id=\"filter\" "
+            "type=\"search\" placeholder=\"%s\" aria-label=\"%s\"/>\n"
+            "<select id=\"status-filter\" aria-label=\"%s\">"
+            "<option value=\"\">%s</option>",
+            ab_tr(l, "Filter by any text"), ab_tr(l, "filter"),
+            ab_tr(l, "status"), ab_tr(l, "all statuses"));
     for (k = 0; k < 6; k++)
         fprintf(f, "<option value=\"%s\">%s</option>", ab_report_statuses[k],
-                ab_report_statuses[k]);
-    fputs("</select>\n<span class=\"note\"><span id=\"shown\"></span> rows "
-          "shown. Click a column header to sort.</span></div>\n"
-          "<div class=\"scroll\"><table class=\"list\" id=\"companies\">"
-          "<thead><tr><th data-type=\"num\">Id</th><th>Company</th>"
-          "<th>Register no</th><th>Status</th>"
-          "<th data-type=\"num\">Attempts</th><th data-type=\"num\">HTTP</th>"
-          "<th data-type=\"num\">Code</th><th>Message</th>"
-          "<th>Updated (UTC)</th>",
-          f);
+                ab_i18n_status(l, ab_report_statuses[k]));
+    fprintf(f,
+            "</select>\n<span class=\"note\">%s</span></div>\n"
+            "<div class=\"scroll\"><table class=\"list\" id=\"companies\">"
+            "<thead><tr>",
+            ab_tr(l, "<span id=\"shown\"></span> rows shown. Click a column "
+                     "header to sort."));
+    for (i = 0; i < sizeof heads / sizeof heads[0]; i++)
+        fprintf(f, "<th%s>%s</th>", heads[i][0][0] ? " data-type=\"num\"" : "",
+                ab_tr(l, heads[i][1]));
     if (o->with_tickets)
-        fputs("<th>Ticket</th>", f);
+        fprintf(f, "<th>%s</th>", ab_tr(l, "Ticket"));
     fputs("</tr></thead><tbody>\n", f);
     rc = ab_store_report_companies(s, o->status, o->with_tickets, on_company,
                                    &r, err);
@@ -717,24 +753,38 @@ static int company_table(FILE *f, struct ab_store *s,
     if (rc != 0)
         return rc;
     fputs("</tbody></table></div>\n", f);
-    if (matching > r.shown)
+    if (matching > r.shown) {
         fprintf(f,
                 "<p class=\"note cap\" id=\"cap-note\" data-shown=\"%" PRId64
-                "\" data-total=\"%" PRId64 "\">Showing the first %" PRId64
-                " of %" PRId64 " companies (by id); the charts and tables "
-                "above count all of them. For every row use "
-                "<code>authbatch report --format csv</code>.</p>\n",
-                r.shown, matching, r.shown, matching);
+                "\" data-total=\"%" PRId64 "\">",
+                r.shown, matching);
+        fprintf(f,
+                ab_tr(l, "Showing the first %" PRId64 " of %" PRId64
+                         " companies (by id); the charts and tables above "
+                         "count all of them. For every row use "
+                         "<code>authbatch report --format csv</code>."),
+                r.shown, matching);
+        fputs("</p>\n", f);
+    }
     fputs("</section>\n", f);
     return 0;
 }
 
+/* Latin faces first, then one that covers Simplified Chinese on each system
+ * (macOS, then Windows, then Linux: Noto/Source Han, WenQuanYi), so names
+ * never fall to a Japanese face or to boxes. Tests read it from the page. */
+#define FONT_STACK                                                             \
+    "--sans:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,"               \
+    "'Helvetica Neue',Arial,'PingFang SC','Hiragino Sans GB',"                 \
+    "'Microsoft YaHei','Noto Sans CJK SC','Source Han Sans SC',"               \
+    "'WenQuanYi Micro Hei',sans-serif"
+
 static const char css[] =
-    ":root{--fg:#1f2328;--mut:#59636e;--bd:#d1d9e0;--bg:#f6f8fa}\n"
+    ":root{--fg:#1f2328;--mut:#59636e;--bd:#d1d9e0;--bg:#f6f8fa;" FONT_STACK
+    "}\n"
     "*{box-sizing:border-box}\n"
-    "body{margin:0;padding:24px;font:14px/1.45 system-ui,-apple-system,"
-    "'Segoe UI',Roboto,'Noto Sans','Noto Sans CJK SC','PingFang SC',"
-    "'Microsoft YaHei',sans-serif;color:var(--fg);background:var(--bg)}\n"
+    "body{margin:0;padding:24px;font:14px/1.45 var(--sans);color:var(--fg);"
+    "background:var(--bg)}\n"
     "header h1{margin:0 0 4px;font-size:22px}\n"
     "header p{margin:0 0 16px;color:var(--mut)}\n"
     "h2{font-size:15px;margin:0 0 10px}\n"
@@ -839,32 +889,36 @@ int ab_report_html(struct ab_store *s, const struct ab_report_opts *o,
                    const struct ab_report_summary *sum, FILE *out,
                    struct ab_err *err)
 {
+    enum ab_lang l = o->lang;
     char when[64];
     int rc;
 
     ab_report_local_time(when, sizeof when, sum->now_ms);
-    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
-          "<meta charset=\"utf-8\"/>\n"
-          "<meta name=\"viewport\" content=\"width=device-width, "
-          "initial-scale=1\"/>\n<title>authbatch report: ",
-          out);
+    fprintf(out,
+            "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n"
+            "<meta charset=\"utf-8\"/>\n"
+            "<meta name=\"viewport\" content=\"width=device-width, "
+            "initial-scale=1\"/>\n<title>%s",
+            ab_i18n_tag(l), ab_tr(l, "authbatch report: "));
     esc(out, sum->title);
     fprintf(out, "</title>\n<style>\n%s</style>\n</head>\n", css);
-    fputs("<body data-ready=\"0\">\n<header><h1>authbatch report</h1><p>", out);
+    fprintf(out, "<body data-ready=\"0\">\n<header><h1>%s</h1><p>",
+            ab_tr(l, "authbatch report"));
     esc(out, sum->title);
-    fprintf(out, " &#183; generated %s &#183; authbatch %s</p></header>\n",
-            when, AB_VERSION);
-    cards(out, sum);
+    fprintf(out, " &#183; ");
+    fprintf(out, ab_tr(l, "generated %s"), when);
+    fprintf(out, " &#183; authbatch %s</p></header>\n", AB_VERSION);
+    cards(out, l, sum);
     fputs("<section class=\"grid\">\n", out);
-    chart_status(out, sum);
-    chart_codes(out, sum);
-    if ((rc = chart_throughput(out, s, err)) != 0)
+    chart_status(out, l, sum);
+    chart_codes(out, l, sum);
+    if ((rc = chart_throughput(out, l, s, err)) != 0)
         return rc;
-    chart_latency(out, sum);
-    chart_runs(out, sum);
+    chart_latency(out, l, sum);
+    chart_runs(out, l, sum);
     fputs("</section>\n", out);
-    errors_table(out, sum);
-    stats_tables(out, sum);
+    errors_table(out, l, sum);
+    stats_tables(out, l, sum);
     if ((rc = company_table(out, s, o, sum, err)) != 0)
         return rc;
     fprintf(out, "<script>//<![CDATA[\n%s//]]></script>\n</body>\n</html>\n",

@@ -19,21 +19,33 @@ static void hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+/* MD5 fetched once (OpenSSL 3 looks an implicit EVP_md5() up again on every
+ * init), and a digest context per thread, reused. */
+static EVP_MD *md5;
+static pthread_once_t md5_once = PTHREAD_ONCE_INIT;
+static _Thread_local EVP_MD_CTX *tls_ctx;
+
+static void fetch_md5(void)
+{
+    md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+}
+
 int ab_sign(const char *token, const char *secret, const char *timestamp,
             const char *nonce, char out[AB_SIGN_HEX_LEN + 1])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int ok;
 
-    ok = ctx && EVP_DigestInit_ex(ctx, EVP_md5(), NULL) &&
-         EVP_DigestUpdate(ctx, token, strlen(token)) &&
-         EVP_DigestUpdate(ctx, secret, strlen(secret)) &&
-         EVP_DigestUpdate(ctx, timestamp, strlen(timestamp)) &&
-         EVP_DigestUpdate(ctx, nonce, strlen(nonce)) &&
-         EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 16;
-    EVP_MD_CTX_free(ctx);
+    pthread_once(&md5_once, fetch_md5);
+    if (!tls_ctx)
+        tls_ctx = EVP_MD_CTX_new();
+    ok = md5 && tls_ctx && EVP_DigestInit_ex2(tls_ctx, md5, NULL) &&
+         EVP_DigestUpdate(tls_ctx, token, strlen(token)) &&
+         EVP_DigestUpdate(tls_ctx, secret, strlen(secret)) &&
+         EVP_DigestUpdate(tls_ctx, timestamp, strlen(timestamp)) &&
+         EVP_DigestUpdate(tls_ctx, nonce, strlen(nonce)) &&
+         EVP_DigestFinal_ex(tls_ctx, md, &mdlen) && mdlen == 16;
     if (!ok)
         return AB_EIO;
     hex(md, 16, out);
@@ -45,13 +57,19 @@ int ab_sign(const char *token, const char *secret, const char *timestamp,
  * check) whatever its size. A nonce is public, so holding them is harmless;
  * a forked child drops the pool rather than repeat its parent's nonces. */
 #define POOL_NONCES 64
-static unsigned char pool[POOL_NONCES * 16];
-static size_t pool_used = sizeof pool;
-static int pool_atfork;
+static _Thread_local unsigned char pool[POOL_NONCES * 16];
+static _Thread_local size_t pool_used = sizeof pool;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static int atfork_rc;
 
 static void on_fork_child(void)
 {
-    pool_used = sizeof pool;
+    pool_used = sizeof pool; /* the thread that forked, the child's only */
+}
+
+static void register_atfork(void)
+{
+    atfork_rc = pthread_atfork(NULL, NULL, on_fork_child);
 }
 
 int ab_sign_nonce(char out[AB_SIGN_NONCE_LEN + 1])
@@ -59,11 +77,9 @@ int ab_sign_nonce(char out[AB_SIGN_NONCE_LEN + 1])
     unsigned char b[16];
     char h[33];
 
-    if (!pool_atfork) {
-        if (pthread_atfork(NULL, NULL, on_fork_child) != 0)
-            return AB_EIO;
-        pool_atfork = 1;
-    }
+    pthread_once(&atfork_once, register_atfork);
+    if (atfork_rc != 0)
+        return AB_EIO;
     if (pool_used == sizeof pool) {
         if (RAND_bytes(pool, sizeof pool) != 1)
             return AB_EIO;

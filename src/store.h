@@ -6,7 +6,10 @@
  *
  * Opening brings the file up to the newest schema (schema/NNN_*.sql, tracked
  * by PRAGMA user_version) in one BEGIN IMMEDIATE transaction; a file from a
- * newer authbatch is refused with AB_ESCHEMA. The connection uses WAL,
+ * newer authbatch is refused with AB_ESCHEMA. Migrations after 003 only add
+ * (columns, tables, indexes): the public companies table carries other
+ * systems' triggers, indexes and views, which rebuilding it would silently
+ * drop (test_store checks they survive). The connection uses WAL,
  * synchronous=NORMAL, foreign keys, and a busy timeout (5 s, or
  * AUTHBATCH_BUSY_TIMEOUT_MS). Write transactions start with BEGIN IMMEDIATE.
  * A store is used from one thread.

@@ -417,9 +417,24 @@ static void test_import__utf16_and_binary_named(void **state)
     struct fixture *f = *state;
     static const char u16[] = "\xff\xfe"
                               "c\0o\0,\0x\0\n\0";
+    /* UTF-16 is read now (the BOM decides), unless UTF-8 is insisted on. */
     assert_int_equal(import_n(f, u16, sizeof u16 - 1), AB_EDATA);
-    assert_non_null(strstr(f->err.msg, ": line 1: the file is UTF-16"));
-    assert_int_equal(import_n(f, "ab\0cd,\x01\xff\n", 10), AB_EDATA);
+    assert_non_null(strstr(f->err.msg, "missing required column"));
+    f->o.encoding = AB_CHARSET_UTF8;
+    assert_int_equal(import_n(f, u16, sizeof u16 - 1), AB_EDATA);
+    assert_non_null(strstr(f->err.msg, ": line 1: the file starts with a "
+                                       "UTF-16LE byte order mark, but "
+                                       "--encoding UTF-8 was given"));
+    f->o.encoding = AB_CHARSET_AUTO;
+    /* Without its BOM, UTF-16 is NUL bytes: named as such. */
+    assert_int_equal(import_n(f, u16 + 2, sizeof u16 - 3), AB_EDATA);
+    assert_non_null(strstr(f->err.msg, "NUL bytes"));
+    assert_non_null(strstr(f->err.msg, "--encoding utf-16"));
+    assert_int_equal(import_n(f,
+                              "ab\x01"
+                              "cd,\x01\xff\n",
+                              10),
+                     AB_EDATA);
     assert_non_null(strstr(f->err.msg, "the header is not UTF-8 text"));
     assert_int_equal(import_str(f, "companyName,legalPerson\nA,B\n"), AB_EDATA);
     assert_non_null(strstr(f->err.msg, "missing required column "
@@ -616,6 +631,262 @@ static void test_import__rejects_file(void **state)
              "C,,,applicantContact is required\r\n");
 }
 
+/* --- the files Excel writes (issue 19) ---------------------------------- */
+
+/* The names of the round trips: an extension-A and a plane-2 character, the
+ * middle dot, full-width punctuation, in UTF-8 and in GB18030. */
+#define RARE_UTF8 "䶮𠀀·科技（上海）有限公司"
+#define RARE_GB                                                                \
+    "\xFE\x9F\x95\x32\x82\x36\xA1\xA4\xBF\xC6\xBC\xBC\xA3\xA8\xC9\xCF\xBA\xA3" \
+    "\xA3\xA9\xD3\xD0\xCF\xDE\xB9\xAB\xCB\xBE"
+
+static void assert_name_hex(struct fixture *f, int64_t id, const char *utf8)
+{
+    char sql[128], got[512], want[512];
+    size_t i;
+
+    for (i = 0; utf8[i]; i++)
+        snprintf(want + 2 * i, 3, "%02X", (unsigned char)utf8[i]);
+    snprintf(sql, sizeof sql,
+             "SELECT hex(company_name) FROM companies WHERE id = %lld",
+             (long long)id);
+    assert_string_equal(query_text(f, sql, got, sizeof got), want);
+}
+
+/* "CSV (逗号分隔)" on Chinese Windows: GB18030/GBK, CRLF, no BOM. */
+static void test_import__excel_gb18030_csv(void **state)
+{
+    struct fixture *f = *state;
+    static const char in[] =
+        "companyName,applicantName,applicantContact\r\n" RARE_GB
+        ",\xC0\xEE\xCB\xC4,13800138000\r\n"
+        "\xCA\xBE\xC0\xFD,\xD5\xC5\xC8\xFD,13800138001\r\n";
+    char buf[64];
+
+    assert_int_equal(import_n(f, in, sizeof in - 1), 0);
+    assert_counts(f, 2, 0, 0, 0);
+    assert_int_equal(f->r.encoding, AB_CHARSET_GB18030);
+    assert_true(f->r.detected);
+    assert_false(f->r.bom);
+    assert_name_hex(f, 1, RARE_UTF8);
+    assert_name_hex(f, 2, "示例");
+    assert_string_equal(query_text(f,
+                                   "SELECT applicant_name FROM companies "
+                                   "WHERE id = 1",
+                                   buf, sizeof buf),
+                        "李四");
+    ab_import_describe(&f->r, buf, sizeof buf);
+    assert_string_equal(buf,
+                        "read as GB18030 (Excel's CSV on Chinese Windows)");
+}
+
+/* "CSV UTF-8": a BOM, CRLF. */
+static void test_import__excel_utf8_bom_csv(void **state)
+{
+    struct fixture *f = *state;
+    char buf[64];
+
+    assert_int_equal(import_str(f, "\xEF\xBB\xBF"
+                                   "companyName,applicantContact\r\n" RARE_UTF8
+                                   ",13800138000\r\n"),
+                     0);
+    assert_counts(f, 1, 0, 0, 0);
+    assert_int_equal(f->r.encoding, AB_CHARSET_UTF8);
+    assert_true(f->r.bom);
+    assert_name_hex(f, 1, RARE_UTF8);
+    ab_import_describe(&f->r, buf, sizeof buf);
+    assert_string_equal(buf, "");
+}
+
+/* "Unicode text": UTF-16LE with a BOM, tab-separated, CRLF. */
+static void test_import__excel_unicode_text(void **state)
+{
+    struct fixture *f = *state;
+    static const char utf8[] =
+        "companyName\tapplicantContact\tlegalPerson\r\n" RARE_UTF8
+        "\t13800138000\t\"张, 三\"\r\n";
+    char in[512], buf[128];
+    size_t i, n = 2;
+
+    /* UTF-8 to UTF-16LE by hand (the BMP, plus the one surrogate pair). */
+    memcpy(in, "\xFF\xFE", 2);
+    for (i = 0; utf8[i];) {
+        const unsigned char *u = (const unsigned char *)utf8 + i;
+        unsigned long cp;
+        if (u[0] < 0x80)
+            cp = u[0], i += 1;
+        else if (u[0] < 0xE0)
+            cp = (u[0] & 0x1Fu) << 6 | (u[1] & 0x3Fu), i += 2;
+        else if (u[0] < 0xF0)
+            cp = (u[0] & 0x0Fu) << 12 | (u[1] & 0x3Fu) << 6 | (u[2] & 0x3Fu),
+            i += 3;
+        else
+            cp = (u[0] & 0x07u) << 18 | (u[1] & 0x3Fu) << 12 |
+                 (u[2] & 0x3Fu) << 6 | (u[3] & 0x3Fu),
+            i += 4;
+        if (cp >= 0x10000) {
+            unsigned long hi = 0xD800 + ((cp - 0x10000) >> 10);
+            unsigned long lo = 0xDC00 + ((cp - 0x10000) & 0x3FF);
+            in[n++] = (char)(hi & 0xFF), in[n++] = (char)(hi >> 8);
+            in[n++] = (char)(lo & 0xFF), in[n++] = (char)(lo >> 8);
+        } else {
+            in[n++] = (char)(cp & 0xFF), in[n++] = (char)(cp >> 8);
+        }
+    }
+    assert_int_equal(import_n(f, in, n), 0);
+    assert_counts(f, 1, 0, 0, 0);
+    assert_int_equal(f->r.encoding, AB_CHARSET_UTF16LE);
+    assert_int_equal(f->r.delimiter, '\t');
+    assert_name_hex(f, 1, RARE_UTF8);
+    assert_string_equal(
+        query_text(f, "SELECT legal_person FROM companies", buf, sizeof buf),
+        "张, 三");
+    ab_import_describe(&f->r, buf, sizeof buf);
+    assert_string_equal(buf, "read as UTF-16LE with a byte order mark, "
+                             "tab-separated (Excel's Unicode text)");
+}
+
+/* A GB18030 character cut short: its row is rejected naming the line; the
+ * rows around it are imported. Also at the very end of the file. */
+static void test_import__truncated_gb18030_rejected_with_line(void **state)
+{
+    struct fixture *f = *state;
+    static const char in[] = "companyName,applicantContact\r\n"
+                             "\xCA\xBE\xC0\xFD,13800138000\r\n"
+                             "\xCA\xBE\xC0,13800138001\r\n"
+                             "\xD2\xBB,13800138002\r\n"
+                             "\xCA";
+
+    f->o.encoding = AB_CHARSET_GB18030;
+    assert_int_equal(import_n(f, in, sizeof in - 1), 0);
+    assert_counts(f, 2, 0, 0, 2);
+    assert_reject(f, 0, 3, "bytes 0xC0 0x2C on line 3 are not valid GB18030");
+    assert_reject(f, 1, 5,
+                  "the file ends inside a GB18030 character (0xCA) on line 5");
+    assert_int_equal(query_int(f, "SELECT count(*) FROM rejected_rows"), 2);
+}
+
+/* The same in auto mode, past the window the decision is made on. */
+static void test_import__truncated_gb18030_after_the_window(void **state)
+{
+    struct fixture *f = *state;
+    size_t cap = 200000, len = 0;
+    char *data = malloc(cap);
+    int i;
+
+    len += (size_t)snprintf(data, cap, "companyName,applicantContact\r\n");
+    for (i = 0; i < 4000; i++)
+        len += (size_t)snprintf(data + len, cap - len,
+                                "\xCA\xBE\xC0\xFD%d,138%08d\r\n", i, i);
+    len += (size_t)snprintf(data + len, cap - len, "\xD6,13900000000\r\n");
+    assert_true(len > AB_CHARSET_WINDOW);
+    assert_int_equal(import_n(f, data, len), 0);
+    free(data);
+    assert_int_equal(f->r.encoding, AB_CHARSET_GB18030);
+    assert_counts(f, 4000, 0, 0, 1);
+    assert_reject(f, 0, 4002, "bytes 0xD6 0x2C");
+    assert_reject(f, 0, 4002, "on line 4002");
+}
+
+/* --encoding utf-8 stays as strict as ever: GB18030 bytes are rejected as
+ * invalid UTF-8, row by row, with a hint. */
+static void test_import__utf8_stays_strict(void **state)
+{
+    struct fixture *f = *state;
+    static const char in[] = "companyName,applicantContact\r\n"
+                             "\xCA\xBE\xC0\xFD,13800138000\r\n";
+
+    f->o.encoding = AB_CHARSET_UTF8;
+    assert_int_equal(import_n(f, in, sizeof in - 1), 0);
+    assert_counts(f, 0, 0, 0, 1);
+    assert_reject(f, 0, 2, "is not valid UTF-8");
+    assert_int_equal(f->r.not_utf8, 1);
+    assert_non_null(strstr(f->warn, "not valid UTF-8"));
+    assert_non_null(strstr(f->warn, "--encoding"));
+}
+
+static void test_import__separator_from_the_header(void **state)
+{
+    struct fixture *f = *state;
+    char buf[64];
+
+    /* Semicolons (Excel in locales whose decimal mark is a comma). */
+    assert_int_equal(import_str(f, "\n  \ncompanyName;applicantContact;"
+                                   "legalPerson\nA, Ltd;13800138000;\"x;y\"\n"),
+                     0);
+    assert_counts(f, 1, 0, 0, 0);
+    assert_int_equal(f->r.delimiter, ';');
+    assert_string_equal(
+        query_text(f, "SELECT legal_person FROM companies", buf, sizeof buf),
+        "x;y");
+    /* Named: a tab, even if the header has commas in quotes. */
+    f->o.delimiter = '\t';
+    assert_int_equal(import_str(f, "companyName\tapplicantContact\n"
+                                   "B\t13800138001\n"),
+                     0);
+    assert_counts(f, 1, 0, 0, 0);
+    /* A header line longer than the held window still imports. */
+    f->o.delimiter = 0;
+    {
+        size_t cap = 80000, len = 0;
+        char *data = malloc(cap);
+        len += (size_t)snprintf(data, cap, "companyName,applicantContact,");
+        while (len < 70000)
+            len += (size_t)snprintf(data + len, cap - len, "x%zu,", len);
+        len += (size_t)snprintf(data + len, cap - len, "z\nC,13800138002\n");
+        assert_int_equal(import_n(f, data, len), AB_EDATA); /* > 256 columns */
+        free(data);
+        assert_non_null(strstr(f->err.msg, "columns"));
+    }
+}
+
+/* The rejects file comes back the way the input was: GB18030 in, GB18030
+ * out (Excel opens it the same way); UTF-16 in, UTF-16 with tabs out. */
+static void test_import__rejects_file_in_the_input_encoding(void **state)
+{
+    struct fixture *f = *state;
+    static const char gb[] = "companyName,applicantContact\r\n"
+                             "\xCA\xBE\xC0\xFD,12\r\n";
+    static const char u16[] = "\xFF\xFE"
+                              "c\0o\0m\0p\0a\0n\0y\0N\0a\0m\0e\0\t\0"
+                              "a\0p\0p\0l\0i\0c\0a\0n\0t\0C\0o\0n\0t\0a\0c\0t\0"
+                              "\r\0\n\0\x3A\x79\t\0\x31\0\x32\0\r\0\n\0";
+    char path[128], got[1024];
+    FILE *fp;
+    size_t n;
+
+    snprintf(path, sizeof path, "%s/rejects.csv", f->dir);
+    f->o.rejects_path = path;
+    assert_int_equal(import_n(f, gb, sizeof gb - 1), 0);
+    fp = fopen(path, "rb");
+    assert_non_null(fp);
+    n = fread(got, 1, sizeof got - 1, fp);
+    fclose(fp);
+    assert_true(n > 40);
+    assert_memory_equal(got,
+                        "companyName,applicantContact,reason\r\n"
+                        "\xCA\xBE\xC0\xFD,12,",
+                        42);
+
+    assert_int_equal(import_n(f, u16, sizeof u16 - 1), 0);
+    assert_counts(f, 0, 0, 0, 1);
+    fp = fopen(path, "rb");
+    assert_non_null(fp);
+    n = fread(got, 1, sizeof got - 1, fp);
+    fclose(fp);
+    /* BOM, the header, then "示\t12\t" in UTF-16LE. */
+    assert_memory_equal(got,
+                        "\xFF\xFE"
+                        "c\0",
+                        4);
+    assert_non_null(memmem(got, n,
+                           "r\0e\0a\0s\0o\0n\0\r\0\n\0\x3A\x79\t\0"
+                           "1\0"
+                           "2\0\t\0",
+                           26));
+    f->o.rejects_path = NULL;
+}
+
 static void test_import__missing_file(void **state)
 {
     struct fixture *f = *state;
@@ -691,6 +962,14 @@ int main(void)
         T(test_import__corrected_failed_row_goes_back_to_pending),
         T(test_import__strict_rolls_back),
         T(test_import__rejects_file),
+        T(test_import__excel_gb18030_csv),
+        T(test_import__excel_utf8_bom_csv),
+        T(test_import__excel_unicode_text),
+        T(test_import__truncated_gb18030_rejected_with_line),
+        T(test_import__truncated_gb18030_after_the_window),
+        T(test_import__utf8_stays_strict),
+        T(test_import__separator_from_the_header),
+        T(test_import__rejects_file_in_the_input_encoding),
         T(test_import__missing_file),
         T(test_import__disk_full_rolls_back),
     };

@@ -109,11 +109,27 @@ static int teardown(void **state)
     return 0;
 }
 
+static char *render_opts(struct fx *x, struct ab_report_opts *o, int want_rc,
+                         size_t *len_out);
+
 /* Runs a report into a string (caller frees). */
 static char *render(struct fx *x, enum ab_report_format fmt, const char *status,
                     int tickets, int bom, int64_t maxrows)
 {
     struct ab_report_opts o = {0};
+
+    o.format = fmt;
+    o.status = status;
+    o.with_tickets = tickets;
+    o.bom = bom;
+    o.html_max_rows = maxrows;
+    return render_opts(x, &o, 0, NULL);
+}
+
+/* The same with every option; the report must return want_rc. */
+static char *render_opts(struct fx *x, struct ab_report_opts *o, int want_rc,
+                         size_t *len_out)
+{
     struct ab_err err = {0};
     char *buf = NULL;
     size_t len = 0;
@@ -121,18 +137,15 @@ static char *render(struct fx *x, enum ab_report_format fmt, const char *status,
     int rc;
 
     assert_non_null(f);
-    o.format = fmt;
-    o.status = status;
-    o.with_tickets = tickets;
-    o.bom = bom;
-    o.html_max_rows = maxrows;
-    o.title = "fixture.db";
-    o.now_ms = 1700010000000;
-    rc = ab_report_write(x->s, &o, f, &err);
+    o->title = "fixture.db";
+    o->now_ms = 1700010000000;
+    rc = ab_report_write(x->s, o, f, &err);
     fclose(f);
-    if (rc != 0)
+    if (rc != want_rc)
         fprintf(stderr, "report: %s\n", err.msg);
-    assert_int_equal(rc, 0);
+    assert_int_equal(rc, want_rc);
+    if (len_out)
+        *len_out = len;
     return buf;
 }
 
@@ -421,7 +434,8 @@ static void test_report__csv_parses_back_rfc4180(void **state)
     assert_string_equal(f[0][0], "id");
     assert_string_equal(f[0][7], "last_message");
     assert_string_equal(f[2][1], "Beta, \"Quoted\" Co");
-    assert_string_equal(f[6][7], "invalid param: legalPerson\r\nsecond line");
+    /* One line per field: the safetext filter, as in every format. */
+    assert_string_equal(f[6][7], "invalid param: legalPerson  second line");
     assert_string_equal(f[5][1], "测试有限公司");
     assert_string_equal(f[9][6], ""); /* no code */
     assert_string_equal(f[7][6], "11990011");
@@ -594,6 +608,159 @@ static void test_report__html_wellformed_charts_equal_database(void **state)
     free(t);
 }
 
+/* Reports in Simplified Chinese (issue 19). */
+
+static void test_report__text_in_chinese(void **state)
+{
+    struct ab_report_opts o = {0};
+    char *t;
+
+    o.format = AB_REPORT_TEXT;
+    o.lang = AB_LANG_ZH_CN;
+    t = render_opts(*state, &o, 0, NULL);
+    assert_non_null(strstr(t, "authbatch 报告：fixture.db"));
+    assert_non_null(strstr(t, "企业 12 家，已处理完毕 7 家（58.3%）"));
+    assert_non_null(strstr(t, "  已获取令牌       3\n"));
+    assert_non_null(strstr(t, "  已完成认证       1\n"));
+    assert_non_null(strstr(t, "响应码 1005    2 家企业（2 家失败）："));
+    assert_non_null(strstr(t, "最近一次无失败的运行："));
+    /* Status names translated in the rows, padded by display width. */
+    assert_non_null(strstr(t, "\n已获取令牌        1  200"));
+    assert_null(strstr(t, "companies"));
+    assert_null(strstr(t, "done "));
+    free(t);
+}
+
+static void test_report__html_in_chinese(void **state)
+{
+    struct ab_report_opts o = {0};
+    char why[128] = "";
+    char *t;
+
+    o.format = AB_REPORT_HTML;
+    o.lang = AB_LANG_ZH_CN;
+    t = render_opts(*state, &o, 0, NULL);
+    if (check_tags(t, why, sizeof why) != 0)
+        fail_msg("html not well-formed: %s", why);
+    assert_non_null(strstr(t, "<html lang=\"zh-CN\">"));
+    assert_non_null(strstr(t, "<h1>authbatch 报告</h1>"));
+    assert_non_null(strstr(t, "<h2>错误响应码</h2>"));
+    assert_non_null(strstr(t, "最近一次无失败的运行"));
+    assert_non_null(strstr(t, "<option value=\"done\">已获取令牌</option>"));
+    assert_non_null(strstr(t, "<span class=\"st st-done\">已获取令牌</span>"));
+    /* The data the charts carry keeps the machine names. */
+    assert_int_equal(attr_after(t, "data-status=\"done\"", "data-count"), 3);
+    assert_non_null(strstr(t, "'Noto Sans CJK SC'"));
+    assert_non_null(strstr(t, "'Microsoft YaHei'"));
+    assert_non_null(strstr(t, "'PingFang SC'"));
+    free(t);
+    o.lang = AB_LANG_EN;
+    t = render_opts(*state, &o, 0, NULL);
+    assert_non_null(strstr(t, "<html lang=\"en\">"));
+    assert_non_null(strstr(t, "last run with nothing failed"));
+    assert_null(strstr(t, "successful run"));
+    free(t);
+}
+
+/* JSON and CSV are machine formats: the same bytes in every language. */
+static void test_report__machine_formats_ignore_the_language(void **state)
+{
+    struct ab_report_opts o = {0};
+    enum ab_report_format fmts[] = {AB_REPORT_JSON, AB_REPORT_CSV};
+    size_t i;
+
+    for (i = 0; i < 2; i++) {
+        char *en, *zh;
+        o.format = fmts[i];
+        o.lang = AB_LANG_EN;
+        en = render_opts(*state, &o, 0, NULL);
+        o.lang = AB_LANG_ZH_CN;
+        zh = render_opts(*state, &o, 0, NULL);
+        assert_string_equal(en, zh);
+        free(en);
+        free(zh);
+    }
+}
+
+/* --encoding gb18030: the CSV a Chinese Excel opens without asking. */
+static void test_report__csv_in_gb18030(void **state)
+{
+    struct ab_report_opts o = {0};
+    size_t n;
+    char *t;
+
+    o.format = AB_REPORT_CSV;
+    o.encoding = AB_CHARSET_GB18030;
+    t = render_opts(*state, &o, 0, &n);
+    assert_non_null(strstr(t, "id,company_name,register_no,status"));
+    /* 测试有限公司 in GB18030; no UTF-8 left. */
+    assert_non_null(memmem(t, n,
+                           "\xB2\xE2\xCA\xD4\xD3\xD0\xCF\xDE\xB9\xAB"
+                           "\xCB\xBE",
+                           12));
+    assert_null(memmem(t, n, "测试", strlen("测试")));
+    free(t);
+}
+
+/* A ticket (or name, or message) holding escape sequences, as a hostile
+ * server or another program could store: no report passes them on. */
+static void test_report__control_characters_never_reach_output(void **state)
+{
+    struct fx *x = *state;
+    struct ab_err err = {0};
+    struct ab_report_opts o = {0};
+    enum ab_report_format fmts[] = {AB_REPORT_TEXT, AB_REPORT_CSV,
+                                    AB_REPORT_HTML};
+    size_t i, k, n;
+
+    assert_int_equal(
+        ab_store_exec(x->s,
+                      "UPDATE companies SET ticket = 'T' || char(27) || "
+                      "'[2J' || char(27) || ']0;pwned' || char(7) || 'K' "
+                      "|| char(155) || '31m', company_name = 'Acme' || "
+                      "char(13) || char(27) || '[1A' WHERE id = 1",
+                      &err),
+        0);
+    o.with_tickets = 1;
+    for (i = 0; i < 3; i++) {
+        char *t;
+        o.format = fmts[i];
+        t = render_opts(x, &o, 0, &n);
+        for (k = 0; k < n; k++) {
+            unsigned char c = (unsigned char)t[k];
+            assert_false(c == 0x1b || c == 0x07 || c == 0x7f);
+            assert_false(c == 0xc2 && k + 1 < n &&
+                         (unsigned char)t[k + 1] >= 0x80 &&
+                         (unsigned char)t[k + 1] < 0xa0);
+            if (c == '\r')
+                assert_true(fmts[i] == AB_REPORT_CSV && t[k + 1] == '\n');
+        }
+        assert_non_null(strstr(t, "T [2J ]0;pwned K 31m"));
+        free(t);
+    }
+}
+
+/* With one run, the runs chart is a note (the history table has it). */
+static void test_report__single_run_has_no_chart(void **state)
+{
+    struct fx *x = *state;
+    struct ab_err err = {0};
+    struct ab_report_opts o = {0};
+    char *t;
+
+    assert_int_equal(ab_store_exec(x->s,
+                                   "DELETE FROM attempts WHERE run_id > 1; "
+                                   "DELETE FROM runs WHERE id > 1",
+                                   &err),
+                     0);
+    o.format = AB_REPORT_HTML;
+    t = render_opts(x, &o, 0, NULL);
+    assert_null(strstr(t, "id=\"chart-runs\""));
+    assert_non_null(strstr(t, "id=\"one-run\""));
+    assert_non_null(strstr(t, "<table class=\"list\" id=\"runs\">"));
+    free(t);
+}
+
 static void test_report__html_caps_rows_with_a_note(void **state)
 {
     char *t = render(*state, AB_REPORT_HTML, NULL, 1, 0, 5);
@@ -725,6 +892,19 @@ int main(void)
             test_report__html_wellformed_charts_equal_database, setup,
             teardown),
         cmocka_unit_test_setup_teardown(test_report__html_caps_rows_with_a_note,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report__text_in_chinese, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_report__html_in_chinese, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_report__machine_formats_ignore_the_language, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report__csv_in_gb18030, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_report__control_characters_never_reach_output, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(test_report__single_run_has_no_chart,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_report__html_empty_database,
                                         setup_empty, teardown),

@@ -74,6 +74,46 @@ static void test_store__new_file_gets_latest_schema(void **state)
     ab_store_close(s);
 }
 
+/* Other systems keep triggers, indexes and views on the public companies
+ * table: upgrading a database from schema 003 (the last one that rebuilt
+ * the table) keeps them all, and they still work. */
+static void test_store__upgrade_keeps_other_systems_objects(void **state)
+{
+    struct fixture *f = *state;
+    struct ab_store *s;
+    sqlite3 *db;
+    int i;
+
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    for (i = 0; i < 3; i++)
+        exec(db, ab_schema_steps[i].sql);
+    exec(db, "PRAGMA user_version = 3");
+    exec(db, "CREATE TABLE crm_log (company TEXT, at INTEGER);"
+             "CREATE TRIGGER crm_on_ticket AFTER UPDATE OF ticket ON companies"
+             " WHEN new.ticket IS NOT NULL BEGIN"
+             " INSERT INTO crm_log VALUES (new.company_name, 1); END;"
+             "CREATE INDEX crm_by_contact ON companies (applicant_contact);"
+             "CREATE VIEW crm_done AS SELECT company_name FROM companies"
+             " WHERE status = 'done';"
+             "INSERT INTO companies (company_name, applicant_contact)"
+             " VALUES ('A', '13800138000')");
+    sqlite3_close(db);
+
+    assert_int_equal(ab_store_open(f->db, 0, &s, NULL), 0);
+    assert_int_equal(ab_store_schema_version(s), ab_store_schema_latest());
+    ab_store_close(s);
+
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE"
+                                   " name IN ('crm_on_ticket',"
+                                   " 'crm_by_contact', 'crm_done')"),
+                     3);
+    exec(db, "UPDATE companies SET status = 'done', ticket = 'T'");
+    assert_int_equal(query_int(db, "SELECT count(*) FROM crm_log"), 1);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM crm_done"), 1);
+    sqlite3_close(db);
+}
+
 static void test_store__upgrades_version_1_keeping_rows(void **state)
 {
     struct fixture *f = *state;
@@ -211,6 +251,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_store__new_file_gets_latest_schema),
         T(test_store__upgrades_version_1_keeping_rows),
+        T(test_store__upgrade_keeps_other_systems_objects),
         T(test_store__refuses_newer_schema),
         T(test_store__counts_see_rows_of_other_programs),
         T(test_store__read_only_open_of_missing_file_fails),

@@ -49,8 +49,8 @@ mixed_line_endings.csv|0|3|mixed_line_endings.csv: 3 new
 more_fields_than_header.csv|65|1|more_fields_than_header.csv:2: 4 fields, header has 2
 name_over_limit.csv|65|1|name_over_limit.csv:2: companyName is 101 characters long
 nul_in_field.csv|65|1|nul_in_field.csv:2: companyName contains a control character \(U\+0000
-nul_in_header.csv|65|0|nul_in_header.csv: line 1: the header is not UTF-8 text
-nul_only.bin|65|0|nul_only.bin: line 1: the header is not UTF-8 text
+nul_in_header.csv|65|0|nul_in_header.csv: line 1: the header holds NUL bytes
+nul_only.bin|65|0|nul_only.bin: line 1: the header holds NUL bytes
 null_words.csv|65|2|null_words.csv:4: companyName is required
 only_commas.csv|0|0|only_commas.csv: 0 new
 overlong_utf8.csv|65|0|overlong_utf8.csv:4: companyName is not valid UTF-8 \(bad byte 0xC0
@@ -63,8 +63,8 @@ terminal_escapes.csv|65|0|terminal_escapes.csv:2: companyName contains a control
 text_after_quote.csv|65|1|text_after_quote.csv:2: malformed CSV on line 2: text after the closing quote
 truncated_quote.csv|65|1|truncated_quote.csv:3: unterminated quoted field starting at line 3
 truncated_quote_header.csv|65|0|truncated_quote_header.csv: unterminated quoted field starting at line 1
-utf16be_bom.csv|65|0|utf16be_bom.csv: line 1: the file is UTF-16
-utf16le_bom.csv|65|0|utf16le_bom.csv: line 1: the file is UTF-16
+utf16be_bom.csv|0|1|utf16be_bom.csv: 1 new.*read as UTF-16BE
+utf16le_bom.csv|0|1|utf16le_bom.csv: 1 new.*read as UTF-16LE
 zero_width.csv|0|3|zero_width.csv: 3 new
 gen_field_10mb.csv|65|1|gen_field_10mb.csv:2: field 'companyName' is longer than 65536 bytes
 gen_field_10mb_unquoted.csv|65|1|gen_field_10mb_unquoted.csv:3: field 'applicantContact' is longer than 65536 bytes

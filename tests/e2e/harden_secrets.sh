@@ -7,9 +7,12 @@
 # nowhere either (it goes only into the request header the vendor requires,
 # which the sandbox checks); --dry-run prints both as <redacted>; a
 # credentials file readable by group or others is refused with 78 and its
-# values are not echoed; the secret is not on the command line of the
-# process, and the process is not dumpable (its /proc files are root's,
-# checked by running it as 'nobody' when setpriv is available).
+# values are not echoed; files holding tickets or contacts (report -o
+# --with-tickets, --rejects) are mode 0600 whatever the umask; the secret is
+# not on the command line of the process, and the process is not dumpable
+# (its /proc files are root's, checked by running it as 'nobody' when
+# setpriv is available: the binary is copied to a directory under /tmp that
+# nobody can reach, since the build tree may sit in a private directory).
 # Env: AUTHBATCH, QYS_SANDBOX, AB_SOURCE_DIR.
 set -euo pipefail
 
@@ -25,7 +28,10 @@ SEC=SECRET-ZXQ-9137
 WRONG=SECRET-WRONG-5521
 # shellcheck source=../sandbox/lib.sh
 source "${AB_SOURCE_DIR:?}/tests/sandbox/lib.sh"
+NBDIR= # the directory the 'nobody' run uses, removed at exit
+trap 'rc=$?; [[ -n "$NBDIR" ]] && rm -rf "$NBDIR"; (exit $rc); cleanup' EXIT
 cd "$WORK"
+umask 022 # the modes checked below do not depend on the caller's umask
 mkdir cap # every captured output goes here
 export AUTHBATCH_DB="$WORK/t.db" QYS_ACCESS_TOKEN=$TOK QYS_ACCESS_SECRET=$SEC
 n=0
@@ -132,25 +138,45 @@ check "secret not in /proc/PID/environ (wiped once copied)" \
 kill -KILL "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 if command -v setpriv >/dev/null && [[ $(id -u) == 0 ]] && id nobody >/dev/null 2>&1; then
-    chmod 711 "$WORK"
-    mkdir -p nb && chmod 777 nb
-    printf 'companyName,applicantContact\nDump Co,13800000000\n' >nb/c.csv
-    chmod 644 nb/c.csv
+    # nobody cannot enter a private (0700) build tree or $TMPDIR: give it a
+    # copy of the binary and a database directory of its own under /tmp.
+    NBDIR=$(mktemp -d /tmp/authbatch-nobody.XXXXXX)
+    chmod 711 "$NBDIR"
+    cp "$AB" "$NBDIR/authbatch"
+    chmod 755 "$NBDIR/authbatch"
+    mkdir "$NBDIR/db" && chmod 777 "$NBDIR/db"
+    printf 'companyName,applicantContact\nDump Co,13800000000\n' >"$NBDIR/c.csv"
+    chmod 644 "$NBDIR/c.csv"
+    as_nobody() { setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$@"; }
+    check "nobody can run the copied binary" as_nobody "$NBDIR/authbatch" --version
+    as_nobody env AUTHBATCH_DB="$NBDIR/db/t.db" "$NBDIR/authbatch" -q \
+        import "$NBDIR/c.csv" || true
+    # Not through the function: $! must be the process itself.
     setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
-        env AUTHBATCH_DB="$WORK/nb/t.db" "$AB" -q import nb/c.csv || true
-    setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
-        env AUTHBATCH_DB="$WORK/nb/t.db" "$AB" run --base-url "$URL" \
-        --timeout 60 --progress none 2>/dev/null &
+        env AUTHBATCH_DB="$NBDIR/db/t.db" "$NBDIR/authbatch" run \
+        --base-url "$URL" --timeout 60 --progress none 2>/dev/null &
     pid=$!
-    for _ in $(seq 1 100); do grep -qx "$pid" nb/t.db.lock 2>/dev/null && break; sleep 0.05; done
+    for _ in $(seq 1 100); do grep -qx "$pid" "$NBDIR/db/t.db.lock" 2>/dev/null && break; sleep 0.05; done
     eq "process running as nobody" "$(ps -o user= -p "$pid" | tr -d ' ')" nobody
     check "not dumpable: /proc/PID/environ belongs to root, not nobody" \
         test "$(stat -c %u /proc/$pid/environ)" = 0
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
+    rm -rf "$NBDIR"
+    NBDIR=
 else
     echo "skip: dumpable check (needs root, setpriv and user nobody)"
 fi
+
+# --- modes: tickets and contacts are as private as the database
+for f in text json csv html; do
+    eq "report -o --with-tickets ($f) is 0600" \
+        "$(stat -c %a "cap/report_tickets.$f")" 600
+    eq "report -o without tickets ($f) follows the umask" \
+        "$(stat -c %a "cap/report.$f")" 644
+done
+eq "import --rejects (contacts) is 0600" "$(stat -c %a cap/rejects.csv)" 600
+eq "the database is 0600" "$(stat -c %a t.db)" 600
 
 # --- what was written: outputs, files, the database
 sqlite3 t.db .dump >cap/db.dump

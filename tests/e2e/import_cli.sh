@@ -102,6 +102,102 @@ has "--strict says nothing imported" err "nothing imported (--strict)"
 has "--strict reports every reason" err "bad.csv:12:"
 eq "--strict leaves the database empty" "$(sqlite3 strict.db "SELECT count(*) FROM companies")" 0
 
+# --- the files Excel writes (issue 19) ---------------------------------------
+# Made with Python's codecs, not glibc's, so the reader is checked against an
+# independent writer. Names with rare characters: an extension-A character,
+# a plane-2 character, the middle dot, full-width punctuation.
+if command -v python3 >/dev/null; then
+    python3 - <<'PY'
+rows = [("䶮𠀀·科技（上海）有限公司", "李四", "13800138000"),
+        ("示例：贸易，有限公司", "张·三", "13800138001"),
+        ("Plain Ltd", "Li Si", "13800138002")]
+def table(sep):
+    lines = [sep.join(["companyName", "applicantName", "applicantContact"])]
+    lines += [sep.join(r) for r in rows]
+    return "\r\n".join(lines) + "\r\n"
+# Save As "CSV (逗号分隔)" on Chinese Windows: GB18030 (GBK), CRLF, no BOM.
+open("excel_gb.csv", "wb").write(table(",").encode("gb18030"))
+# Save As "CSV UTF-8": a BOM.
+open("excel_utf8.csv", "wb").write(table(",").encode("utf-8-sig"))
+# Save As "Unicode text": UTF-16LE with a BOM, tabs.
+open("excel_unicode.txt", "wb").write("\ufeff".encode("utf-16-le") +
+                                       table("\t").encode("utf-16-le"))
+# The names as UTF-8 hex, what the database must hold byte for byte.
+open("names.hex", "w").write("".join(r[0].encode("utf-8").hex().upper() + "\n"
+                                     for r in rows))
+# A character cut short on line 3 (a lead byte before the comma).
+data = table(",").encode("gb18030").split(b"\r\n")
+data[2] = data[2].replace("贸".encode("gb18030"), "贸".encode("gb18030")[:1])
+open("excel_gb_cut.csv", "wb").write(b"\r\n".join(data))
+# Semicolons, as Excel writes CSV where the decimal mark is a comma.
+open("excel_semicolon.csv", "wb").write(table(";").encode("utf-8"))
+PY
+    for f in excel_gb.csv excel_utf8.csv excel_unicode.txt excel_semicolon.csv; do
+        run --db "$f.db" import "$f"
+        eq "$f imports (exit 0)" "$rc" 0
+        has "$f: 3 new" err "$f: 3 new, 0 updated, 0 unchanged, 0 rejected"
+        eq "$f: names byte-exact in the database" \
+            "$(sqlite3 "$f.db" "SELECT hex(company_name) FROM companies ORDER BY id")" \
+            "$(cat names.hex)"
+        eq "$f: applicant names too" \
+            "$(sqlite3 "$f.db" "SELECT applicant_name FROM companies WHERE id = 2")" "张·三"
+    done
+    run --db gb2.db import excel_gb.csv
+    has "summary says GB18030" err "; read as GB18030 (Excel's CSV on Chinese Windows)"
+    run --db u16.db import excel_unicode.txt
+    has "summary says UTF-16, tabs" err "; read as UTF-16LE with a byte order mark, tab-separated (Excel's Unicode text)"
+    run --db semi.db import excel_semicolon.csv
+    has "summary says semicolons" err "; read as UTF-8, semicolon-separated"
+
+    # Detection never guesses at a damaged file, but says what it saw.
+    run --db cutauto.db import excel_gb_cut.csv
+    eq "a cut GB18030 character, auto: exit 65" "$rc" 65
+    has "auto: the damage is named, and the way out" err "except for 1 damaged character"
+    has "auto: --encoding gb18030 suggested" err "import it again with --encoding gb18030"
+    run --db cut.db import --encoding gb18030 --rejects cut_rejects.csv excel_gb_cut.csv
+    eq "a cut GB18030 character: exit 65" "$rc" 65
+    has "rejected with its line" err "excel_gb_cut.csv:3: bytes 0xBE 0x2C on line 3"
+    has "the reason names the encoding" err "are not valid GB18030 (a character cut short"
+    eq "the other rows are in" "$(sqlite3 cut.db "SELECT count(*) FROM companies")" 2
+    eq "stored in rejected_rows" "$(sqlite3 cut.db "SELECT line FROM rejected_rows")" 3
+    eq "rejects file is 0600 (contacts)" "$(stat -c %a cut_rejects.csv)" 600
+    eq "rejects file is GB18030, as the input was" \
+        "$(python3 -c 'import sys; t = open(sys.argv[1], "rb").read(); t.decode("gb18030"); print(t.startswith(b"companyName") and b"\xe8\xb4" not in t)' cut_rejects.csv)" True
+
+    run --db strict8.db import --encoding utf-8 excel_gb.csv
+    eq "--encoding utf-8 stays strict: exit 65" "$rc" 65
+    has "every Chinese row is not UTF-8" err "excel_gb.csv:2: companyName is not valid UTF-8"
+    has "with a hint" err "save it as \"CSV UTF-8\""
+    eq "nothing Chinese stored" "$(sqlite3 strict8.db "SELECT count(*) FROM companies")" 1
+    run --db named.db import --encoding gb18030 --delimiter , excel_gb.csv
+    eq "--encoding gb18030 named: exit 0" "$rc" 0
+    run --db bomclash.db import --encoding gb18030 excel_utf8.csv
+    eq "a BOM against --encoding: exit 65" "$rc" 65
+    has "the clash is named" err "starts with a UTF-8 byte order mark, but --encoding GB18030 was given"
+    run import --encoding latin1 excel_gb.csv
+    eq "unknown encoding: 64" "$rc" 64
+    run import --delimiter '|' excel_gb.csv
+    eq "unknown delimiter: 64" "$rc" 64
+    run import --from-sqlite excel_gb.csv.db --table companies --encoding gb18030
+    eq "--encoding with --from-sqlite: 64" "$rc" 64
+    has "--encoding with --from-sqlite: why" err "are for CSV files"
+    # run --csv reads the same way (it imports, then fails to reach the API).
+    set +e
+    QYS_ACCESS_TOKEN=t QYS_ACCESS_SECRET=s "$AB" --db runcsv.db run \
+        --csv excel_unicode.txt --encoding utf-16 --delimiter tab \
+        --base-url http://127.0.0.1:9 --max-attempts 1 --progress none >out 2>err
+    rc=$?
+    set -e
+    eq "run --csv --encoding: the import happened" \
+        "$(sqlite3 runcsv.db "SELECT hex(company_name) FROM companies ORDER BY id")" \
+        "$(cat names.hex)"
+    has "run --csv says how it read the file" err "tab-separated (Excel's Unicode text)"
+    run run --encoding latin1
+    eq "run --encoding unknown: 64" "$rc" 64
+else
+    echo "skip: python3 not installed, Excel files not made"
+fi
+
 # --- whole-file problems and usage ------------------------------------------
 : >empty.csv
 run import empty.csv
@@ -124,6 +220,8 @@ run import --help
 eq "--help exits 0" "$rc" 0
 has "--help documents --strict" out "--strict"
 has "--help documents exit status" out "65 some rows rejected"
+has "--help documents --encoding" out "--encoding E"
+has "--help documents --delimiter" out "--delimiter D"
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

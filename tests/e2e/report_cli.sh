@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# End-to-end: `status`, `report` (every format) and `retry` with the real
-# binary on tests/data/report_mix.sql (a known mix of outcomes), checked
-# against the database with the sqlite3 CLI, jq, xmllint, python3's csv
-# module, and headless Chromium when it is installed.
+# End-to-end: `status`, `report` (every format, English and Simplified
+# Chinese) and `retry` with the real binary on tests/data/report_mix.sql (a
+# known mix of outcomes), checked against the database with the sqlite3 CLI,
+# jq, xmllint, python3's csv module and codecs, and headless Chromium when
+# it is installed (with a CJK font: the Chinese names must render as glyphs,
+# and the check proves it can fail by rendering once without CJK fonts).
 # Env: AUTHBATCH (binary), AB_TEST_DATA (tests/data).
 set -euo pipefail
 
@@ -13,6 +15,9 @@ trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
 export AUTHBATCH_DB="$WORK/t.db"
 export TZ=UTC
+# English unless a case says otherwise, whatever the caller's locale.
+unset LC_ALL LC_MESSAGES
+export LANG=C.UTF-8
 
 passed=0 failed=0
 ok() { passed=$((passed + 1)); echo "ok: $1"; }
@@ -47,7 +52,7 @@ has "status percent" out "finished        58.3% (7 of 12; 25.0% failed)"
 has "status retry due" out "retry_wait      2 (1 due)"
 has "status last run" out "last run        #3"
 has "status dead run" out "did not finish"
-has "status last success" out "last success    2023-11-14 23:13:50 +0000"
+has "status last clean run" out "last clean run  2023-11-14 23:13:50 +0000"
 
 run status --json
 eq "status --json exits 0" "$rc" 0
@@ -56,6 +61,7 @@ for s in pending in_flight retry_wait done already_authed failed; do
     eq "status --json counts.$s" "$(jq ".counts.$s" out)" \
         "$(q "SELECT count(*) FROM companies WHERE status = '$s'")"
 done
+eq "status --json percent_done rounded to 2 decimals" "$(jq .percent_done out)" 58.33
 eq "status --json shape" "$(jq -c 'keys' out)" \
     '["counts","database","due_retry","finished","last_run","last_success_at","last_success_at_ms","percent_done","retry","schema_version","total"]'
 eq "status --json retry" "$(jq -c '.retry | [.waiting, .due, .next_at_ms]' out)" '[2,1,1000]'
@@ -97,7 +103,7 @@ run report --format csv --bom -o report.csv
 eq "csv -o exits 0" "$rc" 0
 eq "csv -o prints nothing" "$(cat out)" ""
 eq "csv BOM" "$(head -c 3 report.csv | od -An -tx1 | tr -d ' ')" efbbbf
-eq "csv CRLF rows" "$(grep -c $'\r$' report.csv)" 14 # header, 12 rows, the CR LF inside a message
+eq "csv CRLF rows" "$(grep -c $'\r$' report.csv)" 13 # header, 12 rows (the CR LF inside a message is filtered)
 hasnt "csv has no tickets" report.csv "TKT-SECRET"
 if command -v python3 >/dev/null; then
     got=$(python3 - report.csv <<'PY'
@@ -108,7 +114,7 @@ assert rows[0][:4] == ['id', 'company_name', 'register_no', 'status'], rows[0]
 assert all(len(r) == 9 for r in rows), [len(r) for r in rows]
 byid = {r[0]: r for r in rows[1:]}
 assert byid['2'][1] == 'Beta, "Quoted" Co'
-assert byid['6'][7] == 'invalid param: legalPerson\r\nsecond line'
+assert byid['6'][7] == 'invalid param: legalPerson  second line'
 assert byid['5'][1] == '测试有限公司'
 print(len(rows) - 1)
 PY
@@ -164,6 +170,88 @@ hasnt "html loads nothing external" report.html 'src="http'
 run report --format html --max-rows 4 -o capped.html
 has "html cap note" capped.html 'data-shown="4" data-total="12"'
 
+# --- Simplified Chinese (issue 19) -----------------------------------------
+# Every page in zh-CN, with AB_I18N_CHECK=1: a label without a translation
+# would be named on stderr.
+export AB_I18N_CHECK=1
+run status --lang zh-CN
+eq "status zh-CN exits 0" "$rc" 0
+eq "status zh-CN: every label translated" "$(cat err)" ""
+has "status zh-CN counts" out "企业            12"
+has "status zh-CN status names" out "  已获取令牌      3"
+has "status zh-CN finished" out "已处理完毕      58.3%（7 / 12 家；失败 25.0%）"
+has "status zh-CN last clean run" out "上次无失败运行  2023-11-14 23:13:50 +0000"
+LANG=zh_CN.UTF-8 run status
+has "status: zh-CN from LANG" out "已处理完毕"
+LANG=zh_CN.UTF-8 LC_ALL=en_US.UTF-8 run status
+has "status: LC_ALL wins over LANG" out "finished        58.3%"
+LANG=zh_CN.UTF-8 run status --lang en
+has "status: --lang wins over the locale" out "finished        58.3%"
+LANG=zh_CN.UTF-8 run status --json
+eq "status --json is never translated" "$(jq .counts.done out)" 3
+run status --lang fr
+eq "status --lang unknown: 64" "$rc" 64
+for args in "" "--status failed" "--with-tickets"; do
+    # shellcheck disable=SC2086 # the words are options
+    run report --lang zh-CN $args
+    eq "report text zh-CN $args: every label translated" "$(cat err)" ""
+done
+run report --lang zh-CN
+has "report text zh-CN" out "企业 12 家，已处理完毕 7 家（58.3%）"
+run report --lang zh-CN --format html -o zh.html
+eq "report html zh-CN: every label translated" "$(cat err)" ""
+run report --lang zh-CN --format html --status done --max-rows 1 -o zh_capped.html
+eq "report html zh-CN, filtered and capped: every label translated" "$(cat err)" ""
+run --db "$WORK/empty.db" report --lang zh-CN --format html -o zh_empty.html
+eq "report html zh-CN on an empty database: every label translated" "$(cat err)" ""
+run --db "$WORK/empty.db" status --lang zh-CN
+eq "status zh-CN on an empty database: every label translated" "$(cat err)" ""
+unset AB_I18N_CHECK
+has "html zh-CN sets lang" zh.html '<html lang="zh-CN">'
+has "html zh-CN heading" zh.html '<h1>authbatch 报告</h1>'
+has "html zh-CN status legend" zh.html '已完成认证'
+has "html zh-CN keeps machine names in data" zh.html 'data-status="already_authed"'
+has "html font stack covers Simplified Chinese" zh.html "'PingFang SC','Hiragino Sans GB','Microsoft YaHei','Noto Sans CJK SC','Source Han Sans SC','WenQuanYi Micro Hei',sans-serif"
+if command -v xmllint >/dev/null; then
+    if xmllint --noout zh.html zh_capped.html zh_empty.html; then
+        ok "html zh-CN is well-formed"; else bad "html zh-CN is well-formed"; fi
+fi
+run report --format json -o en.json
+run report --format json --lang zh-CN -o zh.json
+eq "json is the same in every language" \
+    "$(jq -S 'del(.report.generated_at, .report.generated_at_ms)' en.json | md5sum)" \
+    "$(jq -S 'del(.report.generated_at, .report.generated_at_ms)' zh.json | md5sum)"
+LANG=zh_CN.UTF-8 run report --format csv
+has "csv column names are never translated" out "id,company_name,register_no,status"
+has "csv status values are never translated" out ",already_authed,"
+
+# --- report --format csv --encoding gb18030 (what a Chinese Excel opens)
+run report --format csv --encoding gb18030 -o gb.csv
+eq "csv gb18030 exits 0" "$rc" 0
+if command -v python3 >/dev/null; then
+    eq "csv gb18030 decodes as GB18030 and holds the names" \
+        "$(python3 -c 'import csv, io, sys; r = list(csv.reader(io.StringIO(open(sys.argv[1], "rb").read().decode("gb18030"), newline=""))); print(r[5][1])' gb.csv)" \
+        "测试有限公司"
+fi
+hasnt "csv gb18030 holds no UTF-8" gb.csv "测试"
+run report --format csv --encoding gb18030 --bom
+eq "--bom with gb18030: 64" "$rc" 64
+run report --format csv --encoding latin1
+eq "--encoding unknown: 64" "$rc" 64
+
+# --- tickets and names with escape sequences never reach the terminal
+cp t.db hostile.db
+sqlite3 hostile.db "UPDATE companies SET ticket = 'TK' || char(27) || ']0;owned' || char(7) || char(27) || '[2J' WHERE id = 1;
+                    UPDATE companies SET company_name = 'Beta' || char(27) || '[1A' || char(155) || '2J' WHERE id = 2"
+for f in text csv html; do
+    run --db hostile.db report --format "$f" --with-tickets
+    eq "report $f: no ESC, BEL or C1 on stdout" \
+        "$(LC_ALL=C grep -c $'[\x1b\x07]\|\xc2[\x80-\x9f]' out || true)" 0
+    has "report $f: the ticket is there, filtered" out "TK ]0;owned  [2J"
+done
+run --db hostile.db status
+eq "status: no ESC on stdout" "$(LC_ALL=C grep -c $'\x1b' out || true)" 0
+
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
 if [[ -n "$CHROMIUM" ]]; then
     copts=(--headless --no-sandbox --disable-gpu --disable-background-networking
@@ -175,6 +263,40 @@ if [[ -n "$CHROMIUM" ]]; then
     timeout 120 "$CHROMIUM" "${copts[@]}" --screenshot="$WORK/r.png" \
         --window-size=1280,2000 "file://$WORK/report.html" >/dev/null 2>&1 || true
     if [[ -s r.png ]]; then ok "chromium screenshot"; else bad "chromium screenshot"; fi
+
+    # The Chinese report as users see it: the company names must be glyphs,
+    # not boxes. cjk_probe.js draws a known name in the cell's font stack.
+    python3 - "${AB_SOURCE_DIR:?}/tests/e2e/cjk_probe.js" zh.html cjk.html <<'PY'
+import sys
+probe = open(sys.argv[1], encoding="utf-8").read()
+page = open(sys.argv[2], encoding="utf-8").read()
+tag = "<script>//<![CDATA[\n" + probe + "//]]></script>\n</body>"
+open(sys.argv[3], "w", encoding="utf-8").write(page.replace("</body>", tag, 1))
+PY
+    cjk_verdict() { # NAME ENV...: the probe's verdict, rendered with ENV set
+        local name=$1
+        shift
+        env "$@" timeout 120 "$CHROMIUM" "${copts[@]}" \
+            --user-data-dir="$WORK/chrome-$name" --dump-dom \
+            "file://$WORK/cjk.html" 2>/dev/null |
+            grep -o 'data-cjk="[a-z-]*"' | head -1
+    }
+    # Without any CJK font (a fontconfig that sees DejaVu only), the probe
+    # must say tofu, or it could never fail.
+    mkdir -p nocjk
+    cat >nocjk/fonts.conf <<EOF
+<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig><dir>/usr/share/fonts/truetype/dejavu</dir><cachedir>$WORK/nocjk/cache</cachedir></fontconfig>
+EOF
+    eq "cjk probe sees boxes when no CJK font is installed" \
+        "$(cjk_verdict nocjk FONTCONFIG_FILE="$WORK/nocjk/fonts.conf")" 'data-cjk="tofu"'
+    if fc-list :lang=zh-cn family 2>/dev/null | grep -q .; then
+        eq "Chinese company names render as glyphs (fonts-noto-cjk)" \
+            "$(cjk_verdict cjk AB_CJK=1)" 'data-cjk="glyphs"'
+    else
+        bad "no font for Simplified Chinese (install fonts-noto-cjk: scripts/test.sh does)"
+    fi
 else
     echo "skip: chromium not installed (Debian package chromium); page not rendered"
 fi

@@ -47,6 +47,7 @@
 #include "sbx_clock.h"
 #include "sbx_fault.h"
 #include "sbx_front.h"
+#include "sbx_limit.h"
 #include "sbx_nonce.h"
 #include "sbx_query.h"
 
@@ -80,7 +81,13 @@ struct cfg {
     unsigned int retry_after;
     int64_t latency_ms;
     int64_t jitter_ms;
-    uint64_t max_rps;
+    uint64_t limit_rps; /* --limit-rps (--max-rps) */
+    enum sbx_limit_window limit_window;
+    int limit_code; /* --limit-signal code: 200 + 11990006, no Retry-After */
+    unsigned int limit_retry_after;
+    int limit_arrivals;
+    struct sbx_limit_step *limit_steps;
+    size_t limit_nsteps;
     int64_t window_ms;
     int64_t clock_offset_ms;
     uint64_t spurious_n;
@@ -192,6 +199,9 @@ struct req {
     struct sbx_ticket_fields fields; /* owned; set when issue */
     size_t seq;                      /* seq of the ticket issued, or 0 */
     int64_t delay_ms;
+    /* Wall-clock ms when the request began: the hidden rate limit decides
+     * at this time (over_rps: refused by it). */
+    int64_t arrived_ms;
 };
 
 /* ------------------------------------------------------------------ */
@@ -225,6 +235,7 @@ static struct sbx_auth *auth;
 static struct sbx_callbacks *callbacks;
 static struct timer timer;
 static struct sbx_nonce_set *nonces;
+static struct sbx_limit *limiter;
 static struct sbx_names *authed_list, *invalid_list;
 static struct sbx_business business;
 static pthread_mutex_t rng_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -281,7 +292,8 @@ static void stats_arrival(struct req *r)
     struct per_second *p = NULL;
 
     pthread_mutex_lock(&stats.mu);
-    sec = wall_ms() / 1000;
+    r->arrived_ms = wall_ms();
+    sec = r->arrived_ms / 1000;
     stats.requests++;
     if (++stats.in_flight > stats.max_concurrent)
         stats.max_concurrent = stats.in_flight;
@@ -311,8 +323,6 @@ static void stats_arrival(struct req *r)
         p->n++;
         if (p->n > stats.max_per_second)
             stats.max_per_second = p->n;
-        if (cfg.max_rps > 0 && p->n > cfg.max_rps)
-            r->over_rps = 1;
     }
     pthread_mutex_unlock(&stats.mu);
 }
@@ -404,6 +414,8 @@ static json_t *stats_json(void)
     }
     json_object_set_new(o, "results", results);
     pthread_mutex_unlock(&stats.mu);
+    if (limiter != NULL)
+        json_object_set_new(o, "limit", sbx_limit_json(limiter, wall_ms()));
     sbx_auth_counts(auth, &tickets, &undelivered);
     json_object_set_new(o, "tickets", json_integer((json_int_t)tickets));
     json_object_set_new(o, "tickets_undelivered",
@@ -791,6 +803,8 @@ static void sandbox_decide(struct MHD_Connection *c, struct req *r)
         if (rc != 0)
             goto out_replay;
     }
+    /* The hidden rate limit, decided at the request's arrival time. */
+    r->over_rps = limiter != NULL && sbx_limit_check(limiter, r->arrived_ms);
     if (r->over_rps)
         goto out_max_rps;
     if (fault != SBX_FAULT_NONE) {
@@ -863,7 +877,15 @@ out_replay:
     return;
 out_max_rps:
     stats_count(&stats.faults[FAULT_MAX_RPS]);
-    set_429(r, 1);
+    if (cfg.limit_code) {
+        sbx_answer_set(&ans, 200, 11990006,
+                       "\xe6\x8e\xa5\xe5\x8f\xa3\xe8\xb0\x83\xe7\x94\xa8"
+                       "\xe9\xa2\x91\xe7\xb9\x81",
+                       NULL);
+        set_answer(r, CLS_THROTTLED, &ans);
+    } else {
+        set_429(r, cfg.limit_retry_after);
+    }
 }
 
 /* ---- sending ------------------------------------------------------ */
@@ -1222,8 +1244,27 @@ static void usage(FILE *f)
           "  --spurious-fatal-code C  its code: 1002 (default), 1601, 441-445\n"
           "  --latency-ms MS      fixed delay added to every API answer\n"
           "  --jitter-ms MS       uniform extra delay 0..MS\n"
-          "  --max-rps N          429 once more than N requests arrived in "
-          "the current second\n"
+          "  --limit-rps N        the hidden rate limit: N API requests per "
+          "window\n"
+          "  --limit-window W     fixed (per wall-clock second, default) or "
+          "sliding\n"
+          "                       (any trailing 1000 ms)\n"
+          "  --limit-signal S     429 (HTTP 429 + Retry-After, default) or "
+          "code\n"
+          "                       (HTTP 200, code 11990006, no Retry-After)\n"
+          "  --limit-retry-after S  Retry-After of the 429 signal (default 1)\n"
+          "  --limit-counts C     accepted (default) or arrivals: whether "
+          "refused\n"
+          "                       requests use up the window too\n"
+          "  --limit-schedule T:N[,T:N...]  the limit becomes N at T s after "
+          "start;\n"
+          "                       SIGUSR1 applies the next step now (no step "
+          "left:\n"
+          "                       doubles), SIGUSR2 halves the limit\n"
+          "  --max-rps N          = --limit-rps N --limit-window fixed "
+          "--limit-signal 429\n"
+          "                       --limit-retry-after 1 --limit-counts "
+          "arrivals\n"
           "  --stats-file FILE    on SIGTERM/SIGINT write "
           "{\"stats\",\"ledger\",\"truth\",\"callbacks\"} here\n"
           "  --help               this text\n"
@@ -1293,6 +1334,12 @@ enum {
     OPT_LATENCY,
     OPT_JITTER,
     OPT_MAX_RPS,
+    OPT_LIMIT_RPS,
+    OPT_LIMIT_WINDOW,
+    OPT_LIMIT_SIGNAL,
+    OPT_LIMIT_RETRY_AFTER,
+    OPT_LIMIT_COUNTS,
+    OPT_LIMIT_SCHEDULE,
     OPT_STATS_FILE,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
@@ -1340,6 +1387,12 @@ static void parse_args(int argc, char **argv)
         {"latency-ms", required_argument, NULL, OPT_LATENCY},
         {"jitter-ms", required_argument, NULL, OPT_JITTER},
         {"max-rps", required_argument, NULL, OPT_MAX_RPS},
+        {"limit-rps", required_argument, NULL, OPT_LIMIT_RPS},
+        {"limit-window", required_argument, NULL, OPT_LIMIT_WINDOW},
+        {"limit-signal", required_argument, NULL, OPT_LIMIT_SIGNAL},
+        {"limit-retry-after", required_argument, NULL, OPT_LIMIT_RETRY_AFTER},
+        {"limit-counts", required_argument, NULL, OPT_LIMIT_COUNTS},
+        {"limit-schedule", required_argument, NULL, OPT_LIMIT_SCHEDULE},
         {"stats-file", required_argument, NULL, OPT_STATS_FILE},
         {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
@@ -1371,6 +1424,7 @@ static void parse_args(int argc, char **argv)
     cfg.invalid_marker = "[INVALID]";
     cfg.slow_ms = 120000;
     cfg.retry_after = 1;
+    cfg.limit_retry_after = 1;
     cfg.window_ms = SBX_WINDOW_MS_DEFAULT;
     cfg.spurious_code = 1002;
     sbx_fate_mix_default(&cfg.auth.mix);
@@ -1448,8 +1502,55 @@ static void parse_args(int argc, char **argv)
             cfg.jitter_ms = (int64_t)arg_uint("--jitter-ms", optarg, day_ms);
             break;
         case OPT_MAX_RPS:
-            cfg.max_rps = arg_uint("--max-rps", optarg, UINT32_MAX);
+            cfg.limit_rps = arg_uint("--max-rps", optarg, UINT32_MAX);
+            cfg.limit_window = SBX_LIMIT_FIXED;
+            cfg.limit_code = 0;
+            cfg.limit_retry_after = 1;
+            cfg.limit_arrivals = 1;
             break;
+        case OPT_LIMIT_RPS:
+            cfg.limit_rps = arg_uint("--limit-rps", optarg, UINT32_MAX);
+            break;
+        case OPT_LIMIT_WINDOW:
+            if (strcmp(optarg, "fixed") == 0)
+                cfg.limit_window = SBX_LIMIT_FIXED;
+            else if (strcmp(optarg, "sliding") == 0)
+                cfg.limit_window = SBX_LIMIT_SLIDING;
+            else
+                die(EXIT_USAGE, "--limit-window: '%s' is not fixed or sliding",
+                    optarg);
+            break;
+        case OPT_LIMIT_SIGNAL:
+            if (strcmp(optarg, "429") == 0)
+                cfg.limit_code = 0;
+            else if (strcmp(optarg, "code") == 0)
+                cfg.limit_code = 1;
+            else
+                die(EXIT_USAGE, "--limit-signal: '%s' is not 429 or code",
+                    optarg);
+            break;
+        case OPT_LIMIT_RETRY_AFTER:
+            cfg.limit_retry_after =
+                (unsigned int)arg_uint("--limit-retry-after", optarg, 86400);
+            break;
+        case OPT_LIMIT_COUNTS:
+            if (strcmp(optarg, "accepted") == 0)
+                cfg.limit_arrivals = 0;
+            else if (strcmp(optarg, "arrivals") == 0)
+                cfg.limit_arrivals = 1;
+            else
+                die(EXIT_USAGE,
+                    "--limit-counts: '%s' is not accepted or arrivals", optarg);
+            break;
+        case OPT_LIMIT_SCHEDULE: {
+            char why[160];
+            free(cfg.limit_steps);
+            if (sbx_limit_parse_schedule(optarg, &cfg.limit_steps,
+                                         &cfg.limit_nsteps, why,
+                                         sizeof why) != 0)
+                die(EXIT_USAGE, "--limit-schedule: %s", why);
+            break;
+        }
         case OPT_STATS_FILE:
             cfg.stats_file = optarg;
             break;
@@ -1735,6 +1836,13 @@ int main(int argc, char **argv)
         die(EXIT_OSERR, "out of memory");
     auth_rng_state = cfg.seed ^ 0x243f6a8885a308d3ULL;
     pthread_mutex_init(&stats.mu, NULL);
+    if (cfg.limit_rps > 0 || cfg.limit_nsteps > 0) {
+        limiter = sbx_limit_new((uint32_t)cfg.limit_rps, cfg.limit_window,
+                                cfg.limit_arrivals, cfg.limit_steps,
+                                cfg.limit_nsteps, wall_ms());
+        if (limiter == NULL)
+            die(EXIT_OSERR, "out of memory");
+    }
     raise_nofile();
 
     /* Signals are taken by sigwait() below, in the main thread only. */
@@ -1742,6 +1850,8 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGUSR1); /* the limit: next schedule step, or x2 */
+    sigaddset(&sigs, SIGUSR2); /* the limit: halved */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     if (timer_start() != 0)
@@ -1773,6 +1883,10 @@ int main(int argc, char **argv)
     do {
         if (sigwait(&sigs, &sig) != 0)
             sig = 0;
+        if ((sig == SIGUSR1 || sig == SIGUSR2) && limiter != NULL)
+            fprintf(stderr, "qys-sandbox: rate limit now %u/s\n",
+                    sig == SIGUSR1 ? sbx_limit_next_step(limiter, wall_ms())
+                                   : sbx_limit_halve(limiter, wall_ms()));
     } while (sig != SIGINT && sig != SIGTERM);
 
     /* No new connections; answers due within the grace period go out, later
@@ -1792,6 +1906,8 @@ int main(int argc, char **argv)
     curl_global_cleanup();
     free(stats.ps);
     sbx_nonce_free(nonces);
+    sbx_limit_free(limiter);
+    free(cfg.limit_steps);
     sbx_names_free(authed_list);
     sbx_names_free(invalid_list);
     free(cert);

@@ -2,7 +2,8 @@
 #define _GNU_SOURCE 1 /* mkstemp, fdopen */
 #endif
 /* Unit tests for the sandbox's pure checks (sbx_sign, sbx_check,
- * sbx_nonce, sbx_fault). */
+ * sbx_nonce, sbx_fault, sbx_limit). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 
 #include "sbx_check.h"
 #include "sbx_fault.h"
+#include "sbx_limit.h"
 #include "sbx_nonce.h"
 #include "sbx_sign.h"
 
@@ -363,6 +365,203 @@ static void test_fault__rng_reproducible_and_uniform(void **state)
         assert_in_range(hist[i], 9500, 10500);
 }
 
+/* ---- sbx_limit ---------------------------------------------------- */
+
+#define T1 1700000000000LL /* a wall-clock second boundary, ms */
+
+static int admitted(struct sbx_limit *l, int64_t t, int n)
+{
+    int ok = 0;
+
+    while (n-- > 0)
+        ok += !sbx_limit_check(l, t);
+    return ok;
+}
+
+static void test_limit__fixed_window(void **state)
+{
+    struct sbx_limit *l = sbx_limit_new(5, SBX_LIMIT_FIXED, 0, NULL, 0, T1);
+    (void)state;
+
+    assert_non_null(l);
+    /* Five per wall-clock second, wherever in it they come. */
+    assert_int_equal(admitted(l, T1 + 990, 8), 5);
+    assert_int_equal(admitted(l, T1 + 1000, 8), 5);
+    assert_int_equal(admitted(l, T1 + 1999, 1), 0);
+    /* A request decided late still counts in the second it arrived in. */
+    assert_int_equal(admitted(l, T1 + 2000, 2), 2);
+    assert_int_equal(admitted(l, T1 + 1500, 1), 0);
+    assert_int_equal(admitted(l, T1 + 2500, 3), 3);
+    assert_int_equal(admitted(l, T1 + 2600, 1), 0);
+    sbx_limit_free(l);
+}
+
+static void test_limit__sliding_window(void **state)
+{
+    struct sbx_limit *l = sbx_limit_new(5, SBX_LIMIT_SLIDING, 0, NULL, 0, T1);
+    (void)state;
+
+    assert_non_null(l);
+    /* Any trailing 1000 ms: 5 at 990, then nothing until 1990. */
+    assert_int_equal(admitted(l, T1 + 990, 8), 5);
+    assert_int_equal(admitted(l, T1 + 1000, 1), 0);
+    assert_int_equal(admitted(l, T1 + 1989, 1), 0);
+    assert_int_equal(admitted(l, T1 + 1990, 8), 5);
+    /* Spread out: one every 200 ms is 5 per second, never a sixth. */
+    sbx_limit_free(l);
+    l = sbx_limit_new(5, SBX_LIMIT_SLIDING, 0, NULL, 0, T1);
+    assert_non_null(l);
+    for (int k = 0; k < 50; k++) {
+        assert_int_equal(admitted(l, T1 + 200 * k, 1), 1);
+        if (k >= 4) /* (200k - 900, 200k + 100] holds k-4..k */
+            assert_int_equal(admitted(l, T1 + 200 * k + 100, 1), 0);
+    }
+    sbx_limit_free(l);
+}
+
+/* Counting arrivals: refused requests use up the window too. */
+static void test_limit__counts_arrivals(void **state)
+{
+    struct sbx_limit *a = sbx_limit_new(5, SBX_LIMIT_SLIDING, 1, NULL, 0, T1);
+    struct sbx_limit *b = sbx_limit_new(5, SBX_LIMIT_SLIDING, 0, NULL, 0, T1);
+    int k, na = 0, nb = 0;
+    (void)state;
+
+    assert_non_null(a);
+    assert_non_null(b);
+    /* One every 150 ms (6.7/s): accepted-counting admits 5 of every
+     * trailing second; arrival-counting refuses while 5 arrivals are in
+     * the window, whatever their fate. */
+    for (k = 0; k < 100; k++) {
+        na += admitted(a, T1 + 150 * k, 1);
+        nb += admitted(b, T1 + 150 * k, 1);
+    }
+    assert_true(nb >= 70 && nb <= 80);
+    assert_true(na < nb);
+    sbx_limit_free(a);
+    sbx_limit_free(b);
+}
+
+static void test_limit__schedule_and_signals(void **state)
+{
+    struct sbx_limit_step *steps;
+    struct sbx_limit *l;
+    char err[160];
+    size_t n;
+    (void)state;
+
+    assert_int_equal(
+        sbx_limit_parse_schedule("2:10,4.5:0,6:3", &steps, &n, err, sizeof err),
+        0);
+    assert_int_equal(n, 3);
+    assert_int_equal(steps[1].at_ms, 4500);
+    l = sbx_limit_new(1, SBX_LIMIT_FIXED, 0, steps, n, T1);
+    free(steps);
+    assert_non_null(l);
+    assert_int_equal(admitted(l, T1 + 1000, 4), 1);
+    assert_int_equal(sbx_limit_rps(l, T1 + 2000), 10);
+    assert_int_equal(admitted(l, T1 + 2000, 12), 10);
+    assert_int_equal(admitted(l, T1 + 4600, 50), 50); /* 0: no limit */
+    assert_int_equal(sbx_limit_rps(l, T1 + 6000), 3);
+    /* SIGUSR1 with no step left doubles; SIGUSR2 halves. */
+    assert_int_equal(sbx_limit_next_step(l, T1 + 7000), 6);
+    assert_int_equal(sbx_limit_halve(l, T1 + 7000), 3);
+    sbx_limit_free(l);
+    /* SIGUSR1 applies the next step early; the later ones keep their time. */
+    assert_int_equal(
+        sbx_limit_parse_schedule("10:20,20:40", &steps, &n, err, sizeof err),
+        0);
+    l = sbx_limit_new(5, SBX_LIMIT_FIXED, 0, steps, n, T1);
+    free(steps);
+    assert_non_null(l);
+    assert_int_equal(sbx_limit_next_step(l, T1 + 1000), 20);
+    assert_int_equal(sbx_limit_rps(l, T1 + 15000), 20);
+    assert_int_equal(sbx_limit_rps(l, T1 + 20000), 40);
+    sbx_limit_free(l);
+}
+
+static void test_limit__schedule_errors(void **state)
+{
+    static const char *const bad[] = {
+        "",         "10",    "10:",   ":5",   "x:5",           "10:5,",
+        "10:5,5:6", "10:-1", "10:5x", "-1:5", "10:99999999999"};
+    struct sbx_limit_step *steps;
+    char err[160];
+    size_t i, n;
+    (void)state;
+
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(
+            sbx_limit_parse_schedule(bad[i], &steps, &n, err, sizeof err), -1);
+        assert_null(steps);
+        assert_true(err[0] != '\0');
+    }
+}
+
+static void test_limit__json(void **state)
+{
+    struct sbx_limit *l = sbx_limit_new(2, SBX_LIMIT_SLIDING, 1, NULL, 0, T1);
+    json_t *o, *ps;
+    (void)state;
+
+    assert_non_null(l);
+    admitted(l, T1 + 10, 3);
+    admitted(l, T1 + 1005, 1); /* (5, 1005] holds the 3 arrivals at 10 */
+    o = sbx_limit_json(l, T1 + 1005);
+    assert_non_null(o);
+    assert_int_equal(json_integer_value(json_object_get(o, "rps")), 2);
+    assert_string_equal(json_string_value(json_object_get(o, "window")),
+                        "sliding");
+    assert_string_equal(json_string_value(json_object_get(o, "counts")),
+                        "arrivals");
+    assert_int_equal(json_integer_value(json_object_get(o, "accepted")), 2);
+    assert_int_equal(json_integer_value(json_object_get(o, "throttled")), 2);
+    ps = json_object_get(json_object_get(o, "per_second"), "1700000000");
+    assert_int_equal(json_integer_value(json_array_get(ps, 0)), 2);
+    assert_int_equal(json_integer_value(json_array_get(ps, 1)), 1);
+    assert_int_equal(json_integer_value(json_array_get(ps, 2)), 2);
+    ps = json_object_get(json_object_get(o, "per_second"), "1700000001");
+    assert_int_equal(json_integer_value(json_array_get(ps, 1)), 1);
+    json_decref(o);
+    sbx_limit_free(l);
+}
+
+struct hammer {
+    struct sbx_limit *l;
+    int ok;
+};
+
+static void *hammer_main(void *arg)
+{
+    struct hammer *h = arg;
+
+    h->ok = admitted(h->l, T1 + 500, 1000);
+    return NULL;
+}
+
+/* Four threads at once: exactly the limit is admitted. */
+static void test_limit__thread_safe(void **state)
+{
+    struct sbx_limit *l = sbx_limit_new(1234, SBX_LIMIT_FIXED, 0, NULL, 0, T1);
+    struct hammer h[4];
+    pthread_t th[4];
+    int i, total = 0;
+    (void)state;
+
+    assert_non_null(l);
+    for (i = 0; i < 4; i++) {
+        h[i].l = l;
+        assert_int_equal(pthread_create(&th[i], NULL, hammer_main, &h[i]), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        total += h[i].ok;
+    }
+    assert_int_equal(total, 1234);
+    sbx_limit_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +581,13 @@ int main(void)
         cmocka_unit_test(test_nonce__replay_within_window_only),
         cmocka_unit_test(test_fault__pick_partitions_unit_interval),
         cmocka_unit_test(test_fault__rng_reproducible_and_uniform),
+        cmocka_unit_test(test_limit__fixed_window),
+        cmocka_unit_test(test_limit__sliding_window),
+        cmocka_unit_test(test_limit__counts_arrivals),
+        cmocka_unit_test(test_limit__schedule_and_signals),
+        cmocka_unit_test(test_limit__schedule_errors),
+        cmocka_unit_test(test_limit__json),
+        cmocka_unit_test(test_limit__thread_safe),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
