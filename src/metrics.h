@@ -30,7 +30,7 @@
  *                                                    authenticated, rejected,
  *                                                    expired
  *   authbatch_auth_status_companies{auth_status}     unknown, not_started, ...
- *   authbatch_ticket_to_authenticated_seconds{quantile}   0.5, 0.9
+ *   authbatch_ticket_to_authenticated_p50_seconds, _p90_seconds
  *   authbatch_run_polls_total{outcome}               counter: status polls
  *   authbatch_run_companies_polled_total{result}     counter: answered,
  *                                                    given_up

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "safetext.h"
+
 #define CHART_W 720
 
 static const struct {
@@ -88,62 +90,89 @@ int ab_funnel_empty(const struct ab_funnel_view *v)
     return v->f.issued == 0 && v->f.started == 0;
 }
 
-/* "1h02m03s", "4m05s", "12.3s". */
-static void fmt_dur(char *buf, size_t n, int64_t ms)
-{
-    int64_t s = ms / 1000;
-
-    if (s >= 3600)
-        snprintf(buf, n, "%" PRId64 "h%02" PRId64 "m%02" PRId64 "s", s / 3600,
-                 s / 60 % 60, s % 60);
-    else if (s >= 60)
-        snprintf(buf, n, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
-    else
-        snprintf(buf, n, "%.1fs", (double)ms / 1000.0);
-}
-
 static double pct(int64_t part, int64_t whole)
 {
     return whole > 0 ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
-void ab_funnel_print_text(FILE *f, const struct ab_funnel_view *v)
+/* An auth_status as a reader says it. */
+static const char *auth_label(enum ab_lang l, enum ab_auth a)
+{
+    switch (a) {
+    case AB_AUTH_NONE:
+        return ab_tr(l, "unknown");
+    case AB_AUTH_NOT_STARTED:
+        return ab_tr(l, "not started");
+    case AB_AUTH_IN_PROGRESS:
+        return ab_tr(l, "in progress");
+    case AB_AUTH_AUTHENTICATED:
+        return ab_tr(l, "authenticated");
+    case AB_AUTH_REJECTED:
+        return ab_tr(l, "rejected");
+    case AB_AUTH_EXPIRED:
+        return ab_tr(l, "expired");
+    default:
+        return "?";
+    }
+}
+
+static void fmt_dur(enum ab_lang l, char *buf, size_t n, int64_t ms)
+{
+    ab_i18n_duration(l, buf, n, (double)ms / 1000.0);
+}
+
+void ab_funnel_print_text(FILE *f, const struct ab_funnel_view *v,
+                          enum ab_lang l)
 {
     int64_t c[NSTAGES];
-    char p50[32], p90[32];
+    char p50[32], p90[32], num[32];
     size_t i;
     int k;
 
     stage_counts(&v->f, c);
-    fprintf(f, "Funnel:\n");
-    for (i = 0; i < NSTAGES; i++)
-        fprintf(f, "  %-15s %10" PRId64 "  %5.1f%%\n", stages[i].label, c[i],
-                pct(c[i], c[0]));
-    fprintf(f, "  by auth_status:");
+    ab_safetext_pad(f, ab_tr(l, "funnel"), 16, 1);
+    fputc('\n', f);
+    for (i = 0; i < NSTAGES; i++) {
+        fputs("  ", f);
+        ab_safetext_pad(f, ab_tr(l, stages[i].label), 16, 1);
+        snprintf(num, sizeof num, "%" PRId64, c[i]);
+        ab_safetext_rpad(f, num, 10);
+        fprintf(f, "  %5.1f%%\n", pct(c[i], c[0]));
+    }
+    fputs("  ", f);
+    ab_safetext_pad(f, ab_tr(l, "by auth status"), 16, 1);
     for (i = 0; i < NAUTH; i++)
-        fprintf(f, " %s %" PRId64, auth_key(auth_order[i]),
+        fprintf(f, "%s%s %" PRId64, i ? ", " : "", auth_label(l, auth_order[i]),
                 v->f.by_auth[auth_order[i]]);
-    fprintf(f, "\n");
+    fputc('\n', f);
     if (v->f.to_auth_ms.n > 0) {
-        fmt_dur(p50, sizeof p50, v->f.to_auth_ms.p50);
-        fmt_dur(p90, sizeof p90, v->f.to_auth_ms.p90);
-        fprintf(f, "  ticket to authenticated: p50 %s, p90 %s (%" PRId64 ")\n",
+        fmt_dur(l, p50, sizeof p50, v->f.to_auth_ms.p50);
+        fmt_dur(l, p90, sizeof p90, v->f.to_auth_ms.p90);
+        fputs("  ", f);
+        fprintf(f,
+                ab_tr(l, "ticket to authenticated: p50 %s, p90 %s (%" PRId64
+                         " companies)\n"),
                 p50, p90, v->f.to_auth_ms.n);
     }
     if (v->nreasons > 0) {
-        fprintf(f, "  rejection reasons:\n");
+        fprintf(f, "  %s\n", ab_tr(l, "rejection reasons"));
         for (k = 0; k < v->nreasons; k++) {
-            const unsigned char *r =
-                (const unsigned char *)v->reasons[k].reason;
-            fprintf(f, "    %8" PRId64 "  ", v->reasons[k].count);
-            if (!*r)
-                fputs("(no reason given)", f);
-            for (; *r; r++) /* the vendor's text: no control characters */
-                fputc(*r < 0x20 || *r == 0x7f ? ' ' : *r, f);
+            snprintf(num, sizeof num, "%" PRId64, v->reasons[k].count);
+            fputs("  ", f);
+            ab_safetext_rpad(f, num, 10);
+            fputs("  ", f);
+            ab_safetext_fputs(v->reasons[k].reason[0]
+                                  ? v->reasons[k].reason
+                                  : ab_tr(l, "(no reason given)"),
+                              f);
             fputc('\n', f);
         }
-        if (v->other_reasons > 0)
-            fprintf(f, "    %8" PRId64 "  (other reasons)\n", v->other_reasons);
+        if (v->other_reasons > 0) {
+            snprintf(num, sizeof num, "%" PRId64, v->other_reasons);
+            fputs("  ", f);
+            ab_safetext_rpad(f, num, 10);
+            fprintf(f, "  %s\n", ab_tr(l, "(other reasons)"));
+        }
     }
 }
 
@@ -191,11 +220,18 @@ json_t *ab_funnel_json(const struct ab_funnel_view *v)
     return o;
 }
 
+/* HTML text: the safetext filter (valid UTF-8, no control characters),
+ * then the five markup characters escaped. */
 static void esc(FILE *f, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    size_t n = s ? strlen(s) : 0;
+    char *t = malloc(3 * n + 1);
+    const char *p;
 
-    for (; *p; p++) {
+    if (!t)
+        return;
+    ab_safetext(t, s ? s : "", n);
+    for (p = t; *p; p++) {
         switch (*p) {
         case '&':
             fputs("&amp;", f);
@@ -213,9 +249,10 @@ static void esc(FILE *f, const char *s)
             fputs("&#39;", f);
             break;
         default:
-            fputc(*p < 0x20 || *p == 0x7f ? ' ' : *p, f);
+            fputc(*p, f);
         }
     }
+    free(t);
 }
 
 static const char *stage_color(size_t i)
@@ -229,7 +266,7 @@ static const char *stage_color(size_t i)
 /* The funnel: one centred bar per stage, as wide as its share of the
  * imported companies; the three outcomes side by side below the first
  * three stages. */
-static void chart_funnel(FILE *f, const int64_t c[NSTAGES])
+static void chart_funnel(FILE *f, const int64_t c[NSTAGES], enum ab_lang l)
 {
     const double row = 34, bar_h = 26, left = 150, plot_w = CHART_W - 220;
     const double h = 3 * row + 2 * row + 10;
@@ -239,9 +276,10 @@ static void chart_funnel(FILE *f, const int64_t c[NSTAGES])
     fprintf(f,
             "<svg id=\"chart-funnel\" class=\"chart\""
             " xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %.0f\""
-            " width=\"%d\" height=\"%.0f\" role=\"img\""
-            " aria-label=\"onboarding funnel\">\n",
+            " width=\"%d\" height=\"%.0f\" role=\"img\" aria-label=\"",
             CHART_W, h, CHART_W, h);
+    esc(f, ab_tr(l, "Onboarding funnel"));
+    fputs("\">\n", f);
     for (i = 0; i < NSTAGES; i++) {
         int outcome = i >= 3;
         w = plot_w * (double)c[i] / max;
@@ -285,7 +323,8 @@ static void chart_funnel(FILE *f, const int64_t c[NSTAGES])
     fputs("</svg>\n", f);
 }
 
-void ab_funnel_print_html(FILE *f, const struct ab_funnel_view *v)
+void ab_funnel_print_html(FILE *f, const struct ab_funnel_view *v,
+                          enum ab_lang l)
 {
     int64_t c[NSTAGES];
     char p50[32], p90[32];
@@ -293,44 +332,53 @@ void ab_funnel_print_html(FILE *f, const struct ab_funnel_view *v)
     int k;
 
     stage_counts(&v->f, c);
-    fputs("<figure class=\"card\" id=\"funnel\"><h2>Onboarding funnel</h2>\n",
-          f);
-    chart_funnel(f, c);
+    fputs("<figure class=\"card\" id=\"funnel\"><h2>", f);
+    esc(f, ab_tr(l, "Onboarding funnel"));
+    fputs("</h2>\n", f);
+    chart_funnel(f, c, l);
     fputs("<table class=\"funnel-auth\"><tr>", f);
-    for (i = 0; i < NAUTH; i++)
-        fprintf(f, "<th>%s</th>", auth_key(auth_order[i]));
+    for (i = 0; i < NAUTH; i++) {
+        fputs("<th>", f);
+        esc(f, auth_label(l, auth_order[i]));
+        fputs("</th>", f);
+    }
     fputs("</tr><tr>", f);
     for (i = 0; i < NAUTH; i++)
         fprintf(f, "<td data-auth-status=\"%s\">%" PRId64 "</td>",
                 auth_key(auth_order[i]), v->f.by_auth[auth_order[i]]);
     fputs("</tr></table>\n", f);
     if (v->f.to_auth_ms.n > 0) {
-        fmt_dur(p50, sizeof p50, v->f.to_auth_ms.p50);
-        fmt_dur(p90, sizeof p90, v->f.to_auth_ms.p90);
+        fmt_dur(l, p50, sizeof p50, v->f.to_auth_ms.p50);
+        fmt_dur(l, p90, sizeof p90, v->f.to_auth_ms.p90);
         fprintf(f,
                 "<p class=\"funnel-time\" data-n=\"%" PRId64
-                "\" data-p50-ms=\"%" PRId64 "\" data-p90-ms=\"%" PRId64
-                "\">Ticket to authenticated: p50 %s, p90 %s (%" PRId64
-                " companies)</p>\n",
-                v->f.to_auth_ms.n, v->f.to_auth_ms.p50, v->f.to_auth_ms.p90,
+                "\" data-p50-ms=\"%" PRId64 "\" data-p90-ms=\"%" PRId64 "\">",
+                v->f.to_auth_ms.n, v->f.to_auth_ms.p50, v->f.to_auth_ms.p90);
+        fprintf(f,
+                ab_tr(l, "ticket to authenticated: p50 %s, p90 %s (%" PRId64
+                         " companies)\n"),
                 p50, p90, v->f.to_auth_ms.n);
+        fputs("</p>\n", f);
     }
     if (v->nreasons > 0) {
-        fputs("<table class=\"reasons\"><tr><th>Rejection reason</th>"
-              "<th>Companies</th></tr>\n",
-              f);
+        fputs("<table class=\"reasons\"><tr><th>", f);
+        esc(f, ab_tr(l, "Rejection reason"));
+        fputs("</th><th>", f);
+        esc(f, ab_tr(l, "Companies"));
+        fputs("</th></tr>\n", f);
         for (k = 0; k < v->nreasons; k++) {
             fprintf(f, "<tr data-reason-count=\"%" PRId64 "\"><td>",
                     v->reasons[k].count);
             esc(f, v->reasons[k].reason[0] ? v->reasons[k].reason
-                                           : "(no reason given)");
+                                           : ab_tr(l, "(no reason given)"));
             fprintf(f, "</td><td>%" PRId64 "</td></tr>\n", v->reasons[k].count);
         }
-        if (v->other_reasons > 0)
-            fprintf(f,
-                    "<tr data-reason-count=\"%" PRId64 "\"><td>(other "
-                    "reasons)</td><td>%" PRId64 "</td></tr>\n",
-                    v->other_reasons, v->other_reasons);
+        if (v->other_reasons > 0) {
+            fprintf(f, "<tr data-reason-count=\"%" PRId64 "\"><td>",
+                    v->other_reasons);
+            esc(f, ab_tr(l, "(other reasons)"));
+            fprintf(f, "</td><td>%" PRId64 "</td></tr>\n", v->other_reasons);
+        }
         fputs("</table>\n", f);
     }
     fputs("</figure>\n", f);
@@ -358,15 +406,16 @@ void ab_funnel_print_metrics(FILE *f, const struct ab_funnel *fu)
                 "authbatch_auth_status_companies{auth_status=\"%s\"} %" PRId64
                 "\n",
                 auth_key(auth_order[i]), fu->by_auth[auth_order[i]]);
-    fputs("# HELP authbatch_ticket_to_authenticated_seconds Time from ticket "
-          "to authenticated over the authenticated companies (0 when none).\n"
-          "# TYPE authbatch_ticket_to_authenticated_seconds gauge\n",
+    fputs("# HELP authbatch_ticket_to_authenticated_p50_seconds Median time "
+          "from ticket to authenticated (0 when none is).\n"
+          "# TYPE authbatch_ticket_to_authenticated_p50_seconds gauge\n",
           f);
-    fprintf(f,
-            "authbatch_ticket_to_authenticated_seconds{quantile=\"0.5\"} "
-            "%.3f\n"
-            "authbatch_ticket_to_authenticated_seconds{quantile=\"0.9\"} "
-            "%.3f\n",
-            (double)fu->to_auth_ms.p50 / 1000.0,
+    fprintf(f, "authbatch_ticket_to_authenticated_p50_seconds %.3f\n",
+            (double)fu->to_auth_ms.p50 / 1000.0);
+    fputs("# HELP authbatch_ticket_to_authenticated_p90_seconds 90th "
+          "percentile of the time from ticket to authenticated.\n"
+          "# TYPE authbatch_ticket_to_authenticated_p90_seconds gauge\n",
+          f);
+    fprintf(f, "authbatch_ticket_to_authenticated_p90_seconds %.3f\n",
             (double)fu->to_auth_ms.p90 / 1000.0);
 }

@@ -12,8 +12,10 @@
  * yet), the time from ticket to authenticated (p50/p90), and the rejection
  * reasons with their counts (the most frequent AB_FUNNEL_MAX_REASONS).
  *
- * Machine formats (JSON, metrics) use the names above with underscores;
- * the text and HTML labels are English.
+ * Machine formats (JSON, metrics, data-* attributes) use the names above
+ * with underscores and are never translated; the text and HTML labels
+ * speak the caller's language (i18n.h). Every value from the database
+ * (the vendor's reasons) goes through the safetext filter.
  */
 #ifndef AB_REPORT_FUNNEL_H
 #define AB_REPORT_FUNNEL_H
@@ -22,6 +24,7 @@
 #include <stdio.h>
 
 #include "err.h"
+#include "i18n.h"
 #include "store.h"
 #include "store_funnel.h"
 
@@ -46,8 +49,9 @@ void ab_funnel_view_release(struct ab_funnel_view *v);
 /* Nothing to show: no ticket was ever issued. */
 int ab_funnel_empty(const struct ab_funnel_view *v);
 
-/* Indented text lines (status and the text report). */
-void ab_funnel_print_text(FILE *f, const struct ab_funnel_view *v);
+/* Indented text lines (status and the text report), in language l. */
+void ab_funnel_print_text(FILE *f, const struct ab_funnel_view *v,
+                          enum ab_lang l);
 
 /* A new object: {"stages": {"imported", "ticket_issued", "in_progress",
  * "authenticated", "rejected", "expired": int}, "auth_status":
@@ -59,12 +63,12 @@ json_t *ab_funnel_json(const struct ab_funnel_view *v);
 
 /* A <figure> with the funnel chart (an inline SVG whose bars carry
  * data-stage and data-count) and the reasons table. */
-void ab_funnel_print_html(FILE *f, const struct ab_funnel_view *v);
+void ab_funnel_print_html(FILE *f, const struct ab_funnel_view *v,
+                          enum ab_lang l);
 
 /* Prometheus text: authbatch_funnel_companies{stage},
  * authbatch_auth_status_companies{auth_status},
- * authbatch_ticket_to_authenticated_seconds{quantile="0.5"|"0.9"}
- * (gauges). */
+ * authbatch_ticket_to_authenticated_p50_seconds and _p90_seconds. */
 void ab_funnel_print_metrics(FILE *f, const struct ab_funnel *fu);
 
 #endif
