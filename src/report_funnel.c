@@ -268,7 +268,7 @@ static const char *stage_color(size_t i)
  * three stages. */
 static void chart_funnel(FILE *f, const int64_t c[NSTAGES], enum ab_lang l)
 {
-    const double row = 34, bar_h = 26, left = 150, plot_w = CHART_W - 220;
+    const double row = 34, bar_h = 26, left = 120, plot_w = CHART_W - 230;
     const double h = 3 * row + 2 * row + 10;
     double max = c[0] > 0 ? (double)c[0] : 1, x, w, y;
     size_t i;
@@ -336,7 +336,9 @@ void ab_funnel_print_html(FILE *f, const struct ab_funnel_view *v,
     esc(f, ab_tr(l, "Onboarding funnel"));
     fputs("</h2>\n", f);
     chart_funnel(f, c, l);
-    fputs("<table class=\"funnel-auth\"><tr>", f);
+    fputs("<table class=\"funnel-auth\" style=\"border-spacing:14px 2px\">"
+          "<tr>",
+          f);
     for (i = 0; i < NAUTH; i++) {
         fputs("<th>", f);
         esc(f, auth_label(l, auth_order[i]));
@@ -361,7 +363,9 @@ void ab_funnel_print_html(FILE *f, const struct ab_funnel_view *v,
         fputs("</p>\n", f);
     }
     if (v->nreasons > 0) {
-        fputs("<table class=\"reasons\"><tr><th>", f);
+        fputs("<table class=\"reasons\" style=\"border-spacing:14px 2px\">"
+              "<tr><th>",
+              f);
         esc(f, ab_tr(l, "Rejection reason"));
         fputs("</th><th>", f);
         esc(f, ab_tr(l, "Companies"));
