@@ -452,9 +452,17 @@ static void member_text(json_t *o, const char *key, char *dst, size_t n)
         snprintf(dst, n, "%lld", (long long)json_integer_value(v));
 }
 
+/* What result_ok() needs: where to put it, and the raw answer. */
+struct result_ctx {
+    struct ab_api_poll *p;
+    const char *body;
+    size_t len;
+};
+
 static void result_ok(json_t *root, struct ab_api_result *r, void *ctx)
 {
-    struct ab_api_poll *p = ctx;
+    const struct result_ctx *b = ctx;
+    struct ab_api_poll *p = b->p;
     json_t *res = json_object_get(root, "result");
     json_t *st = json_object_get(res, "status");
     char *dump;
@@ -484,12 +492,13 @@ static void result_ok(json_t *root, struct ab_api_result *r, void *ctx)
     member_text(res, "applicantName", p->applicant, sizeof p->applicant);
     if (!p->applicant[0])
         member_text(res, "applicant", p->applicant, sizeof p->applicant);
-    /* What was received, for the event; an oversized one is left out
-     * rather than cut into invalid JSON. */
-    dump = json_dumps(res, JSON_COMPACT);
-    if (dump && strlen(dump) < sizeof p->fields)
-        memcpy(p->fields, dump, strlen(dump) + 1);
-    free(dump);
+    /* The answer as received, for the event: it parsed, so it is valid
+     * JSON and UTF-8 (a copy costs a fraction of re-serialising the
+     * result); an oversized one is left out rather than cut short. */
+    if (b->len < sizeof p->fields) {
+        memcpy(p->fields, b->body, b->len);
+        p->fields[b->len] = '\0';
+    }
 }
 
 void ab_api_classify_result(const char *transport_error, long http_status,
@@ -497,10 +506,14 @@ void ab_api_classify_result(const char *transport_error, long http_status,
                             size_t body_len, const struct ab_api_codes *extra,
                             struct ab_api_result *r, struct ab_api_poll *p)
 {
-    memset(p, 0, sizeof *p);
+    struct result_ctx b = {p, body, body_len};
+
+    p->has_status = 0;
+    p->raw_status[0] = p->request_id[0] = p->reason[0] = '\0';
+    p->applicant[0] = p->fields[0] = '\0';
     p->status = AB_AUTH_UNKNOWN;
     classify(transport_error, http_status, content_type, body, body_len, extra,
-             r, result_ok, p);
+             r, result_ok, &b);
 }
 
 int ab_api_sign_headers(const char *token, const char *secret, int64_t now_ms,

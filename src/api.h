@@ -108,8 +108,8 @@ struct ab_api_poll {
     char request_id[128];
     char reason[512]; /* basicReason */
     char applicant[256];
-    char fields[2048]; /* the whole result object as compact JSON, "" when
-                          larger than this */
+    char fields[2048]; /* the whole answer as received (valid JSON: it
+                          parsed), "" when larger than this */
 };
 
 /* As ab_api_classify(), for an answer of the result endpoint: code 0 with

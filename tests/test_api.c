@@ -788,10 +788,15 @@ static void test_api__classify_result_keeps_fields(void **state)
 
     ab_api_classify_result(NULL, 200, NULL, body, strlen(body), NULL, &r, &p);
     assert_int_equal(r.outcome, AB_OUT_ISSUED);
+    /* The answer as received. */
+    assert_string_equal(p.fields, body);
     f = json_loads(p.fields, 0, NULL);
     assert_non_null(f);
-    assert_string_equal(json_string_value(json_object_get(f, "name")), "A&B");
-    assert_true(json_is_true(json_object_get(f, "future")));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(f, "result"), "name")),
+                        "A&B");
+    assert_true(
+        json_is_true(json_object_get(json_object_get(f, "result"), "future")));
     json_decref(f);
 
     /* A result too large to keep whole is left out, not cut into invalid

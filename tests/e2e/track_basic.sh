@@ -65,8 +65,8 @@ eq "final companies are no longer tracked; the others are" \
           ('authenticated', 'rejected', 'expired')) = (auth_next_check_at IS NOT NULL)")" 0
 eq "the event keeps the answer's fields (both applicant spellings)" \
     "$(q "SELECT count(*) > 0 FROM auth_events WHERE json_extract(fields,
-          '$.applicant') IS NOT NULL")|$(q "SELECT count(*) > 0 FROM auth_events
-          WHERE json_extract(fields, '\$.applicantName') IS NOT NULL")" "1|1"
+          '$.result.applicant') IS NOT NULL")|$(q "SELECT count(*) > 0 FROM auth_events
+          WHERE json_extract(fields, '\$.result.applicantName') IS NOT NULL")" "1|1"
 eq "track runs row" "$(q "SELECT command, attempts, polls = (SELECT count(*)
     FROM auth_events WHERE run_id = runs.id), exit_status FROM runs WHERE id = 2")" \
     "track|0|1|0"
