@@ -273,6 +273,7 @@ AUTHBATCH=$ab BENCH_RUNS=$runs BENCH_WRITE=$write scripts/bench_callbacks.sh >/d
 BENCH_RUNS=$runs BENCH_WRITE=$write AUTHBATCH=$ab scripts/bench_throughput.sh >/dev/null
 
 THROTTLE_WRITE=$write AUTHBATCH=$ab QYS_SANDBOX=$sbx scripts/bench_throttle.sh >&2 # issue 11: its own section
+AUTHBATCH=$ab QYS_SANDBOX=$sbx BENCH_RUNS=$runs BENCH_WRITE=$write scripts/bench_track.sh >/dev/null # issue 13: its own section
 
 if ((import_rows > 0)); then AUTHBATCH=$ab BENCH_WRITE=$write scripts/bench_import_encoding.sh "$import_rows" "$runs" >&2; fi
 # --- the table ------------------------------------------------------------------

@@ -275,10 +275,38 @@ static void foreign(struct ab_api_result *r, long http_status,
              http_status, ct);
 }
 
-void ab_api_classify(const char *transport_error, long http_status,
+/* code 0 in a 2xx answer: what the endpoint's result says. */
+typedef void (*on_ok_fn)(json_t *root, struct ab_api_result *r, void *ctx);
+
+static void ticket_ok(json_t *root, struct ab_api_result *r, void *ctx)
+{
+    json_t *res = json_object_get(root, "result");
+    json_t *t = json_object_get(res, "ticket");
+
+    (void)ctx;
+    if (json_is_string(t) && json_string_length(t) > 0 &&
+        json_string_length(t) < sizeof r->ticket &&
+        strlen(json_string_value(t)) == json_string_length(t)) {
+        memcpy(r->ticket, json_string_value(t), json_string_length(t) + 1);
+        r->outcome = AB_OUT_ISSUED;
+    } else if (json_is_string(t) && json_string_length(t) >= sizeof r->ticket) {
+        /* Asking again would only issue another such ticket. */
+        r->outcome = AB_OUT_REJECTED;
+        snprintf(r->message, sizeof r->message,
+                 "ticket of %zu bytes, longer than authbatch keeps "
+                 "(%zu)",
+                 json_string_length(t), sizeof r->ticket - 1);
+    } else {
+        r->outcome = AB_OUT_TRANSIENT;
+        copy_utf8(r->message, sizeof r->message,
+                  "code 0 without a usable ticket");
+    }
+}
+
+static void classify(const char *transport_error, long http_status,
                      const char *content_type, const char *body,
                      size_t body_len, const struct ab_api_codes *extra,
-                     struct ab_api_result *r)
+                     struct ab_api_result *r, on_ok_fn on_ok, void *ctx)
 {
     json_t *root = NULL, *v;
     json_error_t jerr;
@@ -346,34 +374,146 @@ void ab_api_classify(const char *transport_error, long http_status,
         foreign(r, http_status, content_type);
     } else if (http_status >= 200 && http_status < 300) {
         r->outcome = class_of_code(r->code, extra);
-        if (r->code == 0) {
-            json_t *res = json_object_get(root, "result");
-            json_t *t = json_object_get(res, "ticket");
-            if (json_is_string(t) && json_string_length(t) > 0 &&
-                json_string_length(t) < sizeof r->ticket &&
-                strlen(json_string_value(t)) == json_string_length(t)) {
-                memcpy(r->ticket, json_string_value(t),
-                       json_string_length(t) + 1);
-                r->outcome = AB_OUT_ISSUED;
-            } else if (json_is_string(t) &&
-                       json_string_length(t) >= sizeof r->ticket) {
-                /* Asking again would only issue another such ticket. */
-                r->outcome = AB_OUT_REJECTED;
-                snprintf(r->message, sizeof r->message,
-                         "ticket of %zu bytes, longer than authbatch keeps "
-                         "(%zu)",
-                         json_string_length(t), sizeof r->ticket - 1);
-            } else {
-                r->outcome = AB_OUT_TRANSIENT;
-                copy_utf8(r->message, sizeof r->message,
-                          "code 0 without a usable ticket");
-            }
-        }
+        if (r->code == 0)
+            on_ok(root, r, ctx);
     } else {
         /* A 4xx with the vendor's envelope: its code decides. */
         r->outcome = class_of_code(r->code, extra);
     }
     json_decref(root);
+}
+
+void ab_api_classify(const char *transport_error, long http_status,
+                     const char *content_type, const char *body,
+                     size_t body_len, const struct ab_api_codes *extra,
+                     struct ab_api_result *r)
+{
+    classify(transport_error, http_status, content_type, body, body_len, extra,
+             r, ticket_ok, NULL);
+}
+
+static int unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+           c == '~';
+}
+
+size_t ab_api_query_escape(const char *s, char *dst, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t len = 0;
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char e[3];
+        size_t k = 1, i;
+        if (unreserved(c)) {
+            e[0] = (char)c;
+        } else {
+            e[0] = '%';
+            e[1] = hex[c >> 4];
+            e[2] = hex[c & 15];
+            k = 3;
+        }
+        for (i = 0; i < k; i++, len++)
+            if (len + 1 < n)
+                dst[len] = e[i];
+    }
+    if (n > 0)
+        dst[len < n ? len : n - 1] = '\0';
+    return len;
+}
+
+char *ab_api_result_url(const char *base_url, const char *company_name)
+{
+    static const char q[] = AB_API_RESULT_PATH "?companyName=";
+    size_t nb = strlen(base_url), nq = sizeof q - 1;
+    size_t ne = ab_api_query_escape(company_name, NULL, 0);
+    char *url = malloc(nb + nq + ne + 1);
+
+    if (!url)
+        return NULL;
+    memcpy(url, base_url, nb);
+    memcpy(url + nb, q, nq);
+    ab_api_query_escape(company_name, url + nb + nq, ne + 1);
+    return url;
+}
+
+/* A string member copied (cleaned) into dst, or a number's decimal text;
+ * dst stays "" for anything else. */
+static void member_text(json_t *o, const char *key, char *dst, size_t n)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (json_is_string(v))
+        copy_utf8(dst, n, json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(dst, n, "%lld", (long long)json_integer_value(v));
+}
+
+/* What result_ok() needs: where to put it, and the raw answer. */
+struct result_ctx {
+    struct ab_api_poll *p;
+    const char *body;
+    size_t len;
+};
+
+static void result_ok(json_t *root, struct ab_api_result *r, void *ctx)
+{
+    const struct result_ctx *b = ctx;
+    struct ab_api_poll *p = b->p;
+    json_t *res = json_object_get(root, "result");
+    json_t *st = json_object_get(res, "status");
+    char *dump;
+
+    if (!json_is_object(res) || !st) {
+        r->outcome = AB_OUT_TRANSIENT;
+        copy_utf8(r->message, sizeof r->message,
+                  "code 0 without a result status");
+        return;
+    }
+    r->outcome = AB_OUT_ISSUED;
+    p->has_status = 1;
+    if (json_is_integer(st)) {
+        snprintf(p->raw_status, sizeof p->raw_status, "%lld",
+                 (long long)json_integer_value(st));
+    } else if (json_is_string(st)) {
+        copy_utf8(p->raw_status, sizeof p->raw_status, json_string_value(st));
+    } else {
+        /* null, true, 2.0, an object...: kept as its JSON text. */
+        dump = json_dumps(st, JSON_COMPACT | JSON_ENCODE_ANY);
+        copy_utf8(p->raw_status, sizeof p->raw_status, dump ? dump : "?");
+        free(dump);
+    }
+    p->status = ab_auth_from_result(p->raw_status);
+    member_text(res, "requestId", p->request_id, sizeof p->request_id);
+    member_text(res, "basicReason", p->reason, sizeof p->reason);
+    member_text(res, "applicantName", p->applicant, sizeof p->applicant);
+    if (!p->applicant[0])
+        member_text(res, "applicant", p->applicant, sizeof p->applicant);
+    /* The answer as received, for the event: it parsed, so it is valid
+     * JSON and UTF-8 (a copy costs a fraction of re-serialising the
+     * result); an oversized one is left out rather than cut short. */
+    if (b->len < sizeof p->fields) {
+        memcpy(p->fields, b->body, b->len);
+        p->fields[b->len] = '\0';
+    }
+}
+
+void ab_api_classify_result(const char *transport_error, long http_status,
+                            const char *content_type, const char *body,
+                            size_t body_len, const struct ab_api_codes *extra,
+                            struct ab_api_result *r, struct ab_api_poll *p)
+{
+    struct result_ctx b = {p, body, body_len};
+
+    p->has_status = 0;
+    p->raw_status[0] = p->request_id[0] = p->reason[0] = '\0';
+    p->applicant[0] = p->fields[0] = '\0';
+    p->status = AB_AUTH_UNKNOWN;
+    classify(transport_error, http_status, content_type, body, body_len, extra,
+             r, result_ok, &b);
 }
 
 int ab_api_sign_headers(const char *token, const char *secret, int64_t now_ms,

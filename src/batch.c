@@ -51,7 +51,34 @@ int ab_batch_len(const struct ab_batch *b)
     return b->n;
 }
 
-static int record(struct ab_batch *b, const struct ab_result *r,
+/* A poll's result as the store takes it. */
+static int record_poll(struct ab_batch *b, const struct ab_result *r,
+                       int *applied, struct ab_err *err)
+{
+    const struct ab_api_poll *p = &r->poll.obs;
+    struct ab_auth_obs o = {
+        .raw_status = p->raw_status,
+        .status = p->status,
+        .request_id = p->request_id[0] ? p->request_id : NULL,
+        .reason = p->reason[0] ? p->reason : NULL,
+        .fields_json = p->fields[0] ? p->fields : NULL,
+        .run_id = b->run_id,
+        .observed_at = r->started_at + r->duration_ms,
+    };
+    struct ab_track_result t = {
+        .company_id = r->company_id,
+        .ticket_at = r->poll.ticket_at,
+        .check_no = r->poll.check_no,
+        .what = r->poll.what,
+        .fails = r->poll.fails,
+        .next_at = r->poll.next_at,
+        .obs = &o,
+    };
+    return ab_track_record(b->s, &t, applied, NULL, err);
+}
+
+/* *counts: whether the result counts in the run's totals. */
+static int record(struct ab_batch *b, const struct ab_result *r, int *counts,
                   struct ab_err *err)
 {
     struct ab_queue_result q = {
@@ -63,12 +90,23 @@ static int record(struct ab_batch *b, const struct ab_result *r,
         .api = &r->api,
         .status = r->status,
         .next_attempt_at = r->next_attempt_at,
+        .next_check_at = r->next_check_at,
     };
+    *counts = 1;
+    if (r->kind == AB_WORK_POLL)
+        return record_poll(b, r, counts, err);
     return ab_queue_record(b->s, &q, err);
 }
 
 static void count(struct ab_run_stats *st, const struct ab_result *r)
 {
+    if (r->kind == AB_WORK_POLL) {
+        if (r->final == AB_FINAL_DONE)
+            st->polled++;
+        else if (r->final == AB_FINAL_FAILED)
+            st->polls_failed++;
+        return;
+    }
     switch (r->final) {
     case AB_FINAL_DONE:
         st->done++;
@@ -92,7 +130,7 @@ static int pass(struct ab_batch *b, int slow, struct ab_run_stats *tmp,
                 int64_t *vanished, int64_t *dropped, struct ab_err *err)
 {
     struct ab_err e = {0};
-    int i, rc;
+    int i, rc, counts;
 
     if ((rc = ab_store_begin(b->s, err)) != 0)
         return rc;
@@ -100,7 +138,7 @@ static int pass(struct ab_batch *b, int slow, struct ab_run_stats *tmp,
         const struct ab_result *r = &b->r[i];
         if (slow && (rc = ab_store_savepoint(b->s, err)) != 0)
             goto out_rollback;
-        rc = record(b, r, &e);
+        rc = record(b, r, &counts, &e);
         if (rc == AB_ENOENT) {
             /* Deleted by another program since it was claimed: there is
              * nothing left to attach the answer to. */
@@ -122,7 +160,7 @@ static int pass(struct ab_batch *b, int slow, struct ab_run_stats *tmp,
             if (err)
                 *err = e;
             goto out_rollback;
-        } else {
+        } else if (counts) {
             count(tmp, r);
         }
         if (slow && (rc = ab_store_release(b->s, err)) != 0)
@@ -161,6 +199,8 @@ int ab_batch_commit(struct ab_batch *b, struct ab_run_stats *st,
     st->done = tmp.done;
     st->already_authed = tmp.already_authed;
     st->failed = tmp.failed;
+    st->polled = tmp.polled;
+    st->polls_failed = tmp.polls_failed;
     b->n = 0;
     if (vanished)
         *vanished = v;

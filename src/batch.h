@@ -14,9 +14,11 @@
  *    naming the company), the rest is committed.
  *
  * The run's totals of finished companies (done, already authed, failed)
- * count committed results only: ab_batch_commit() adds them to *st in the
- * same transaction that writes the runs row, so the row, the companies and
- * the counters always agree.
+ * and of polls (answered, given up) count committed results only:
+ * ab_batch_commit() adds them to *st in the same transaction that writes
+ * the runs row, so the row, the companies and the counters always agree. A
+ * poll's result that the store finds to be a repeat (store_track.h) counts
+ * nothing.
  */
 #ifndef AB_BATCH_H
 #define AB_BATCH_H
@@ -26,6 +28,8 @@
 #include "api.h"
 #include "runstats.h"
 #include "store.h"
+#include "store_track.h"
+#include "work.h"
 
 /* What a finished company counts as once committed. */
 enum ab_result_final {
@@ -36,6 +40,7 @@ enum ab_result_final {
 };
 
 struct ab_result {
+    enum ab_work_kind kind; /* a ticket's result, or a poll's */
     int64_t company_id;
     int attempt_no;                  /* the company's attempts after this one */
     int64_t started_at, duration_ms; /* Unix ms */
@@ -44,6 +49,18 @@ struct ab_result {
     enum ab_result_final final;
     int charged; /* the attempt counts against the company */
     struct ab_api_result api;
+    int64_t next_check_at; /* tickets issued: the first status check */
+    /* Polls (store_track.h): final is AB_FINAL_DONE for an answered poll,
+     * AB_FINAL_FAILED for one given up; status and next_attempt_at are
+     * unused. */
+    struct {
+        int64_t ticket_at;
+        int check_no;
+        enum ab_track_what what;
+        int fails;
+        int64_t next_at;
+        struct ab_api_poll obs;
+    } poll;
 };
 
 struct ab_batch;

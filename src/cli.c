@@ -19,6 +19,7 @@ static const struct {
     {"import", ab_cmd_import,
      "read companies from a CSV file into the database"},
     {"run", ab_cmd_run, "request tickets for every due company"},
+    {"track", ab_cmd_track, "poll how far each ticketed company has got"},
     {"status", ab_cmd_status, "counts by status, last run, progress"},
     {"report", ab_cmd_report, "per-company results and a summary"},
     {"retry", ab_cmd_retry, "put failed companies back to pending"},

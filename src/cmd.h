@@ -8,6 +8,7 @@
 int ab_cmd_init(const struct ab_cli *cli, int argc, char **argv);
 int ab_cmd_import(const struct ab_cli *cli, int argc, char **argv);
 int ab_cmd_run(const struct ab_cli *cli, int argc, char **argv);
+int ab_cmd_track(const struct ab_cli *cli, int argc, char **argv);
 int ab_cmd_status(const struct ab_cli *cli, int argc, char **argv);
 int ab_cmd_report(const struct ab_cli *cli, int argc, char **argv);
 int ab_cmd_retry(const struct ab_cli *cli, int argc, char **argv);

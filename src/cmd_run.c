@@ -1,5 +1,7 @@
-/* cmd_run.c - `authbatch run`: options, credentials, the run lock, then the
- * dispatcher; progress, metrics and pings around it; the exit status. */
+/* cmd_run.c - `authbatch run` and `authbatch track`: options, credentials,
+ * the run lock, then the dispatcher; progress, metrics and pings around it;
+ * the exit status. `track` is a run whose work is status polls only (SPEC
+ * §6); `run --track` does both kinds in one loop, tickets first. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -21,8 +23,10 @@
 #include "ping.h"
 #include "progress.h"
 #include "store.h"
+#include "store_funnel.h"
 #include "store_queue.h"
 #include "store_report.h"
+#include "store_track.h"
 #include "validate.h"
 
 #define HOST_TEST "https://openapi.qiyuesuo.cn"
@@ -32,6 +36,9 @@
 
 struct run_cfg {
     struct ab_dispatch_opts d;
+    int track_cmd;         /* `track` rather than `run` */
+    int now;               /* track --now */
+    int64_t reissue_after; /* run --reissue-after, ms (0: off) */
     const char *csv;
     struct ab_import_opts csv_opts; /* --encoding, --delimiter */
     const char *credentials;
@@ -51,6 +58,43 @@ struct tick_ctx {
     int64_t last_metrics_ms;
     int64_t last_success_ms;
 };
+
+static void usage_track(FILE *f)
+{
+    fprintf(
+        f,
+        "usage: authbatch [--db PATH] track [options]\n\n"
+        "Asks the vendor (GET /companyauth/result, by company name) how far "
+        "each\ncompany with a ticket has got, when its check is due, and "
+        "records the answer:\nauth_status not_started, in_progress, "
+        "authenticated, rejected (with the\nreason) or expired; every answer "
+        "is kept in auth_events.\n\n"
+        "The schedule: a ticket's first check is due --first-check after "
+        "it was\nissued (default 2m); each answered check doubles the wait, "
+        "up to --max-check\n(default 24h): 2m, 4m, 8m, ... 17h04m, 24h, "
+        "24h, ... A company that is\nauthenticated, rejected or expired is "
+        "no longer polled; a new ticket starts\nover. The run ends when "
+        "nothing is due (checks due later are left to a later\nrun: run it "
+        "from cron, or use 'run --track').\n\n"
+        "  --now                 check every tracked company now, whatever "
+        "its schedule\n"
+        "  --first-check DUR     ticket to first check (default 2m; 0 = at "
+        "once)\n"
+        "  --max-check DUR       longest wait between two checks (default "
+        "24h)\n"
+        "  --limit N             companies at most\n\n"
+        "Everything else is as for 'run' (see 'run --help'): --base-url, "
+        "--env,\n--cacert, --credentials, --concurrency, --rate, --burst, "
+        "--timeout,\n--max-attempts, --retry-base-ms, --retry-max-ms, "
+        "--retry-codes, --fatal-codes,\n--max-runtime, --dry-run, "
+        "--progress, --metrics-file, --ping-url, --allow-http.\n"
+        "A poll that keeps failing is given up after --max-attempts; its "
+        "next check\nis at its usual time.\n\n"
+        "Exit status: 0 nothing due is left, 1 some polls were given up, 64 "
+        "usage,\n69 API unreachable, 74 database, 75 stopped with checks "
+        "due or locked by\nanother run, 77 credentials or account refused, "
+        "78 config.\n");
+}
 
 static void usage(FILE *f)
 {
@@ -74,7 +118,18 @@ static void usage(FILE *f)
         "  --csv FILE            import FILE first (see 'import --help'),\n"
         "  --encoding E, --delimiter D  read it so (as import does)\n"
         "  --callback-base URL   give each company without a callbackUrl\n"
-        "                        URL/<id>/<token> (see 'callbacks --help')\n\n"
+        "                        URL/<id>/<token> (see 'callbacks --help')\n"
+        "  --track               also poll the status of tickets that are "
+        "due (see\n"
+        "                        'track --help'); tickets come first\n"
+        "  --first-check DUR     with --track: ticket to first check "
+        "(default 2m)\n"
+        "  --max-check DUR       with --track: longest wait between checks "
+        "(24h)\n"
+        "  --reissue-after DUR   first put back to pending the tickets older "
+        "than DUR\n"
+        "                        that are unused (auth_status NULL or "
+        "not_started)\n\n"
         "How fast:\n"
         "  --concurrency N       requests in flight (default 8)\n"
         "  --rate R              requests per second, 0 = unlimited (default "
@@ -181,6 +236,11 @@ static int parse(int argc, char **argv, struct run_cfg *c)
         O_PING,
         O_HTTP,
         O_CBBASE,
+        O_TRACK,
+        O_NOW,
+        O_FIRST,
+        O_MAXCHECK,
+        O_REISSUE,
         O_CSVENC,
         O_CSVSEP,
         O_LEASE,
@@ -211,6 +271,11 @@ static int parse(int argc, char **argv, struct run_cfg *c)
         {"ping-url", required_argument, NULL, O_PING},
         {"allow-http", no_argument, NULL, O_HTTP},
         {"callback-base", required_argument, NULL, O_CBBASE},
+        {"track", no_argument, NULL, O_TRACK},
+        {"now", no_argument, NULL, O_NOW},
+        {"first-check", required_argument, NULL, O_FIRST},
+        {"max-check", required_argument, NULL, O_MAXCHECK},
+        {"reissue-after", required_argument, NULL, O_REISSUE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -231,6 +296,9 @@ static int parse(int argc, char **argv, struct run_cfg *c)
     c->d.retry.base_ms = 500;
     c->d.retry.max_ms = 60000;
     c->progress = AB_PROGRESS_AUTO;
+    ab_tracksched_defaults(&c->d.sched);
+    c->d.command = c->track_cmd ? "track" : "run";
+    c->d.track = c->d.no_tickets = c->track_cmd;
 
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
@@ -349,16 +417,58 @@ static int parse(int argc, char **argv, struct run_cfg *c)
                            "440 characters)",
                            optarg);
             break;
+        case O_TRACK:
+            c->d.track = 1;
+            break;
+        case O_NOW:
+            c->now = 1;
+            break;
+        case O_FIRST:
+            if ((n = ab_cli_parse_duration(optarg)) < 0 || n > 30 * 86400)
+                return bad("--first-check", optarg);
+            c->d.sched.first_ms = n * 1000;
+            break;
+        case O_MAXCHECK:
+            if ((n = ab_cli_parse_duration(optarg)) < 1 || n > 30 * 86400)
+                return bad("--max-check", optarg);
+            c->d.sched.max_ms = n * 1000;
+            break;
+        case O_REISSUE:
+            if ((n = ab_cli_parse_duration(optarg)) < 1)
+                return bad("--reissue-after", optarg);
+            c->reissue_after = n * 1000;
+            break;
         case 'h':
-            usage(stdout);
+            if (c->track_cmd)
+                usage_track(stdout);
+            else
+                usage(stdout);
             return -1;
         default:
-            usage(stderr);
+            if (c->track_cmd)
+                usage_track(stderr);
+            else
+                usage(stderr);
             return AB_EXIT_USAGE;
         }
     }
     if (optind < argc) {
-        ab_log_error("run: unexpected argument '%s'", argv[optind]);
+        ab_log_error("%s: unexpected argument '%s'", c->d.command,
+                     argv[optind]);
+        return AB_EXIT_USAGE;
+    }
+    if (c->track_cmd && (c->csv || c->d.callback_base || c->reissue_after)) {
+        ab_log_error("track: --csv, --callback-base and --reissue-after "
+                     "belong to 'run' (track requests no tickets)");
+        return AB_EXIT_USAGE;
+    }
+    if (!c->track_cmd && c->now) {
+        ab_log_error("run: --now belongs to 'track'");
+        return AB_EXIT_USAGE;
+    }
+    if (c->d.sched.max_ms < c->d.sched.first_ms) {
+        ab_log_error("%s: --max-check is shorter than --first-check",
+                     c->d.command);
         return AB_EXIT_USAGE;
     }
     if (strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0)
@@ -397,14 +507,17 @@ static char *options_json(const struct run_cfg *c)
 {
     json_t *o = json_pack(
         "{s:s, s:i, s:f, s:i, s:i, s:I, s:I, s:I, s:I, "
-        "s:I, s:s?}",
+        "s:I, s:s?, s:b, s:b, s:I, s:I, s:I}",
         "base_url", c->d.base_url, "concurrency", c->d.concurrency, "rate",
         c->d.rate, "burst", c->d.burst, "max_attempts", c->d.retry.max_attempts,
         "retry_base_ms", (json_int_t)c->d.retry.base_ms, "retry_max_ms",
         (json_int_t)c->d.retry.max_ms, "timeout_ms",
         (json_int_t)c->d.timeout_ms, "limit", (json_int_t)c->d.limit,
         "max_runtime_ms", (json_int_t)c->d.max_runtime_ms, "callback_base",
-        c->d.callback_base);
+        c->d.callback_base, "track", c->d.track, "now", c->now,
+        "first_check_ms", (json_int_t)c->d.sched.first_ms, "max_check_ms",
+        (json_int_t)c->d.sched.max_ms, "reissue_after_ms",
+        (json_int_t)c->reissue_after);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;
@@ -451,6 +564,44 @@ static int print_dry(void *ctx, struct ab_company *co)
     return 0;
 }
 
+/* --dry-run of `track`: the polls due now (or all tracked, --now). */
+static int dry_run_track(struct ab_store *s, const struct run_cfg *c)
+{
+    struct ab_work w[64];
+    struct ab_headers h = {0};
+    struct ab_err err = {0};
+    int64_t at = INT64_MIN, id = INT64_MIN, total = 0;
+    int64_t upto = c->now ? INT64_MAX : ab_now_ms();
+    int n, i, k, rc;
+
+    do {
+        int max = 64;
+        if (c->d.limit > 0 && c->d.limit - total < max)
+            max = (int)(c->d.limit - total);
+        if (max <= 0)
+            break;
+        if ((rc = ab_track_due(s, upto, &at, &id, max, w, &n, &err)) != 0) {
+            ab_log_error("%s", err.msg);
+            return ab_cli_exit_for(rc);
+        }
+        for (i = 0; i < n; i++) {
+            char *url = ab_api_result_url(c->d.base_url, w[i].c.company_name);
+            ab_api_redacted_headers(ab_now_ms(), &h);
+            printf("GET %s\n", url ? url : "(out of memory)");
+            for (k = 0; k < h.n; k++)
+                printf("%s\n", h.line[k]);
+            printf("\n");
+            free(url);
+            ab_company_release(&w[i].c);
+        }
+        total += n;
+    } while (n > 0);
+    ab_log_info("dry run: %lld status polls would be sent to %s; nothing "
+                "was sent or changed",
+                (long long)total, c->d.base_url);
+    return AB_EXIT_OK;
+}
+
 static int dry_run(const struct ab_cli *cli, const struct run_cfg *c)
 {
     struct ab_store *s;
@@ -466,6 +617,11 @@ static int dry_run(const struct ab_cli *cli, const struct run_cfg *c)
 
     if ((rc = ab_cli_open_store(cli, AB_STORE_READONLY, &s)) != 0)
         return rc;
+    if (c->track_cmd) {
+        rc = dry_run_track(s, c);
+        ab_store_close(s);
+        return rc;
+    }
     if (live)
         ab_log_info("another run holds '%s': the companies it has in "
                     "flight are not listed",
@@ -528,11 +684,13 @@ static int import_csv(struct ab_store *s, const char *path,
 static void write_metrics(struct tick_ctx *t, const struct ab_run_stats *st)
 {
     struct ab_counts n;
+    struct ab_funnel f;
     struct ab_err err = {0};
 
     if (ab_store_counts(t->s, &n, &err) != 0 ||
-        ab_metrics_write(t->metrics_file, st, &n, t->last_success_ms, &err) !=
-            0)
+        ab_store_funnel(t->s, &f, &err) != 0 ||
+        ab_metrics_write(t->metrics_file, st, &n, t->last_success_ms, &f,
+                         &err) != 0)
         ab_log_warn("metrics: %s", err.msg);
 }
 
@@ -589,10 +747,23 @@ static int check_config(const struct run_cfg *c, struct ab_creds *creds)
     return 0;
 }
 
-static void summary(const struct ab_run_stats *st, const struct ab_counts *n,
-                    int status)
+static void summary(const struct run_cfg *c, const struct ab_run_stats *st,
+                    const struct ab_counts *n, int64_t polls_left, int status)
 {
     double secs = (double)(st->now_ms - st->started_ms) / 1000.0;
+    if (c->d.track)
+        ab_log_info("%s: %lld polled, %lld polls given up; %lld status "
+                    "requests (%lld throttled) in %.1f s, %.1f/s; %lld checks "
+                    "left that were due at the start%s",
+                    c->d.command, (long long)st->polled,
+                    (long long)st->polls_failed, (long long)st->polls,
+                    (long long)st->poll_by_outcome[AB_OUT_THROTTLED], secs,
+                    secs > 0 ? (double)st->polls / secs : 0.0,
+                    (long long)polls_left, c->track_cmd ? "" : " (tracking)");
+    if (c->track_cmd) {
+        ab_log_info("track: exit %d", status);
+        return;
+    }
     ab_log_info("run: %lld done, %lld already authed, %lld failed; %lld "
                 "requests (%lld retries, %lld throttled) in %.1f s, %.1f/s; "
                 "%lld left; exit %d",
@@ -604,7 +775,36 @@ static void summary(const struct ab_run_stats *st, const struct ab_counts *n,
                 (long long)(n->pending + n->retry_wait + n->in_flight), status);
 }
 
-int ab_cmd_run(const struct ab_cli *cli, int argc, char **argv)
+/* Before the dispatcher, holding the lock: --reissue-after, --now. */
+static int prepare(struct ab_store *s, const struct run_cfg *c)
+{
+    struct ab_err err = {0};
+    int64_t n;
+    int rc;
+
+    if (c->reissue_after > 0) {
+        if ((rc = ab_track_reissue_unused(s, ab_now_ms() - c->reissue_after, &n,
+                                          &err)) != 0) {
+            ab_log_error("run: --reissue-after: %s", err.msg);
+            return ab_cli_exit_for(rc);
+        }
+        ab_log_info("run: %lld unused tickets older than --reissue-after are "
+                    "requested again",
+                    (long long)n);
+    }
+    if (c->now) {
+        if ((rc = ab_track_all_due(s, ab_now_ms(), &n, &err)) != 0) {
+            ab_log_error("track: --now: %s", err.msg);
+            return ab_cli_exit_for(rc);
+        }
+        ab_log_info("track: --now: %lld tracked companies brought forward",
+                    (long long)n);
+    }
+    return 0;
+}
+
+static int run_main(const struct ab_cli *cli, int argc, char **argv,
+                    int track_cmd)
 {
     struct run_cfg c;
     struct ab_creds creds;
@@ -615,11 +815,12 @@ int ab_cmd_run(const struct ab_cli *cli, int argc, char **argv)
     struct ab_stopper stop;
     struct ab_counts n;
     struct tick_ctx t = {0};
-    int64_t rejected = 0;
+    int64_t rejected = 0, polls_left = 0, next;
     char *opts = NULL;
     int rc, status, work_left;
 
     memset(&c, 0, sizeof c);
+    c.track_cmd = track_cmd;
     if ((rc = parse(argc, argv, &c)) != 0)
         return rc < 0 ? AB_EXIT_OK : rc;
     if ((status = check_config(&c, &creds)) != 0)
@@ -654,6 +855,8 @@ int ab_cmd_run(const struct ab_cli *cli, int argc, char **argv)
     }
     if (c.csv && (status = import_csv(s, c.csv, &c.csv_opts, &rejected)) != 0)
         goto out_close;
+    if ((status = prepare(s, &c)) != 0)
+        goto out_close;
     if (c.ping_url)
         ab_ping(c.ping_url, "/start");
 
@@ -681,8 +884,18 @@ int ab_cmd_run(const struct ab_cli *cli, int argc, char **argv)
         memset(&n, 0, sizeof n);
         ab_stop_request(&stop, AB_STOP_DB, &err);
     }
-    work_left = n.pending + n.retry_wait + n.in_flight > 0;
-    status = ab_stop_exit_status(stop.why, work_left, st.failed > 0);
+    /* Polls the run set out to make and did not; checks that came due
+     * during it are a later run's. */
+    if (c.d.track &&
+        ab_track_pending(s, st.started_ms, &polls_left, &next, &err) != 0) {
+        ab_log_error("%s", err.msg);
+        ab_stop_request(&stop, AB_STOP_DB, &err);
+    }
+    work_left = polls_left > 0;
+    if (!c.d.no_tickets)
+        work_left |= n.pending + n.retry_wait + n.in_flight > 0;
+    status = ab_stop_exit_status(stop.why, work_left,
+                                 st.failed > 0 || st.polls_failed > 0);
     if (status == AB_EXIT_OK && rejected > 0)
         status = AB_EXIT_DATAERR;
     st.exit_status = status;
@@ -693,7 +906,7 @@ int ab_cmd_run(const struct ab_cli *cli, int argc, char **argv)
     if (c.metrics_file)
         write_metrics(&t, &st);
     if (cli->verbosity >= 0)
-        summary(&st, &n, status);
+        summary(&c, &st, &n, polls_left, status);
     if (c.ping_url) {
         char suffix[16];
         snprintf(suffix, sizeof suffix, "/%d", status);
@@ -710,4 +923,14 @@ out_unlock:
 out_creds:
     ab_creds_release(&creds);
     return status;
+}
+
+int ab_cmd_run(const struct ab_cli *cli, int argc, char **argv)
+{
+    return run_main(cli, argc, argv, 0);
+}
+
+int ab_cmd_track(const struct ab_cli *cli, int argc, char **argv)
+{
+    return run_main(cli, argc, argv, 1);
 }

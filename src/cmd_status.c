@@ -17,9 +17,11 @@
  *    "last_run": null | {"id", "pid", "started_at": str, "started_at_ms",
  *              "ended_at_ms": int|null, "duration_s": num|null (null for a
  *              run that neither ended nor runs), "running": bool,
- *              "exit_status": int|null, "attempts", "issued",
+ *              "exit_status": int|null, "command": "run"|"track",
+ *              "polls", "attempts", "issued",
  *              "already_authed", "failed", "retried", "throttled",
  *              "requests_per_second": num|null},
+ *    "funnel": {...} (report_funnel.h),
  *    "last_success_at": str|null, "last_success_at_ms": int|null}
  * Times are UTC ISO 8601 strings plus Unix milliseconds; percent_done is
  * rounded to two decimals.
@@ -39,6 +41,7 @@
 #include "cmd.h"
 #include "i18n.h"
 #include "log.h"
+#include "report_funnel.h"
 #include "safetext.h"
 #include "store.h"
 #include "store_report.h"
@@ -51,6 +54,7 @@ struct status {
     int64_t last_success_ms;
     int64_t now_ms;
     int schema_version;
+    struct ab_funnel_view funnel; /* report_funnel.h */
 };
 
 static int64_t finished(const struct ab_counts *n)
@@ -134,6 +138,8 @@ static void print_text(const struct status *st, const char *db, enum ab_lang l)
             printf("%s\n", ab_tr(l, "due now"));
         }
     }
+    if (!ab_funnel_empty(&st->funnel))
+        ab_funnel_print_text(stdout, &st->funnel, l);
     label(l, "last run", 0);
     if (!st->have_run) {
         printf("%s\n", ab_tr(l, "none"));
@@ -151,6 +157,8 @@ static void print_text(const struct status *st, const char *db, enum ab_lang l)
             printf(ab_tr(l, "did not finish (pid %" PRId64 " is gone)\n"),
                    st->run.pid);
         printf("%16s", "");
+        if (st->run.polls > 0)
+            printf(ab_tr(l, "%" PRId64 " status polls; "), st->run.polls);
         printf(ab_tr(l, "%" PRId64 " requests"), st->run.attempts);
         if (st->run.ended_at >= 0 || st->running)
             printf(ab_tr(l, ", %.1f/s"), run_rate(st));
@@ -238,6 +246,9 @@ static int print_json(const struct status *st, const char *db)
         json_object_set_new(
             l, "exit_status",
             jint_or_null(st->run.exit_status >= 0, st->run.exit_status));
+        json_object_set_new(l, "command",
+                            json_string(st->run.track ? "track" : "run"));
+        json_object_set_new(l, "polls", json_integer(st->run.polls));
         json_object_set_new(l, "attempts", json_integer(st->run.attempts));
         json_object_set_new(l, "issued", json_integer(st->run.issued));
         json_object_set_new(l, "already_authed",
@@ -253,6 +264,7 @@ static int print_json(const struct status *st, const char *db)
     } else {
         json_object_set_new(o, "last_run", json_null());
     }
+    json_object_set_new(o, "funnel", ab_funnel_json(&st->funnel));
     json_object_set_new(o, "last_success_at", jtime(st->last_success_ms));
     json_object_set_new(
         o, "last_success_at_ms",
@@ -327,8 +339,9 @@ int ab_cmd_status(const struct ab_cli *cli, int argc, char **argv)
     st.schema_version = ab_store_schema_version(s);
     if ((rc = ab_store_read_begin(s, &err)) == 0) {
         if ((rc = ab_store_counts(s, &st.n, &err)) == 0 &&
-            (rc = ab_store_last_run(s, &st.run, &st.have_run, &err)) == 0)
-            rc = ab_store_last_success_ms(s, &st.last_success_ms, &err);
+            (rc = ab_store_last_run(s, &st.run, &st.have_run, &err)) == 0 &&
+            (rc = ab_store_last_success_ms(s, &st.last_success_ms, &err)) == 0)
+            rc = ab_funnel_load(s, &st.funnel, &err);
         ab_store_read_end(s);
     }
     ab_store_close(s);
@@ -338,10 +351,13 @@ int ab_cmd_status(const struct ab_cli *cli, int argc, char **argv)
     }
     st.running = st.have_run && st.run.ended_at < 0 && pid_alive(st.run.pid);
     if (json) {
-        if (print_json(&st, cli->db_shown) != 0)
+        if (print_json(&st, cli->db_shown) != 0) {
+            ab_funnel_view_release(&st.funnel);
             return AB_EXIT_IOERR;
+        }
     } else {
         print_text(&st, cli->db_shown, lang);
     }
+    ab_funnel_view_release(&st.funnel);
     return fflush(stdout) == 0 ? AB_EXIT_OK : AB_EXIT_IOERR;
 }

@@ -8,13 +8,13 @@
 #include <unistd.h>
 
 #include "batch.h"
-#include "claimq.h"
 #include "engine.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "runner.h"
 #include "store_queue.h"
 #include "validate.h"
+#include "worksrc.h"
 
 #define FLUSH_EVERY_MS                                                         \
     100                    /* results reach the database at least this often   \
@@ -28,10 +28,14 @@
 #define SKEW_MS 60000               /* clock disagreement worth a word */
 #define RUN_BUSY_MS 100             /* the run never waits longer for SQLite */
 #define COMMIT_DEADLINE_MS (10 * 60 * 1000)
+#define WARNED_MAX 16 /* unknown poll statuses remembered for the warning */
 
 struct job {
     struct dispatcher *d;
+    enum ab_work_kind kind;
     struct ab_company c;
+    int64_t ticket_at; /* polls (work.h) */
+    int checks;
     int64_t sent_us;
     int in_use;
     int probe;        /* this request is the second opinion on a refusal */
@@ -66,16 +70,19 @@ struct dispatcher {
     struct ab_runner *runner; /* among the runs sharing the store */
     int waiting_said;         /* "waiting for other runs' companies" */
     struct ab_batch *batch;
-    struct ab_claimq *q;
+    /* Work sources in priority order (tickets first), each with its own
+     * "the last refill found nothing: wait for a timer" flag. */
+    struct ab_worksrc *src[AB_WORK__COUNT];
+    int dry[AB_WORK__COUNT];
+    int busy[AB_WORK__COUNT]; /* ...because another writer held the file */
+    int nsrc;
     struct ab_stopper *stop;
     struct job *jobs;
     char url[2048];
 
-    int flush_due;  /* the flush timer fired */
-    int dry;        /* the last claim found nothing: wait for a timer */
-    int claim_busy; /* ...because another writer held the database */
-    int signals;    /* SIGINT/SIGTERM received */
-    int cancelled;  /* in-flight requests were cancelled */
+    int flush_due; /* the flush timer fired */
+    int signals;   /* SIGINT/SIGTERM received */
+    int cancelled; /* in-flight requests were cancelled */
     int finished;
     int backpressure; /* results cannot be committed: send nothing */
     int64_t commit_failing_since; /* Unix ms, 0 when commits work */
@@ -91,6 +98,12 @@ struct dispatcher {
 
     int64_t skew_ms; /* server minus local, when worth saying */
     int skew_warned;
+
+    int64_t poll_retry_until;    /* the latest poll retry this run wrote */
+    int64_t polled_at_rewind;    /* polls committed when the cursor rewound */
+    int rewound;                 /* the poll cursor was rewound at least once */
+    char warned[WARNED_MAX][32]; /* unknown poll statuses already logged */
+    int nwarned;
 
     int64_t ticks[RATE_WINDOW];
     int64_t answers_this_tick;
@@ -145,6 +158,54 @@ static void stop(struct dispatcher *d, enum ab_stop why, const char *fmt, ...)
 static int stopping(const struct dispatcher *d)
 {
     return d->stop->why != AB_STOP_NONE;
+}
+
+/* Every source's last refill found nothing. */
+static int all_dry(const struct dispatcher *d)
+{
+    int k;
+
+    for (k = 0; k < d->nsrc; k++)
+        if (!d->dry[k])
+            return 0;
+    return 1;
+}
+
+/* A source's last refill found another writer holding the database. */
+static int claim_busy(const struct dispatcher *d)
+{
+    int k;
+
+    for (k = 0; k < d->nsrc; k++)
+        if (d->busy[k])
+            return 1;
+    return 0;
+}
+
+/* Something may be due again: let every source look. */
+static void wake(struct dispatcher *d)
+{
+    memset(d->dry, 0, sizeof d->dry);
+}
+
+/* Work held by the sources and not yet handed out. */
+static int held_work(const struct dispatcher *d)
+{
+    int k, n = 0;
+
+    for (k = 0; k < d->nsrc; k++)
+        n += ab_worksrc_len(d->src[k]);
+    return n;
+}
+
+static struct ab_worksrc *source_of(struct dispatcher *d, enum ab_work_kind k)
+{
+    int i;
+
+    for (i = 0; i < d->nsrc; i++)
+        if (ab_worksrc_kind(d->src[i]) == k)
+            return d->src[i];
+    return NULL;
 }
 
 /* "11m40s", to the nearest second. */
@@ -242,6 +303,37 @@ static struct ab_result *add_result(struct dispatcher *d)
     return r;
 }
 
+/* A poll's verdict: answered, given up (the schedule moves on either
+ * way), or retried at the policy's time. */
+static void decide_poll(struct dispatcher *d, struct ab_result *r,
+                        enum ab_retry_verdict v, int64_t delay)
+{
+    int64_t now = ab_now_ms();
+
+    if (v == AB_RETRY_LATER) {
+        r->poll.what = AB_TRACK_RETRY;
+        r->poll.fails = r->attempt_no;
+        r->poll.next_at = now + delay;
+        r->final = AB_FINAL_NONE;
+        if (r->poll.next_at > d->poll_retry_until)
+            d->poll_retry_until = r->poll.next_at;
+    } else if (v == AB_RETRY_FINAL && r->api.outcome == AB_OUT_ISSUED) {
+        r->poll.what = AB_TRACK_ANSWERED;
+        r->final = AB_FINAL_DONE;
+        r->poll.next_at = ab_tracksched_next(&d->o->sched, r->poll.check_no,
+                                             r->poll.obs.status, now);
+    } else {
+        r->poll.what = AB_TRACK_GAVE_UP;
+        r->final = AB_FINAL_FAILED;
+        r->poll.next_at = ab_tracksched_next(&d->o->sched, r->poll.check_no,
+                                             AB_AUTH_NONE, now);
+        ab_log_warn("company #%lld: status poll given up after %d attempts "
+                    "(%s: %.200s); the next check is at its usual time",
+                    (long long)r->company_id, r->attempt_no,
+                    ab_outcome_name(r->api.outcome), r->api.message);
+    }
+}
+
 /* Settles a result the retry policy decides: the company's attempt
  * `attempt_no` ended in r->api (judged as `as` for the allowance). */
 static void decide(struct dispatcher *d, struct ab_result *r,
@@ -252,11 +344,18 @@ static void decide(struct dispatcher *d, struct ab_result *r,
         &d->o->retry, as, r->attempt_no, retry_after_ms, uniform(d), &delay);
 
     r->charged = 1;
+    if (r->kind == AB_WORK_POLL) {
+        decide_poll(d, r, v, delay);
+        return;
+    }
     switch (v) {
     case AB_RETRY_FINAL:
         if (r->api.outcome == AB_OUT_ISSUED) {
             r->status = "done";
             r->final = AB_FINAL_DONE;
+            /* The ticket's schedule starts now (tracksched.h). */
+            r->next_check_at =
+                ab_now_ms() + ab_tracksched_delay(&d->o->sched, 0);
         } else if (r->api.outcome == AB_OUT_ALREADY_AUTHED) {
             r->status = "already_authed";
             r->final = AB_FINAL_ALREADY_AUTHED;
@@ -278,6 +377,17 @@ static void decide(struct dispatcher *d, struct ab_result *r,
     }
 }
 
+/* An answer not charged to its company: a ticket stays pending, its count
+ * unchanged; a poll stays due as it was. */
+static void not_charged(struct ab_result *r, int prev_attempts)
+{
+    r->attempt_no = prev_attempts;
+    r->status = "pending";
+    r->charged = 0;
+    r->final = AB_FINAL_NONE;
+    r->poll.what = AB_TRACK_NOTHING;
+}
+
 /* Moves held answers into the batch: charged (as transient answers, within
  * the allowance of `as`) or not (the companies stay pending, their counts
  * unchanged). */
@@ -295,10 +405,7 @@ static void settle(struct dispatcher *d, struct holdlist *l, int charged,
             r->attempt_no = l->h[i].prev_attempts + 1;
             decide(d, r, as, l->h[i].retry_after_ms);
         } else {
-            r->attempt_no = l->h[i].prev_attempts;
-            r->status = "pending";
-            r->charged = 0;
-            r->final = AB_FINAL_NONE;
+            not_charged(r, l->h[i].prev_attempts);
         }
     }
     l->n = 0;
@@ -312,45 +419,75 @@ static void release_job(struct job *j)
     j->in_use = j->probe = j->probe_unsent = 0;
 }
 
+/* What every result of j's answer carries, whatever is decided. */
+static void fill(struct ab_result *r, const struct job *j,
+                 const struct ab_http_result *h, const struct ab_api_result *a,
+                 const struct ab_api_poll *p)
+{
+    r->kind = j->kind;
+    r->api = *a;
+    r->company_id = j->c.id;
+    r->started_at = h->started_ms;
+    r->duration_ms = h->duration_ms;
+    if (j->kind == AB_WORK_POLL) {
+        r->poll.ticket_at = j->ticket_at;
+        r->poll.check_no = j->checks + 1;
+        r->poll.obs = *p;
+    }
+}
+
 /* A result for j's answer with the attempt not charged: the company stays
- * pending, its count unchanged. */
+ * pending (a poll: due), its count unchanged. */
 static struct ab_result *uncharged(struct dispatcher *d, struct job *j,
                                    const struct ab_http_result *h,
-                                   const struct ab_api_result *a)
+                                   const struct ab_api_result *a,
+                                   const struct ab_api_poll *p)
 {
     struct ab_result *r = add_result(d);
 
     if (r) {
-        r->api = *a;
-        r->company_id = j->c.id;
-        r->started_at = h->started_ms;
-        r->duration_ms = h->duration_ms;
-        r->attempt_no = j->c.attempts;
-        r->status = "pending";
+        fill(r, j, h, a, p);
+        not_charged(r, j->c.attempts);
     }
     return r;
 }
 
 static void hold_answer(struct dispatcher *d, struct holdlist *l, struct job *j,
                         const struct ab_http_result *h,
-                        const struct ab_api_result *a)
+                        const struct ab_api_result *a,
+                        const struct ab_api_poll *p)
 {
     struct held *x = hold(l);
 
     if (!x) {
         stop(d, AB_STOP_SOFTWARE, "out of memory");
-        uncharged(d, j, h, a);
+        uncharged(d, j, h, a, p);
         return;
     }
-    x->r.api = *a;
-    x->r.company_id = j->c.id;
-    x->r.started_at = h->started_ms;
-    x->r.duration_ms = h->duration_ms;
+    fill(&x->r, j, h, a, p);
     x->prev_attempts = j->c.attempts;
     x->retry_after_ms = (int64_t)h->retry_after_s * 1000;
 }
 
 static void on_answer(void *ctx, const struct ab_http_result *h);
+
+/* A status value the mapping does not know: kept raw in the event, the
+ * company's status left as it is, and said once per value. */
+static void warn_unknown(struct dispatcher *d, const struct job *j,
+                         const char *raw)
+{
+    int i;
+
+    for (i = 0; i < d->nwarned; i++)
+        if (strcmp(d->warned[i], raw) == 0)
+            return;
+    if (d->nwarned < WARNED_MAX)
+        snprintf(d->warned[d->nwarned++], sizeof d->warned[0], "%s", raw);
+    ab_log_warn("company #%lld: the status poll answered status '%s', which "
+                "authbatch does not know: kept in the event, the company's "
+                "status unchanged (said once per value)",
+                (long long)j->c.id, raw);
+}
 
 /* The refusal of a second opinion, or its acceptance. */
 static void verdict(struct dispatcher *d, struct job *j,
@@ -389,10 +526,7 @@ static void judge(struct dispatcher *d, struct job *j,
         /* The API has not answered anyone in this run: the company is
          * not at fault. It stays pending, this attempt not charged, and
          * the run ends. */
-        r->status = "pending";
-        r->final = AB_FINAL_NONE;
-        r->charged = 0;
-        r->attempt_no = j->c.attempts;
+        not_charged(r, j->c.attempts);
         stop(d, AB_STOP_UNREACHABLE,
              "the API at '%s' could not be reached: %.300s", d->o->base_url,
              r->api.message);
@@ -418,14 +552,24 @@ static void on_answer(void *ctx, const struct ab_http_result *h)
     struct job *j = ctx;
     struct dispatcher *d = j->d;
     struct ab_api_result a;
+    struct ab_api_poll p;
     struct ab_result *r;
     int transport = h->transport_error != NULL;
     int keep_job = 0;
 
-    ab_api_classify(h->transport_error, h->status, h->content_type, h->body,
-                    h->body_len, &d->o->codes, &a);
+    if (j->kind == AB_WORK_POLL) {
+        ab_api_classify_result(h->transport_error, h->status, h->content_type,
+                               h->body, h->body_len, &d->o->codes, &a, &p);
+        d->st->poll_by_outcome[a.outcome]++;
+        if (a.outcome == AB_OUT_ISSUED && p.status == AB_AUTH_UNKNOWN)
+            warn_unknown(d, j, p.raw_status);
+    } else {
+        ab_api_classify(h->transport_error, h->status, h->content_type, h->body,
+                        h->body_len, &d->o->codes, &a);
+        p.has_status = 0;
+        d->st->by_outcome[a.outcome]++;
+    }
     d->answers_this_tick++;
-    d->st->by_outcome[a.outcome]++;
     if (h->copies > 1)
         d->st->resends += h->copies - 1;
     check_clock(d, h);
@@ -449,20 +593,20 @@ static void on_answer(void *ctx, const struct ab_http_result *h)
         /* Not the company's fault: it stays pending, its count unchanged. */
         if (j->probe)
             settle(d, &d->refused, 0, AB_OUT_TRANSIENT);
-        uncharged(d, j, h, &a);
+        uncharged(d, j, h, &a, &p);
     } else if (a.config) {
         if (j->probe)
             settle(d, &d->refused, 0, AB_OUT_TRANSIENT);
-        uncharged(d, j, h, &a);
+        uncharged(d, j, h, &a, &p);
         stop(d, AB_STOP_CONFIG, "the API at '%s' answered %.200s%s%.300s",
              d->o->base_url, a.message, h->location ? ": to " : "",
              h->location ? h->location : "");
     } else if (a.outcome == AB_OUT_FATAL) {
         if (j->probe) {
             verdict(d, j, &a);
-            uncharged(d, j, h, &a);
+            uncharged(d, j, h, &a, &p);
         } else {
-            hold_answer(d, &d->refused, j, h, &a);
+            hold_answer(d, &d->refused, j, h, &a, &p);
             if (!d->probe && !stopping(d)) {
                 /* Stop sending; ask once more with fresh headers. */
                 ab_log_warn("the API refused a request (HTTP %ld, code %ld, "
@@ -482,10 +626,10 @@ static void on_answer(void *ctx, const struct ab_http_result *h)
             keep_job = 1;
         } else {
             settle(d, &d->refused, 0, AB_OUT_TRANSIENT);
-            uncharged(d, j, h, &a);
+            uncharged(d, j, h, &a, &p);
         }
     } else if (a.foreign && !j->probe) {
-        hold_answer(d, &d->foreign, j, h, &a);
+        hold_answer(d, &d->foreign, j, h, &a, &p);
         if (d->foreign.n >= 2 * d->o->concurrency + 8) {
             settle(d, &d->foreign, 0, AB_OUT_THROTTLED);
             stop(d, AB_STOP_NOT_VENDOR,
@@ -497,10 +641,7 @@ static void on_answer(void *ctx, const struct ab_http_result *h)
         if (j->probe)
             verdict(d, j, &a);
         if ((r = add_result(d))) {
-            r->api = a;
-            r->company_id = j->c.id;
-            r->started_at = h->started_ms;
-            r->duration_ms = h->duration_ms;
+            fill(r, j, h, &a, &p);
             judge(d, j, h, r);
         }
     }
@@ -558,23 +699,39 @@ static void send_job(struct dispatcher *d, struct job *j)
 {
     struct ab_engine_request rq = {0};
     struct ab_err err = {0};
+    char *url = NULL;
+    int rc;
 
     j->probe_unsent = 0;
-    if (!(rq.body = ab_api_body(&j->c))) {
-        fail_unsendable(d, j, "out of memory building the request body");
-        return;
+    if (j->kind == AB_WORK_POLL) {
+        if (!(url = ab_api_result_url(d->o->base_url, j->c.company_name))) {
+            /* Nothing to store: the poll stays due. */
+            stop(d, AB_STOP_SOFTWARE, "out of memory building a poll URL");
+            release_job(j);
+            return;
+        }
+        rq.method = "GET";
+        rq.url = url;
+        d->st->polls++;
+    } else {
+        if (!(rq.body = ab_api_body(&j->c))) {
+            fail_unsendable(d, j, "out of memory building the request body");
+            return;
+        }
+        rq.method = "POST";
+        rq.url = d->url;
+        rq.body_len = strlen(rq.body);
+        d->st->attempts++;
+        if (j->c.attempts > 0 || j->probe)
+            d->st->retries++;
     }
-    rq.method = "POST";
-    rq.url = d->url;
-    rq.body_len = strlen(rq.body);
     rq.presend = on_presend;
     rq.done = on_answer;
     rq.ctx = j;
     j->sent_us = now_us();
-    d->st->attempts++;
-    if (j->c.attempts > 0 || j->probe)
-        d->st->retries++;
-    if (ab_engine_start(d->eng, &rq, &err) != 0) {
+    rc = ab_engine_start(d->eng, &rq, &err);
+    free(url); /* the engine keeps its own copy */
+    if (rc != 0) {
         /* Failed before it left: recorded like any transport failure. */
         struct ab_http_result h = {0};
         h.transport_error = err.msg;
@@ -611,44 +768,65 @@ static int callback_url(struct dispatcher *d, struct ab_company *c)
     return 0;
 }
 
-/* The next claimed company that passes the import's rules, in a job of
- * its own; NULL when the queue has none now. Rows other programs insert
- * straight into companies skip the import: its rules decide here whether,
- * and in what form, one is sent; one that fails costs no rate slot. */
+/* The first source in priority order that has work now (refilling the
+ * empty ones that are not known to be dry); NULL when none has. */
+static struct ab_worksrc *source_with_work(struct dispatcher *d)
+{
+    struct ab_err err = {0};
+    int64_t retries;
+    int k, rc;
+
+    for (k = 0; k < d->nsrc; k++) {
+        struct ab_worksrc *w = d->src[k];
+        if (ab_worksrc_len(w) > 0)
+            return w;
+        if (d->dry[k])
+            continue;
+        rc = ab_worksrc_refill(w, ab_now_ms(), &retries, &err);
+        d->busy[k] = rc == AB_EBUSY;
+        if (rc == AB_EBUSY) {
+            d->dry[k] = 1; /* the flush timer tries again */
+            continue;
+        }
+        if (rc != 0) {
+            stop(d, AB_STOP_DB, "%s", err.msg);
+            return NULL;
+        }
+        if (ab_worksrc_kind(w) == AB_WORK_TICKET)
+            d->st->waiting -=
+                retries < d->st->waiting ? retries : d->st->waiting;
+        if (ab_worksrc_len(w) > 0)
+            return w;
+        d->dry[k] = 1;
+    }
+    return NULL;
+}
+
+/* The next piece of work, in a job of its own; NULL when the sources have
+ * none now. Rows other programs insert straight into companies skip the
+ * import: its rules decide here whether, and in what form, a ticket is
+ * requested; one that fails costs no rate slot. */
 static struct job *next_company(struct dispatcher *d)
 {
     char why[AB_VALIDATE_REASON_MAX];
-    struct ab_err err = {0};
-    int64_t retries;
+    struct ab_worksrc *w;
+    struct ab_work wk;
     struct job *j;
-    int rc;
 
     while (!stopping(d)) {
-        if (ab_claimq_len(d->q) == 0) {
-            if (d->dry)
-                return NULL;
-            rc = ab_claimq_refill(d->q, ab_now_ms(), &retries, &err);
-            if (rc == AB_EBUSY) {
-                d->dry = d->claim_busy = 1; /* the flush timer tries again */
-                return NULL;
-            }
-            d->claim_busy = 0;
-            if (rc != 0) {
-                stop(d, AB_STOP_DB, "%s", err.msg);
-                return NULL;
-            }
-            d->st->waiting -=
-                retries < d->st->waiting ? retries : d->st->waiting;
-            if (ab_claimq_len(d->q) == 0) {
-                d->dry = 1;
-                return NULL;
-            }
-        }
+        if (!(w = source_with_work(d)))
+            return NULL;
         if (!(j = free_job(d)))
             return NULL; /* cannot happen: in flight < concurrency */
         j->in_use = 1;
         j->d = d;
-        ab_claimq_pop(d->q, &j->c);
+        ab_worksrc_pop(w, &wk);
+        j->kind = wk.kind;
+        j->c = wk.c;
+        j->ticket_at = wk.ticket_at;
+        j->checks = wk.checks;
+        if (j->kind == AB_WORK_POLL)
+            return j; /* its name was sent with the ticket */
         if (ab_validate_claimed(&j->c, why, sizeof why) != 0) {
             fail_unsendable(d, j, why);
             continue;
@@ -711,7 +889,7 @@ static int commit(struct dispatcher *d)
                         n);
         d->commit_failing_since = 0;
         d->backpressure = 0;
-        d->dry = 0; /* retries written just now, or rows others added */
+        wake(d); /* retries written just now, or rows others added */
         return 0;
     }
     /* Nothing was written and nothing is lost: the results stay here. */
@@ -742,18 +920,24 @@ static void wind_down(struct dispatcher *d)
 {
     struct ab_err err = {0};
 
+    int k;
+
     if (d->staged) {
-        /* Claimed and never sent: back to pending, like the queue. */
+        /* Claimed and never sent: back to pending, like the queue (a poll
+         * was never marked: it is still due). */
         int64_t id = d->staged->c.id;
+        int ticket = d->staged->kind == AB_WORK_TICKET;
         release_job(d->staged);
         d->staged = NULL;
-        if (ab_queue_release(d->s, &id, 1, &err) != 0)
+        if (ticket && ab_queue_release(d->s, &id, 1, &err) != 0)
             ab_log_warn("%s (that company is due again in the next run)",
                         err.msg);
     }
-    if (ab_claimq_len(d->q) > 0 && ab_claimq_release(d->q, &err) != 0)
-        ab_log_warn("%s (those companies are due again in the next run)",
-                    err.msg);
+    for (k = 0; k < d->nsrc; k++)
+        if (ab_worksrc_len(d->src[k]) > 0 &&
+            ab_worksrc_release(d->src[k], &err) != 0)
+            ab_log_warn("%s (those companies are due again in the next run)",
+                        err.msg);
     if (ab_engine_in_flight(d->eng) > 0)
         return; /* their answers ask for the next step */
     if (d->probe)
@@ -793,35 +977,86 @@ static int64_t others(struct dispatcher *d)
     return due < 1 ? 1 : due > 1000 ? 1000 : due;
 }
 
+/* Polls at idle: 1 when the cursor was rewound (work due behind it), else
+ * 0 with *wait the time until a poll retry this run wrote (-1: none). */
+static int idle_polls(struct dispatcher *d, int64_t *wait)
+{
+    struct ab_err err = {0};
+    int64_t due, first, next, now = ab_now_ms();
+    int64_t progress = d->st->polled + d->st->polls_failed;
+
+    *wait = -1;
+    /* Everything answered this run is due after its start: what is due
+     * at the start was missed by the cursor (written behind it). And a
+     * ticket's first check that is due now is made now (once per ticket,
+     * so a fast schedule is not chased for ever). One more pass, unless
+     * the last one made no progress (a result that cannot be stored would
+     * be polled for ever). */
+    if (ab_track_pending(d->s, d->st->started_ms, &due, &next, &err) != 0 ||
+        ab_track_first_due(d->s, now, &first, &err) != 0) {
+        stop(d, AB_STOP_DB, "%s", err.msg);
+        return 0;
+    }
+    if (due + first > 0 && (!d->rewound || progress > d->polled_at_rewind)) {
+        ab_worksrc_rewind(source_of(d, AB_WORK_POLL));
+        d->rewound = 1;
+        d->polled_at_rewind = progress;
+        wake(d);
+        kick(d);
+        return 1;
+    }
+    /* Checks the schedule puts later are left to a later run; a retry
+     * this run wrote is waited for like a ticket's. */
+    if (d->poll_retry_until > now && next > 0)
+        *wait = next > now ? next - now : 0;
+    return 0;
+}
+
 /* Nothing in flight, nothing claimable now: done, or wait for a retry. */
 static void idle(struct dispatcher *d)
 {
     struct ab_err err = {0};
-    int64_t n, next, wait, held;
+    int64_t n = 0, next, wait = -1, pwait, held;
 
     /* Foreign answers still held: no vendor answer is coming to decide
      * (nothing is in flight), so they are retried like transient ones. */
     settle(d, &d->foreign, 1, AB_OUT_THROTTLED);
     if (commit(d) != 0)
         return; /* retries must be in the file before looking for them */
-    if (ab_claimq_limit_reached(d->q)) {
+    if (ab_worksrc_limit_reached(d->src[0])) {
         stop(d, AB_STOP_LIMIT, NULL); /* retries fall to the next run */
         return;
     }
-    if (ab_queue_retry_wait(d->s, &n, &next, &err) != 0) {
-        stop(d, AB_STOP_DB, "%s", err.msg);
-        return;
+    if (!d->o->no_tickets) {
+        if (ab_queue_retry_wait(d->s, &n, &next, &err) != 0) {
+            stop(d, AB_STOP_DB, "%s", err.msg);
+            return;
+        }
+        d->st->waiting = n;
+        if (n > 0) {
+            wait = next - ab_now_ms();
+            if (wait < 0)
+                wait = 0; /* due now: -1 means nothing to wait for */
+        }
     }
-    d->st->waiting = n;
-    if ((held = others(d)) < 0)
-        return;
-    if (n == 0 && held == 0) {
+    if (d->o->track) {
+        if (idle_polls(d, &pwait) || stopping(d))
+            return;
+        if (pwait >= 0 && (wait < 0 || pwait < wait))
+            wait = pwait;
+    }
+    /* Companies other runs hold on a shared store: due when their leases
+     * run out, unless those runs finish them first. */
+    if (!d->o->no_tickets) {
+        if ((held = others(d)) < 0)
+            return;
+        if (held > 0 && (wait < 0 || held < wait))
+            wait = held;
+    }
+    if (wait < 0) {
         stop(d, AB_STOP_COMPLETE, NULL);
         return;
     }
-    wait = n ? next - ab_now_ms() : held;
-    if (held > 0 && held < wait)
-        wait = held;
     if (wait > HORIZON_MS) {
         ab_log_info("next retry is due in %lld s: leaving it to the next run",
                     (long long)(wait / 1000));
@@ -850,8 +1085,8 @@ static void step(struct dispatcher *d)
         wind_down(d);
         return;
     }
-    if (ab_engine_in_flight(d->eng) == 0 && ab_claimq_len(d->q) == 0 &&
-        !d->staged && d->dry && !d->claim_busy && !d->probe && !d->backpressure)
+    if (ab_engine_in_flight(d->eng) == 0 && held_work(d) == 0 && !d->staged &&
+        all_dry(d) && !claim_busy(d) && !d->probe && !d->backpressure)
         idle(d);
     if (stopping(d))
         wind_down(d);
@@ -867,7 +1102,7 @@ static void on_kick(uv_idle_t *h)
 static void on_send_timer(uv_timer_t *t)
 {
     struct dispatcher *d = t->data;
-    d->dry = 0;
+    wake(d);
     kick(d);
 }
 
@@ -884,13 +1119,16 @@ static void beat(struct dispatcher *d)
 {
     int could = ab_runner_may_send(d->runner);
 
+    int k;
+
     if (ab_runner_beat(d->runner, d->rl, now_us())) {
-        if (d->staged) {
+        if (d->staged && d->staged->kind == AB_WORK_TICKET) {
             release_job(d->staged);
             d->staged = NULL;
         }
-        ab_claimq_forget(d->q);
-        d->dry = 0;
+        for (k = 0; k < d->nsrc; k++)
+            ab_worksrc_forget(d->src[k]);
+        wake(d);
     }
     if (!could && ab_runner_may_send(d->runner))
         kick(d);
@@ -904,18 +1142,19 @@ static void on_flush_timer(uv_timer_t *t)
     if (ab_batch_len(d->batch) > 0 || d->backpressure || stopping(d)) {
         d->flush_due = 1;
         kick(d);
-    } else if (d->claim_busy) {
-        d->dry = 0; /* claim again */
+    } else if (claim_busy(d)) {
+        wake(d); /* claim again */
         kick(d);
-    } else if (d->dry && ab_engine_in_flight(d->eng) > 0) {
-        d->dry = 0; /* rows other programs added, retries come due */
+    } else if (memchr(d->dry, 1, sizeof d->dry) &&
+               ab_engine_in_flight(d->eng) > 0) {
+        wake(d); /* rows other programs added, retries and polls due */
         kick(d);
     }
 }
 
 static void tick(struct dispatcher *d, int rotate)
 {
-    int64_t sum = 0;
+    int64_t sum = 0, fin;
     int i;
 
     if (rotate) {
@@ -929,6 +1168,11 @@ static void tick(struct dispatcher *d, int rotate)
     d->st->now_ms = ab_now_ms();
     d->st->in_flight = d->eng ? ab_engine_in_flight(d->eng) : 0;
     d->st->rate_limit = ab_ratelimit_rate(d->rl);
+    /* Polls that came due during the run join the target. */
+    fin = d->st->done + d->st->already_authed + d->st->failed + d->st->polled +
+          d->st->polls_failed;
+    if (d->o->track && fin > d->st->total)
+        d->st->total = fin;
     if (d->o->on_tick)
         d->o->on_tick(d->o->tick_ctx, d->st);
 }
@@ -1045,11 +1289,12 @@ static int start(struct dispatcher *d, struct ab_err *err)
     struct ab_engine_opts eo = {0};
     struct ab_counts n;
     char ua[64];
-    int64_t recovered = 0;
+    int64_t recovered = 0, polls_due = 0, next;
     int rc;
 
-    if ((rc = ab_queue_run_start(d->s, d->o->options_json, &d->st->run_id,
-                                 err)) != 0 ||
+    if ((rc = ab_queue_run_start(d->s, d->o->command ? d->o->command : "run",
+                                 d->o->options_json, &d->st->run_id, err)) !=
+            0 ||
         (rc = ab_queue_recover(d->s, d->st->run_id, &recovered, err)) != 0 ||
         (rc = ab_store_counts(d->s, &n, err)) != 0)
         return rc;
@@ -1057,11 +1302,20 @@ static int start(struct dispatcher *d, struct ab_err *err)
         ab_log_info("%lld companies left in flight by an earlier run are "
                     "due again",
                     (long long)recovered);
-    d->st->total = n.pending + n.retry_wait;
-    if (d->o->limit > 0 && d->st->total > d->o->limit)
-        d->st->total = d->o->limit;
-    d->st->waiting = n.retry_wait;
     d->st->started_ms = d->st->now_ms = ab_now_ms();
+    if (d->o->track && (rc = ab_track_pending(d->s, d->st->started_ms,
+                                              &polls_due, &next, err)) != 0)
+        return rc;
+    if (!d->o->no_tickets) {
+        d->st->total = n.pending + n.retry_wait;
+        if (d->o->limit > 0 && d->st->total > d->o->limit)
+            d->st->total = d->o->limit;
+        d->st->waiting = n.retry_wait;
+    } else if (d->o->limit > 0 && polls_due > d->o->limit) {
+        polls_due = d->o->limit;
+    }
+    d->st->polls_due = polls_due;
+    d->st->total += polls_due;
     /* From here on no statement may freeze the loop for long; and a
      * committed ticket survives a power cut (store.h: FULL is cheap at a
      * run's commit rate). */
@@ -1070,12 +1324,18 @@ static int start(struct dispatcher *d, struct ab_err *err)
         return rc;
 
     d->batch = ab_batch_new(d->s, d->st->run_id);
-    d->q = ab_claimq_new(d->s, d->st->run_id, claim_batch(d->o), d->o->limit,
-                         d->o->callback_base != NULL);
+    if (!d->o->no_tickets && !(d->src[d->nsrc++] = ab_worksrc_tickets(
+                                   d->s, d->st->run_id, claim_batch(d->o),
+                                   d->o->limit, d->o->callback_base != NULL)))
+        return ab_err_set(err, AB_ENOMEM, "out of memory");
+    if (d->o->track &&
+        !(d->src[d->nsrc++] = ab_worksrc_polls(
+              d->s, claim_batch(d->o), d->o->no_tickets ? d->o->limit : 0)))
+        return ab_err_set(err, AB_ENOMEM, "out of memory");
     d->rl = ab_ratelimit_new(d->o->rate, d->o->burst, now_us());
     d->runner = ab_runner_new(d->s, d->st->run_id, d->o->lease_ms,
                               d->o->timeout_ms, d->o->rate, d->o->burst);
-    if (!d->batch || !d->q || !d->rl || !d->runner)
+    if (!d->batch || !d->rl || d->nsrc == 0 || !d->runner)
         return ab_err_set(err, AB_ENOMEM, "out of memory");
     if ((rc = ab_runner_join(d->runner, d->rl, now_us(), err)) != 0)
         return rc;
@@ -1101,7 +1361,7 @@ int ab_dispatch_run(struct ab_store *s, const struct ab_dispatch_opts *o,
                     struct ab_err *err)
 {
     struct dispatcher *d;
-    int rc;
+    int rc, i;
 
     memset(st, 0, sizeof *st);
     memset(stp, 0, sizeof *stp);
@@ -1130,11 +1390,11 @@ int ab_dispatch_run(struct ab_store *s, const struct ab_dispatch_opts *o,
 
 out_free:
     if (d->jobs) {
-        int i;
         for (i = 0; i < o->concurrency; i++)
             ab_company_release(&d->jobs[i].c);
     }
-    ab_claimq_free(d->q);
+    for (i = 0; i < d->nsrc; i++)
+        ab_worksrc_free(d->src[i]);
     ab_batch_free(d->batch);
     ab_runner_leave(d->runner); /* when it never got to finish() */
     ab_ratelimit_free(d->rl);

@@ -1,5 +1,14 @@
-/* dispatch.h - one `authbatch run`: claim due companies, send them under the
- * concurrency cap and the rate limit, apply the retry policy, record results.
+/* dispatch.h - one `authbatch run` or `track`: take due work, send it under
+ * the concurrency cap and the rate limit, apply the retry policy, record
+ * results.
+ *
+ * Two kinds of work (work.h) share the loop, the limiter, the cap, the
+ * retry policy, the outcome classes, the signals and the stops: tickets
+ * (POST /companyauth/miniappexchange) and status polls (GET
+ * /companyauth/result, SPEC §6). Each kind has its source (worksrc.h); the
+ * step asks them in priority order, tickets first, so polls only fill
+ * what ticket work leaves. A poll's answer goes into the same batch as the
+ * tickets' (batch.h), as a result of its own kind.
  *
  * Owns a libuv loop with the HTTP engine and the run's timers and signal
  * handlers. The loop has one scheduling point: answers, timers and signals
@@ -30,6 +39,11 @@
  *  - A redirect or a missing endpoint stops the run (AB_STOP_CONFIG).
  *  - A Retry-After beyond the retry horizon (10 min) or the end of
  *    --max-runtime stops the run (AB_STOP_HORIZON): the work is due later.
+ *  - The run is complete when nothing is due now: a ticket retry or a poll
+ *    retry this run scheduled within the horizon is waited for; a poll the
+ *    schedule (tracksched.h) puts later is left to a later run.
+ *  - A poll's answer with a status the mapping does not know is stored as
+ *    an event (status unchanged) and logged once per value and run.
  *  - When an answer's Date header and the local clock disagree by more than
  *    a minute, a warning says so once, and a fatal stop's message names it.
  *  - The first SIGINT/SIGTERM stops sending and waits for requests in
@@ -54,8 +68,15 @@
 #include "runstats.h"
 #include "stop.h"
 #include "store.h"
+#include "tracksched.h"
 
 struct ab_dispatch_opts {
+    const char *command; /* runs.command: "run" or "track" */
+    int no_tickets;      /* request no tickets (`track`) */
+    int track;           /* poll statuses (`track`, `run --track`) */
+    /* The tracking schedule: the first check of each ticket this run
+     * stores, and the checks it polls. */
+    struct ab_tracksched sched;
     const char *base_url; /* scheme://host[:port], no trailing slash */
     const struct ab_creds *creds;
     const char *cacert;
@@ -66,7 +87,7 @@ struct ab_dispatch_opts {
     struct ab_api_codes codes;
     long timeout_ms;
     long connect_timeout_ms;
-    int64_t limit;              /* companies at most, 0 = all */
+    int64_t limit; /* companies at most, 0 = all (polls with no_tickets) */
     int64_t max_runtime_ms;     /* stop dispatching after, 0 = never */
     int64_t commit_deadline_ms; /* give up storing after, 0 = 10 min */
     const char *options_json;   /* stored in runs.options */

@@ -197,6 +197,25 @@ static const struct entry catalogue[] = {
      "仅显示前 %" PRId64 " 家企业（共 %" PRId64
      " 家，按编号排序）；上方的图表和表格统计了全部企业。如需全部行，请使用 "
      "<code>authbatch report --format csv</code>。"},
+    /* the funnel (report_funnel.c) */
+    {"funnel", "认证漏斗"},
+    {"imported", "已导入"},
+    {"ticket issued", "已获取令牌"},
+    {"in progress", "认证中"},
+    {"authenticated", "已认证"},
+    {"rejected", "已驳回"},
+    {"expired", "已过期"},
+    {"unknown", "未知"},
+    {"not started", "未开始"},
+    {"by auth status", "按认证状态"},
+    {"ticket to authenticated: p50 %s, p90 %s (%" PRId64 " companies)\n",
+     "从获取令牌到认证通过：p50 %s，p90 %s（%" PRId64 " 家企业）\n"},
+    {"rejection reasons", "驳回原因"},
+    {"(no reason given)", "（未给出原因）"},
+    {"(other reasons)", "（其他原因）"},
+    {"Onboarding funnel", "企业认证漏斗"},
+    {"Rejection reason", "驳回原因"},
+    {"%" PRId64 " status polls; ", "%" PRId64 " 次认证状态查询；"},
 };
 
 #define NENTRIES (sizeof catalogue / sizeof catalogue[0])

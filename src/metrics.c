@@ -3,6 +3,7 @@
 #include <inttypes.h>
 
 #include "atomicfile.h"
+#include "report_funnel.h"
 
 static void head(FILE *f, const char *name, const char *type, const char *help)
 {
@@ -19,8 +20,30 @@ static void sample_d(FILE *f, const char *name, double v)
     fprintf(f, "%s %.3f\n", name, v);
 }
 
+/* The run's status polls (`track`, `run --track`). */
+static void print_polls(FILE *f, const struct ab_run_stats *st)
+{
+    int o;
+
+    head(f, "authbatch_run_polls_total", "counter",
+         "Status polls answered in this run, by outcome class (issued: "
+         "answered).");
+    for (o = 0; o < AB_OUT__COUNT; o++)
+        fprintf(f, "authbatch_run_polls_total{outcome=\"%s\"} %" PRId64 "\n",
+                ab_outcome_name((enum ab_outcome)o), st->poll_by_outcome[o]);
+    head(f, "authbatch_run_companies_polled_total", "counter",
+         "Companies whose status poll was answered or given up in this run.");
+    fprintf(f,
+            "authbatch_run_companies_polled_total{result=\"answered\"} "
+            "%" PRId64 "\n"
+            "authbatch_run_companies_polled_total{result=\"given_up\"} "
+            "%" PRId64 "\n",
+            st->polled, st->polls_failed);
+}
+
 void ab_metrics_print(FILE *f, const struct ab_run_stats *st,
-                      const struct ab_counts *counts, int64_t last_success_ms)
+                      const struct ab_counts *counts, int64_t last_success_ms,
+                      const struct ab_funnel *funnel)
 {
     const struct {
         const char *name;
@@ -110,17 +133,22 @@ void ab_metrics_print(FILE *f, const struct ab_run_stats *st,
          "When a run last exited 0, Unix seconds (0 = never).");
     sample_d(f, "authbatch_last_success_timestamp_seconds",
              (double)last_success_ms / 1000.0);
+    if (funnel) {
+        print_polls(f, st);
+        ab_funnel_print_metrics(f, funnel);
+    }
 }
 
 int ab_metrics_write(const char *path, const struct ab_run_stats *st,
                      const struct ab_counts *counts, int64_t last_success_ms,
-                     struct ab_err *err)
+                     const struct ab_funnel *funnel, struct ab_err *err)
 {
     struct ab_atomicfile *af;
     int rc;
 
     if ((rc = ab_atomicfile_open(path, &af, err)) != 0)
         return rc;
-    ab_metrics_print(ab_atomicfile_stream(af), st, counts, last_success_ms);
+    ab_metrics_print(ab_atomicfile_stream(af), st, counts, last_success_ms,
+                     funnel);
     return ab_atomicfile_commit(af, err);
 }

@@ -94,9 +94,11 @@ void ab_progress_format_duration(char *buf, size_t n, double secs)
         snprintf(buf, n, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
 }
 
+/* Tickets finished, and polls answered or given up (`track`). */
 static int64_t finished_of(const struct ab_run_stats *st)
 {
-    return st->done + st->already_authed + st->failed;
+    return st->done + st->already_authed + st->failed + st->polled +
+           st->polls_failed;
 }
 
 static double percent(const struct ab_run_stats *st)
@@ -161,7 +163,7 @@ void ab_progress_format_bar(char *buf, size_t n, const struct ab_run_stats *st,
 void ab_progress_format_log(char *buf, size_t n, const struct ab_run_stats *st,
                             double eta_s)
 {
-    char eta[32], head[64];
+    char eta[32], head[64], polls[80];
 
     ab_progress_format_duration(eta, sizeof eta, eta_s);
     if (st->total > 0)
@@ -170,14 +172,19 @@ void ab_progress_format_log(char *buf, size_t n, const struct ab_run_stats *st,
     else
         snprintf(head, sizeof head, "%lld finished",
                  (long long)finished_of(st));
+    if (st->polls > 0)
+        snprintf(polls, sizeof polls, " %lld polled, %lld polls given up;",
+                 (long long)st->polled, (long long)st->polls_failed);
+    else
+        polls[0] = '\0';
     snprintf(buf, n,
-             "progress: %s: %lld done, %lld already authed, %lld failed;"
+             "progress: %s: %lld done, %lld already authed, %lld failed;%s"
              " %lld retrying, %lld in flight; %lld requests, %.1f/s;"
              " ETA %s",
              head, (long long)st->done, (long long)st->already_authed,
-             (long long)st->failed, (long long)st->waiting,
-             (long long)st->in_flight, (long long)st->attempts, st->rate_now,
-             st->total > 0 ? eta : "?");
+             (long long)st->failed, polls, (long long)st->waiting,
+             (long long)st->in_flight, (long long)(st->attempts + st->polls),
+             st->rate_now, st->total > 0 ? eta : "?");
 }
 
 static void sample(struct ab_progress *p, const struct ab_run_stats *st)

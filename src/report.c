@@ -138,6 +138,8 @@ int ab_report_summary_load(struct ab_store *s, struct ab_report_summary *sum,
     rc = ab_store_report_codes(s, on_code, sum, err);
     if (rc == 0)
         rc = ab_store_runs_each(s, AB_REPORT_MAX_RUNS, on_run, sum, err);
+    if (rc == 0)
+        rc = ab_funnel_load(s, &sum->funnel, err);
     if (rc == AB_ENOMEM)
         ab_err_set(err, rc, "out of memory");
     return rc;
@@ -155,6 +157,7 @@ void ab_report_summary_release(struct ab_report_summary *sum)
     }
     free(sum->codes);
     free(sum->runs);
+    ab_funnel_view_release(&sum->funnel);
     memset(sum, 0, sizeof *sum);
 }
 
@@ -290,6 +293,10 @@ int ab_report_text(struct ab_store *s, const struct ab_report_opts *o,
                 sum->other_codes_count);
     }
 
+    if (!ab_funnel_empty(&sum->funnel)) {
+        fputc('\n', out);
+        ab_funnel_print_text(out, &sum->funnel, l);
+    }
     fputc('\n', out);
     text_percentiles(out, l, ab_tr(l, "attempts per company"), &sum->attempts,
                      ab_tr(l, "companies tried"), "");

@@ -24,8 +24,9 @@
  *         "companies": [{...}, ...]} (see README for the fields).
  *   csv   RFC 4180, header row, CRLF line ends; company rows only. Columns:
  *         id, company_name, register_no, status, attempts,
- *         last_http_status, last_code, last_message, updated_at
- *         [, ticket, ticket_at]. Times are UTC ISO 8601.
+ *         last_http_status, last_code, last_message, updated_at,
+ *         auth_status, auth_reason, auth_changed_at [, ticket, ticket_at].
+ *         Times are UTC ISO 8601.
  *   html  summary tables, inline SVG charts whose elements carry their
  *         numbers in data-* attributes, a sortable, filterable table. The
  *         page is well-formed XML as well as HTML.

@@ -76,6 +76,9 @@ static int on_company(void *ctx, const struct ab_report_company *c)
     bad |= field_int(f, c->has_code, c->last_code, 0);
     bad |= field_ctx(x, c->last_message, 0);
     bad |= field_time(f, c->updated_at);
+    bad |= field_ctx(x, c->auth_status, 0);
+    bad |= field_ctx(x, c->auth_reason, 0);
+    bad |= field_time(f, c->auth_changed_at);
     if (x->tickets) {
         bad |= field_ctx(x, c->ticket, 0);
         bad |= field_time(f, c->ticket_at);
@@ -91,11 +94,12 @@ int ab_report_csv(struct ab_store *s, const struct ab_report_opts *o,
     static const char *const cols[] = {
         "id",         "company_name",     "register_no", "status",
         "attempts",   "last_http_status", "last_code",   "last_message",
-        "updated_at", "ticket",           "ticket_at",
+        "updated_at", "auth_status",      "auth_reason", "auth_changed_at",
+        "ticket",     "ticket_at",
     };
     struct csv_ctx x = {out, o->with_tickets, NULL, 0};
     struct ab_encoder *enc = NULL;
-    size_t i, ncols = o->with_tickets ? 11 : 9;
+    size_t i, ncols = o->with_tickets ? 14 : 12;
     int bad = 0, rc, erc;
 
     (void)sum;

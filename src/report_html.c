@@ -911,6 +911,7 @@ int ab_report_html(struct ab_store *s, const struct ab_report_opts *o,
     cards(out, l, sum);
     fputs("<section class=\"grid\">\n", out);
     chart_status(out, l, sum);
+    ab_funnel_print_html(out, &sum->funnel, l);
     chart_codes(out, l, sum);
     if ((rc = chart_throughput(out, l, s, err)) != 0)
         return rc;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "report.h"
+#include "report_funnel.h"
 #include "store_report.h"
 
 #define AB_REPORT_MAX_RUNS 100  /* run history shown */
@@ -30,7 +31,8 @@ struct ab_report_summary {
     int64_t other_codes_count; /* companies in groups past the cap */
     struct ab_run_row *runs;   /* oldest first, at most AB_REPORT_MAX_RUNS */
     size_t nruns;
-    int64_t last_success_ms; /* 0: never */
+    int64_t last_success_ms;      /* 0: never */
+    struct ab_funnel_view funnel; /* report_funnel.h */
     int64_t now_ms;
     const char *title;
 };

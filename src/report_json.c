@@ -121,6 +121,7 @@ static json_t *summary_json(const struct ab_report_summary *sum)
         o, "percent_finished",
         json_real(n->total ? 100.0 * (double)fin / (double)n->total : 0.0));
     json_object_set_new(o, "counts", counts);
+    json_object_set_new(o, "funnel", ab_funnel_json(&sum->funnel));
     for (i = 0; i < sum->ncodes; i++) {
         const struct ab_report_codeinfo *c = &sum->codes[i];
         json_t *e = json_object(), *ex = json_array();
@@ -186,6 +187,9 @@ static int on_company(void *ctx, const struct ab_report_company *c)
                         jint_or_null(c->has_code, c->last_code));
     json_object_set_new(o, "last_message", jstr(c->last_message));
     json_object_set_new(o, "updated_at", jtime(c->updated_at));
+    json_object_set_new(o, "auth_status", jstr(c->auth_status));
+    json_object_set_new(o, "auth_reason", jstr(c->auth_reason));
+    json_object_set_new(o, "auth_changed_at", jtime(c->auth_changed_at));
     if (c->ticket) {
         json_object_set_new(o, "ticket", jstr(c->ticket));
         json_object_set_new(o, "ticket_at", jtime(c->ticket_at));

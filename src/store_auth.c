@@ -19,8 +19,14 @@ static const char sql_apply[] =
     "UPDATE companies SET auth_status = ?2, auth_reason = ?3,"
     " auth_request_id = ?4, auth_checked_at = ?5,"
     " auth_changed_at = CASE WHEN ?6 THEN ?7 ELSE auth_changed_at END,"
-    " updated_at = CASE WHEN ?8 THEN ?7 ELSE updated_at END"
+    " updated_at = CASE WHEN ?8 THEN ?7 ELSE updated_at END,"
+    " auth_next_check_at = CASE WHEN ?9 THEN NULL ELSE auth_next_check_at END"
     " WHERE id = ?1";
+/* Prepared once like the others: a poller records thousands of
+ * observations a second, each under its own savepoint. */
+static const char sql_savepoint[] = "SAVEPOINT ab_auth_record";
+static const char sql_rollback_to[] = "ROLLBACK TO ab_auth_record";
+static const char sql_release[] = "RELEASE ab_auth_record";
 static const char sql_token[] =
     "SELECT callback_token FROM companies WHERE id = ?1";
 static const char sql_reset[] =
@@ -169,6 +175,8 @@ static int record(struct ab_store *s, const struct ab_auth_obs *o,
     sqlite3_bind_int(st, 6, out->after != out->before);
     sqlite3_bind_int64(st, 7, o->observed_at);
     sqlite3_bind_int(st, 8, changed);
+    /* A verdict on the ticket: nothing more to poll (tracksched.h). */
+    sqlite3_bind_int(st, 9, ab_auth_rank(out->after) >= 3);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     rc = rc == SQLITE_DONE
@@ -177,6 +185,20 @@ static int record(struct ab_store *s, const struct ab_auth_obs *o,
 out:
     current_release(&c);
     return rc;
+}
+
+/* Runs a cached statement without results. */
+static int run_stmt(struct ab_store *s, const char *sql, struct ab_err *err)
+{
+    sqlite3_stmt *st = ab_store_stmt(s, sql, err);
+    int rc;
+
+    if (!st)
+        return err ? err->code : AB_EIO;
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0
+                             : ab_store_fail(s, rc, err, "cannot record in");
 }
 
 int ab_store_auth_record(struct ab_store *s, const struct ab_auth_obs *o,
@@ -193,7 +215,7 @@ int ab_store_auth_record(struct ab_store *s, const struct ab_auth_obs *o,
     if (alone)
         rc = ab_store_begin(s, err);
     else
-        rc = ab_store_exec(s, "SAVEPOINT ab_auth_record", err);
+        rc = run_stmt(s, sql_savepoint, err);
     if (rc != 0)
         return rc;
     rc = record(s, o, out, err);
@@ -204,10 +226,10 @@ int ab_store_auth_record(struct ab_store *s, const struct ab_auth_obs *o,
         return rc;
     }
     if (rc != 0) {
-        sqlite3_exec(s->db, "ROLLBACK TO ab_auth_record", NULL, NULL, NULL);
+        run_stmt(s, sql_rollback_to, NULL);
         memset(out, 0, sizeof *out);
     }
-    sqlite3_exec(s->db, "RELEASE ab_auth_record", NULL, NULL, NULL);
+    run_stmt(s, sql_release, NULL);
     return rc;
 }
 

@@ -25,7 +25,10 @@
  *   backwards or unknown
  *             nothing but auth_request_id when the company has none yet;
  * and always auth_checked_at = the latest observed_at seen. updated_at
- * moves whenever auth_status, auth_reason or auth_request_id changes.
+ * moves whenever auth_status, auth_reason or auth_request_id changes. A
+ * company whose status is then authenticated, rejected or expired is no
+ * longer polled (auth_next_check_at = NULL, tracksched.h), whoever made the
+ * observation.
  */
 #ifndef AB_STORE_AUTH_H
 #define AB_STORE_AUTH_H

@@ -13,7 +13,7 @@
 #include "store.h"
 #include "store_pg.h"
 
-#define AB_STORE_MAX_STMTS 48
+#define AB_STORE_MAX_STMTS 96
 
 struct ab_store {
     struct ab_pg *pg; /* set: a PostgreSQL store, every call goes there */

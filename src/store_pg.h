@@ -98,8 +98,9 @@ int ab_pg_queue_peek(struct ab_pg *pg, int64_t now_ms, int64_t limit,
                      struct ab_err *err);
 int ab_pg_queue_record(struct ab_pg *pg, const struct ab_queue_result *r,
                        struct ab_err *err);
-int ab_pg_queue_run_start(struct ab_pg *pg, const char *options_json,
-                          int64_t *run_id, struct ab_err *err);
+int ab_pg_queue_run_start(struct ab_pg *pg, const char *command,
+                          const char *options_json, int64_t *run_id,
+                          struct ab_err *err);
 int ab_pg_queue_run_update(struct ab_pg *pg, const struct ab_run_stats *st,
                            int ended, struct ab_err *err);
 int ab_pg_queue_join(struct ab_pg *pg, int64_t run_id, int64_t lease_ms,
@@ -165,5 +166,33 @@ int ab_pg_auth_token_check(struct ab_pg *pg, int64_t id, const char *token,
                            size_t n, int *ok, struct ab_err *err);
 int ab_pg_auth_reset(struct ab_pg *pg, int64_t company_id, int64_t now_ms,
                      struct ab_err *err);
+
+/* store_track.h */
+struct ab_work;
+struct ab_track_result;
+int ab_pg_track_due(struct ab_pg *pg, int64_t now_ms, int64_t *cur_at,
+                    int64_t *cur_id, int max, struct ab_work *out, int *n,
+                    struct ab_err *err);
+int ab_pg_track_pending(struct ab_pg *pg, int64_t now_ms, int64_t *n_due,
+                        int64_t *next_at, struct ab_err *err);
+int ab_pg_track_first_due(struct ab_pg *pg, int64_t now_ms, int64_t *n,
+                          struct ab_err *err);
+int ab_pg_track_all_due(struct ab_pg *pg, int64_t now_ms, int64_t *n,
+                        struct ab_err *err);
+int ab_pg_track_record(struct ab_pg *pg, const struct ab_track_result *r,
+                       int *applied, struct ab_auth_result *out,
+                       struct ab_err *err);
+int ab_pg_track_reissue_auth(struct ab_pg *pg, unsigned mask, int64_t *changed,
+                             struct ab_err *err);
+int ab_pg_track_reissue_unused(struct ab_pg *pg, int64_t before_ms,
+                               int64_t *changed, struct ab_err *err);
+
+/* store_funnel.h */
+struct ab_funnel;
+int ab_pg_funnel(struct ab_pg *pg, struct ab_funnel *f, struct ab_err *err);
+int ab_pg_funnel_reasons(struct ab_pg *pg, int limit,
+                         int (*fn)(void *ctx, const char *reason,
+                                   int64_t count),
+                         void *ctx, struct ab_err *err);
 
 #endif

@@ -24,7 +24,9 @@ static const char sql_apply[] =
     " auth_request_id = $4, auth_checked_at = $5::bigint,"
     " auth_changed_at = CASE WHEN $6::boolean THEN $7::bigint"
     " ELSE auth_changed_at END,"
-    " updated_at = CASE WHEN $8::boolean THEN $7::bigint ELSE updated_at END"
+    " updated_at = CASE WHEN $8::boolean THEN $7::bigint ELSE updated_at END,"
+    " auth_next_check_at = CASE WHEN $9::boolean THEN NULL"
+    "   ELSE auth_next_check_at END"
     " WHERE id = $1::bigint";
 static const char sql_token[] =
     "SELECT callback_token FROM companies WHERE id = $1::bigint";
@@ -163,6 +165,8 @@ static int record(struct ab_pg *pg, const struct ab_auth_obs *o,
     ab_pgq_bool(&q, out->after != out->before);
     ab_pgq_i64(&q, o->observed_at);
     ab_pgq_bool(&q, changed);
+    /* A verdict on the ticket: nothing more to poll (tracksched.h). */
+    ab_pgq_bool(&q, ab_auth_rank(out->after) >= 3);
     rc =
         ab_pg_cmd(pg, sql_apply, &q, NULL, err, "cannot update the company in");
 out:

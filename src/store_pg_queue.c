@@ -71,7 +71,12 @@ static const char sql_update_company[] =
     " ticket_at = coalesce($6::bigint, ticket_at),"
     " last_http_status = $7::integer, last_code = $8::bigint,"
     " last_message = $9, claimed_by = NULL, lease_until = NULL,"
-    " updated_at = $10::bigint"
+    " updated_at = $10::bigint,"
+    " auth_next_check_at = CASE WHEN $5::text IS NULL THEN auth_next_check_at"
+    "   ELSE $12::bigint END,"
+    " auth_checks = CASE WHEN $5::text IS NULL THEN auth_checks ELSE 0 END,"
+    " auth_poll_fails = CASE WHEN $5::text IS NULL THEN auth_poll_fails"
+    "   ELSE 0 END"
     " WHERE id = $1::bigint AND ($11::bigint = 0"
     " OR (status = 'in_flight' AND claimed_by = $11::bigint))";
 static const char sql_holder[] =
@@ -81,13 +86,14 @@ static const char sql_insert_attempt[] =
     " duration_ms, http_status, code, message, transport_error, outcome)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 static const char sql_run_start[] =
-    "INSERT INTO runs (started_at, pid, options) VALUES ($1, $2, $3)"
-    " RETURNING id";
+    "INSERT INTO runs (started_at, pid, options, command)"
+    " VALUES ($1, $2, $3, $4) RETURNING id";
 static const char sql_run_update[] =
     "UPDATE runs SET attempts = $2, issued = $3, already_authed = $4,"
     " failed = $5, retried = $6, throttled = $7, transport_errors = $8,"
     " ended_at = coalesce($9::bigint, ended_at),"
-    " exit_status = coalesce($10::integer, exit_status) WHERE id = $1";
+    " exit_status = coalesce($10::integer, exit_status), polls = $11"
+    " WHERE id = $1";
 static const char sql_join[] =
     "INSERT INTO runners (run_id, host, pid, node, joined_at, beat_at,"
     " lease_until, rate, estimate) VALUES ($1, $2, $3, $5, " AB_PG_NOW
@@ -494,6 +500,10 @@ int ab_pg_queue_record(struct ab_pg *pg, const struct ab_queue_result *r,
     ab_pgq_text(&q, a->message[0] ? a->message : NULL);
     ab_pgq_i64(&q, ab_now_ms());
     ab_pgq_i64(&q, again ? 0 : r->run_id);
+    if (issued && r->next_check_at)
+        ab_pgq_i64(&q, r->next_check_at);
+    else
+        ab_pgq_null(&q);
     if ((rc = ab_pg_cmd(pg, sql_update_company, &q, &changed, err,
                         "cannot record a result in")) != 0)
         return rc;
@@ -531,8 +541,9 @@ int ab_pg_queue_record(struct ab_pg *pg, const struct ab_queue_result *r,
                      "cannot record an attempt in");
 }
 
-int ab_pg_queue_run_start(struct ab_pg *pg, const char *options_json,
-                          int64_t *run_id, struct ab_err *err)
+int ab_pg_queue_run_start(struct ab_pg *pg, const char *command,
+                          const char *options_json, int64_t *run_id,
+                          struct ab_err *err)
 {
     struct ab_pgq q;
     PGresult *r;
@@ -541,6 +552,7 @@ int ab_pg_queue_run_start(struct ab_pg *pg, const char *options_json,
     ab_pgq_i64(&q, ab_now_ms());
     ab_pgq_i64(&q, (int64_t)getpid());
     ab_pgq_text(&q, options_json);
+    ab_pgq_text(&q, command);
     if (!(r = ab_pg_run(pg, sql_run_start, &q, err,
                         "cannot record the run in")))
         return ab_pg_code(err);
@@ -570,6 +582,7 @@ int ab_pg_queue_run_update(struct ab_pg *pg, const struct ab_run_stats *st,
         ab_pgq_null(&q);
         ab_pgq_null(&q);
     }
+    ab_pgq_i64(&q, st->polls);
     return ab_pg_cmd(pg, sql_run_update, &q, NULL, err,
                      "cannot record the run in");
 }

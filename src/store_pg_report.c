@@ -29,7 +29,8 @@ void ab_pg_read_end(struct ab_pg *pg)
 
 #define RUN_COLUMNS                                                            \
     "id, started_at, ended_at, pid, attempts, issued, already_authed,"         \
-    " failed, retried, throttled, transport_errors, exit_status"
+    " failed, retried, throttled, transport_errors, exit_status,"              \
+    " coalesce(command, 'run'), polls"
 
 static void read_run(const PGresult *r, int row, struct ab_run_row *out)
 {
@@ -45,6 +46,8 @@ static void read_run(const PGresult *r, int row, struct ab_run_row *out)
     out->throttled = ab_pg_i64(r, row, 9);
     out->transport_errors = ab_pg_i64(r, row, 10);
     out->exit_status = (int)ab_pg_i64_or(r, row, 11, -1);
+    out->polls = ab_pg_i64(r, row, 13);
+    out->track = strcmp(PQgetvalue(r, row, 12), "track") == 0;
 }
 
 int ab_pg_last_run(struct ab_pg *pg, struct ab_run_row *out, int *found,
@@ -142,6 +145,9 @@ static int on_company_row(void *ctx, const PGresult *r)
     c.updated_at = ab_pg_i64(r, 0, 8);
     c.ticket = x->with_tickets ? ab_pg_str(r, 0, 9) : NULL;
     c.ticket_at = x->with_tickets ? ab_pg_i64_or(r, 0, 10, -1) : -1;
+    c.auth_status = ab_pg_str(r, 0, 11);
+    c.auth_reason = ab_pg_str(r, 0, 12);
+    c.auth_changed_at = ab_pg_i64_or(r, 0, 13, -1);
     if (!c.company_name)
         c.company_name = "";
     if (!c.status)
@@ -157,12 +163,13 @@ int ab_pg_report_companies(struct ab_pg *pg, const char *status,
 {
     static const char sql_plain[] =
         "SELECT id, company_name, register_no, status, attempts,"
-        " last_http_status, last_code, last_message, updated_at, NULL, NULL"
+        " last_http_status, last_code, last_message, updated_at, NULL, NULL,"
+        " auth_status, auth_reason, auth_changed_at"
         " FROM companies WHERE $1::text IS NULL OR status = $1 ORDER BY id";
     static const char sql_tickets[] =
         "SELECT id, company_name, register_no, status, attempts,"
         " last_http_status, last_code, last_message, updated_at, ticket,"
-        " ticket_at"
+        " ticket_at, auth_status, auth_reason, auth_changed_at"
         " FROM companies WHERE $1::text IS NULL OR status = $1 ORDER BY id";
     struct companies_ctx x = {with_tickets, fn, ctx};
     struct ab_pgq q;

@@ -46,17 +46,23 @@ static const char sql_update_company[] =
     "UPDATE companies SET status = ?2, attempts = ?3, next_attempt_at = ?4,"
     " ticket = coalesce(?5, ticket), ticket_at = coalesce(?6, ticket_at),"
     " last_http_status = ?7, last_code = ?8, last_message = ?9,"
-    " claimed_by = NULL, updated_at = ?10 WHERE id = ?1";
+    " claimed_by = NULL, updated_at = ?10,"
+    " auth_next_check_at = CASE WHEN ?5 IS NULL THEN auth_next_check_at"
+    "   ELSE ?11 END,"
+    " auth_checks = CASE WHEN ?5 IS NULL THEN auth_checks ELSE 0 END,"
+    " auth_poll_fails = CASE WHEN ?5 IS NULL THEN auth_poll_fails ELSE 0 END"
+    " WHERE id = ?1";
 static const char sql_insert_attempt[] =
     "INSERT INTO attempts (company_id, run_id, attempt_no, started_at,"
     " duration_ms, http_status, code, message, transport_error, outcome)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 static const char sql_run_start[] =
-    "INSERT INTO runs (started_at, pid, options) VALUES (?1, ?2, ?3)";
+    "INSERT INTO runs (started_at, pid, options, command)"
+    " VALUES (?1, ?2, ?3, ?4)";
 static const char sql_run_update[] =
     "UPDATE runs SET attempts = ?2, issued = ?3, already_authed = ?4,"
     " failed = ?5, retried = ?6, throttled = ?7, transport_errors = ?8,"
-    " ended_at = ?9, exit_status = ?10 WHERE id = ?1";
+    " ended_at = ?9, exit_status = ?10, polls = ?11 WHERE id = ?1";
 
 static int step_done(struct ab_store *s, sqlite3_stmt *st, struct ab_err *err,
                      const char *what)
@@ -323,6 +329,8 @@ int ab_queue_record(struct ab_store *s, const struct ab_queue_result *r,
     if (issued) {
         ab_store_bind_text(st, 5, a->ticket);
         sqlite3_bind_int64(st, 6, r->started_at + r->duration_ms);
+        if (r->next_check_at)
+            sqlite3_bind_int64(st, 11, r->next_check_at);
     }
     if (!transport)
         sqlite3_bind_int64(st, 7, a->http_status);
@@ -356,11 +364,12 @@ int ab_queue_record(struct ab_store *s, const struct ab_queue_result *r,
     return step_done(s, st, err, "cannot record an attempt in");
 }
 
-int ab_queue_run_start(struct ab_store *s, const char *options_json,
-                       int64_t *run_id, struct ab_err *err)
+int ab_queue_run_start(struct ab_store *s, const char *command,
+                       const char *options_json, int64_t *run_id,
+                       struct ab_err *err)
 {
     if (s->pg)
-        return ab_pg_queue_run_start(s->pg, options_json, run_id, err);
+        return ab_pg_queue_run_start(s->pg, command, options_json, run_id, err);
     sqlite3_stmt *st = ab_store_stmt(s, sql_run_start, err);
     int rc;
 
@@ -369,6 +378,7 @@ int ab_queue_run_start(struct ab_store *s, const char *options_json,
     sqlite3_bind_int64(st, 1, ab_now_ms());
     sqlite3_bind_int64(st, 2, (int64_t)getpid());
     ab_store_bind_text(st, 3, options_json);
+    ab_store_bind_text(st, 4, command);
     if ((rc = step_done(s, st, err, "cannot record the run in")) != 0)
         return rc;
     *run_id = sqlite3_last_insert_rowid(s->db);
@@ -396,6 +406,7 @@ int ab_queue_run_update(struct ab_store *s, const struct ab_run_stats *r,
         sqlite3_bind_int64(st, 9, ab_now_ms());
         sqlite3_bind_int(st, 10, r->exit_status);
     }
+    sqlite3_bind_int64(st, 11, r->polls);
     return step_done(s, st, err, "cannot record the run in");
 }
 

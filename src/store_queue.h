@@ -83,6 +83,10 @@ struct ab_queue_result {
     const struct ab_api_result *api;
     const char *status;      /* the company's new status */
     int64_t next_attempt_at; /* for 'retry_wait', else 0 */
+    /* For an issued ticket: when its first status check is due
+     * (tracksched.h; 0: not tracked). A new ticket restarts the schedule
+     * (auth_checks and auth_poll_fails back to 0). */
+    int64_t next_check_at;
 };
 int ab_queue_record(struct ab_store *s, const struct ab_queue_result *r,
                     struct ab_err *err);
@@ -119,10 +123,13 @@ int ab_queue_renew(struct ab_store *s, int64_t run_id, int64_t now_ms,
  * the others' shares grow at once. Not shared: nothing. */
 int ab_queue_leave(struct ab_store *s, int64_t run_id, struct ab_err *err);
 
-/* Runs table. options_json is stored as is (it must hold no secret). */
-int ab_queue_run_start(struct ab_store *s, const char *options_json,
-                       int64_t *run_id, struct ab_err *err);
-/* Updates the run's counters (inside the caller's transaction, or alone);
+/* Runs table. command ("run", "track") goes to runs.command; options_json
+ * is stored as is (it must hold no secret). */
+int ab_queue_run_start(struct ab_store *s, const char *command,
+                       const char *options_json, int64_t *run_id,
+                       struct ab_err *err);
+/* Updates the run's counters, polls included (inside the caller's
+ * transaction, or alone);
  * with ended = 1 also its end time and exit status. */
 int ab_queue_run_update(struct ab_store *s, const struct ab_run_stats *st,
                         int ended, struct ab_err *err);

@@ -56,7 +56,8 @@ static int64_t col_or(sqlite3_stmt *st, int i, int64_t dflt)
 
 #define RUN_COLUMNS                                                            \
     "id, started_at, ended_at, pid, attempts, issued, already_authed,"         \
-    " failed, retried, throttled, transport_errors, exit_status"
+    " failed, retried, throttled, transport_errors, exit_status,"              \
+    " coalesce(command, 'run'), polls"
 
 static void read_run(sqlite3_stmt *st, struct ab_run_row *r)
 {
@@ -72,6 +73,8 @@ static void read_run(sqlite3_stmt *st, struct ab_run_row *r)
     r->throttled = sqlite3_column_int64(st, 9);
     r->transport_errors = sqlite3_column_int64(st, 10);
     r->exit_status = (int)col_or(st, 11, -1);
+    r->polls = sqlite3_column_int64(st, 13);
+    r->track = strcmp((const char *)sqlite3_column_text(st, 12), "track") == 0;
 }
 
 int ab_store_last_run(struct ab_store *s, struct ab_run_row *out, int *found,
@@ -177,12 +180,13 @@ int ab_store_report_companies(struct ab_store *s, const char *status,
     /* Tickets are never even read unless asked for. */
     static const char sql_plain[] =
         "SELECT id, company_name, register_no, status, attempts,"
-        " last_http_status, last_code, last_message, updated_at, NULL, NULL"
+        " last_http_status, last_code, last_message, updated_at, NULL, NULL,"
+        " auth_status, auth_reason, auth_changed_at"
         " FROM companies WHERE ?1 IS NULL OR status = ?1 ORDER BY id";
     static const char sql_tickets[] =
         "SELECT id, company_name, register_no, status, attempts,"
         " last_http_status, last_code, last_message, updated_at, ticket,"
-        " ticket_at"
+        " ticket_at, auth_status, auth_reason, auth_changed_at"
         " FROM companies WHERE ?1 IS NULL OR status = ?1 ORDER BY id";
     sqlite3_stmt *st;
     struct ab_report_company c;
@@ -205,6 +209,9 @@ int ab_store_report_companies(struct ab_store *s, const char *status,
         c.ticket =
             with_tickets ? (const char *)sqlite3_column_text(st, 9) : NULL;
         c.ticket_at = with_tickets ? col_or(st, 10, -1) : -1;
+        c.auth_status = (const char *)sqlite3_column_text(st, 11);
+        c.auth_reason = (const char *)sqlite3_column_text(st, 12);
+        c.auth_changed_at = col_or(st, 13, -1);
         if (!c.company_name)
             c.company_name = "";
         if (!c.status)

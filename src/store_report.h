@@ -30,6 +30,8 @@ struct ab_run_row {
     int64_t attempts, issued, already_authed, failed, retried, throttled,
         transport_errors;
     int exit_status;
+    int64_t polls; /* status polls (`track`, `run --track`) */
+    int track;     /* a `track` run (runs.command) */
 };
 
 /* The newest run; *found is 0 when there is none. For a run without an end
@@ -63,6 +65,9 @@ struct ab_report_company {
     int64_t updated_at;       /* Unix ms */
     const char *ticket;       /* NULL unless asked for and present */
     int64_t ticket_at;        /* -1 unless asked for and present */
+    const char *auth_status;  /* SPEC §6; NULL until known */
+    const char *auth_reason;  /* NULL if absent */
+    int64_t auth_changed_at;  /* -1 if absent */
 };
 
 /* Streams companies in id order, only those with `status` unless NULL.

@@ -585,6 +585,233 @@ static void test_api__parse_codes(void **state)
     assert_true(n <= AB_API_MAX_EXTRA);
 }
 
+/* --- GET /companyauth/result -------------------------------------------- */
+
+static void escaped_is(const char *in, const char *want)
+{
+    char buf[512];
+    size_t n = ab_api_query_escape(in, buf, sizeof buf);
+    assert_string_equal(buf, want);
+    assert_int_equal(n, strlen(want));
+    assert_int_equal(ab_api_query_escape(in, NULL, 0), strlen(want));
+}
+
+static int hexval(char c)
+{
+    return c >= 'A' ? c - 'A' + 10 : c - '0';
+}
+
+/* The query value as a servlet decodes it (tests/sandbox/sbx_query.c):
+ * '+' is a space, %XX a byte. */
+static void form_decode(const char *s, char *out)
+{
+    for (; *s; s++, out++) {
+        if (*s == '+')
+            *out = ' ';
+        else if (*s == '%' && s[1] && s[2]) {
+            *out = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+            s += 2;
+        } else
+            *out = *s;
+    }
+    *out = '\0';
+}
+
+static void test_api__query_escape_tricky_names(void **state)
+{
+    static const char *const names[] = {
+        "A&B+C=D",           "上海A&B+C (有限) 公司=x",
+        "100% Pure & Co",    "a+b=c&d=e",
+        "  spaces  around ", "/?#[]@!$'()*,;:",
+        "Tab\tand\"quote\"", "北京市海淀区中关村科技有限公司",
+        "x==y&&z++",
+    };
+    char enc[512], dec[512];
+    size_t i, k;
+    (void)state;
+
+    escaped_is("Acme-Ltd_1.0~x", "Acme-Ltd_1.0~x");
+    escaped_is("A&B+C=D", "A%26B%2BC%3DD");
+    escaped_is("上海A&B+C (有限) 公司=x",
+               "%E4%B8%8A%E6%B5%B7A%26B%2BC%20%28%E6%9C%89%E9%99%90%29%20"
+               "%E5%85%AC%E5%8F%B8%3Dx");
+    escaped_is("100% off", "100%25%20off");
+    escaped_is("", "");
+    escaped_is("/?#[]@!$'()*,;:",
+               "%2F%3F%23%5B%5D%40%21%24%27%28%29%2A%2C%3B%3A");
+    escaped_is("\x7f\xff", "%7F%FF");
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        ab_api_query_escape(names[i], enc, sizeof enc);
+        /* Only unreserved characters and escapes go out raw: nothing a
+         * query parser splits on or reads as a space. */
+        for (k = 0; enc[k]; k++)
+            assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+                                   "opqrstuvwxyz0123456789-._~%",
+                                   enc[k]));
+        form_decode(enc, dec);
+        assert_string_equal(dec, names[i]);
+    }
+}
+
+static void test_api__query_escape_cut_short(void **state)
+{
+    char buf[6];
+    (void)state;
+
+    /* Never past the buffer, always terminated, the full length told. */
+    assert_int_equal(ab_api_query_escape("A&B&C", buf, sizeof buf), 9);
+    assert_string_equal(buf, "A%26B");
+    assert_int_equal(ab_api_query_escape("abcdefgh", buf, 1), 8);
+    assert_string_equal(buf, "");
+}
+
+static void test_api__result_url(void **state)
+{
+    char *u = ab_api_result_url("http://127.0.0.1:8080", "A&B+C=D 有限");
+    (void)state;
+
+    assert_non_null(u);
+    assert_string_equal(u, "http://127.0.0.1:8080/companyauth/result"
+                           "?companyName=A%26B%2BC%3DD%20%E6%9C%89%E9%99%90");
+    free(u);
+}
+
+struct result_case {
+    long http;
+    const char *transport;
+    const char *body;
+    enum ab_outcome outcome;
+    int has_status;
+    const char *raw;
+    enum ab_auth status;
+    const char *request_id, *reason, *applicant;
+};
+
+static void test_api__classify_result_table(void **state)
+{
+    static const struct result_case cases[] = {
+        /* The mapping of SPEC §6, and the members read. */
+        {200, NULL,
+         "{\"code\":0,\"message\":\"SUCCESS\",\"result\":{\"status\":2,"
+         "\"requestId\":\"2800000000000000001\",\"name\":\"A&B\","
+         "\"applicantName\":\"张三\"}}",
+         AB_OUT_ISSUED, 1, "2", AB_AUTH_AUTHENTICATED, "2800000000000000001",
+         "", "张三"},
+        {200, NULL,
+         "{\"code\":0,\"result\":{\"status\":3,\"basicReason\":"
+         "\"营业执照与企业名称不一致\",\"applicant\":\"李四\"}}",
+         AB_OUT_ISSUED, 1, "3", AB_AUTH_REJECTED, "",
+         "营业执照与企业名称不一致", "李四"},
+        {200, NULL, "{\"code\":0,\"result\":{\"status\":-1}}", AB_OUT_ISSUED, 1,
+         "-1", AB_AUTH_NOT_STARTED, "", "", ""},
+        {200, NULL, "{\"code\":0,\"result\":{\"status\":1}}", AB_OUT_ISSUED, 1,
+         "1", AB_AUTH_NOT_STARTED, "", "", ""},
+        {200, NULL, "{\"code\":0,\"result\":{\"status\":4}}", AB_OUT_ISSUED, 1,
+         "4", AB_AUTH_IN_PROGRESS, "", "", ""},
+        {200, NULL, "{\"code\":0,\"result\":{\"status\":6}}", AB_OUT_ISSUED, 1,
+         "6", AB_AUTH_EXPIRED, "", "", ""},
+        /* Tolerance: unknown members, numbers as text and the other way
+         * round, responseCode only. */
+        {200, NULL,
+         "{\"code\":0,\"result\":{\"status\":4,\"tenantType\":\"COMPANY\","
+         "\"extra\":{\"a\":[1,2]},\"requestId\":2800000000000000009}}",
+         AB_OUT_ISSUED, 1, "4", AB_AUTH_IN_PROGRESS, "2800000000000000009", "",
+         ""},
+        {200, NULL,
+         "{\"responseCode\":\"00000000\",\"result\":{\"status\":"
+         "\"2\"}}",
+         AB_OUT_ISSUED, 1, "2", AB_AUTH_AUTHENTICATED, "", "", ""},
+        /* Unknown values: kept raw, never guessed. */
+        {200, NULL, "{\"code\":0,\"result\":{\"status\":5}}", AB_OUT_ISSUED, 1,
+         "5", AB_AUTH_UNKNOWN, "", "", ""},
+        {200, NULL, "{\"code\":0,\"result\":{\"status\":\"PASSED\"}}",
+         AB_OUT_ISSUED, 1, "PASSED", AB_AUTH_UNKNOWN, "", "", ""},
+        {200, NULL, "{\"code\":0,\"result\":{\"status\":null}}", AB_OUT_ISSUED,
+         1, "null", AB_AUTH_UNKNOWN, "", "", ""},
+        {200, NULL, "{\"code\":0,\"result\":{\"status\":2.0}}", AB_OUT_ISSUED,
+         1, "2.0", AB_AUTH_UNKNOWN, "", "", ""},
+        /* No status to read: retried like a ticket-less code 0. */
+        {200, NULL, "{\"code\":0,\"message\":\"SUCCESS\"}", AB_OUT_TRANSIENT, 0,
+         "", AB_AUTH_UNKNOWN, "", "", ""},
+        {200, NULL, "{\"code\":0,\"result\":{\"name\":\"x\"}}",
+         AB_OUT_TRANSIENT, 0, "", AB_AUTH_UNKNOWN, "", "", ""},
+        {200, NULL, "{\"code\":0,\"result\":\"2\"}", AB_OUT_TRANSIENT, 0, "",
+         AB_AUTH_UNKNOWN, "", "", ""},
+        /* The same classes as the ticket endpoint's. */
+        {200, NULL, "{\"code\":1005,\"message\":\"INVALID PARAM\"}",
+         AB_OUT_REJECTED, 0, "", AB_AUTH_UNKNOWN, "", "", ""},
+        {200, NULL, "{\"code\":11990006,\"message\":\"busy\"}",
+         AB_OUT_THROTTLED, 0, "", AB_AUTH_UNKNOWN, "", "", ""},
+        {429, NULL, "", AB_OUT_THROTTLED, 0, "", AB_AUTH_UNKNOWN, "", "", ""},
+        {502, NULL, "<html>bad gateway</html>", AB_OUT_TRANSIENT, 0, "",
+         AB_AUTH_UNKNOWN, "", "", ""},
+        {443, NULL, "{\"code\":443,\"message\":\"INVALID SIGNATURE\"}",
+         AB_OUT_FATAL, 0, "", AB_AUTH_UNKNOWN, "", "", ""},
+        {200, NULL, "{\"code\":1002,\"message\":\"PERMISSION DENIED\"}",
+         AB_OUT_FATAL, 0, "", AB_AUTH_UNKNOWN, "", "", ""},
+        {0, "Connection reset by peer", NULL, AB_OUT_TRANSIENT, 0, "",
+         AB_AUTH_UNKNOWN, "", "", ""},
+        {200, NULL, "{\"code\":0,\"result\":{\"status\":2", AB_OUT_TRANSIENT, 0,
+         "", AB_AUTH_UNKNOWN, "", "", ""},
+    };
+    struct ab_api_result r;
+    struct ab_api_poll p;
+    size_t i;
+    (void)state;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct result_case *c = &cases[i];
+        ab_api_classify_result(c->transport, c->http, "application/json",
+                               c->body, c->body ? strlen(c->body) : 0, NULL, &r,
+                               &p);
+        if (r.outcome != c->outcome || p.has_status != c->has_status)
+            fail_msg("case %zu: outcome %s has_status %d (%s)", i,
+                     ab_outcome_name(r.outcome), p.has_status, r.message);
+        assert_string_equal(p.raw_status, c->raw);
+        assert_int_equal(p.status, c->status);
+        assert_string_equal(p.request_id, c->request_id);
+        assert_string_equal(p.reason, c->reason);
+        assert_string_equal(p.applicant, c->applicant);
+    }
+}
+
+static void test_api__classify_result_keeps_fields(void **state)
+{
+    const char *body = "{\"code\":0,\"result\":{\"status\":4,"
+                       "\"name\":\"A&B\",\"future\":true}}";
+    struct ab_api_result r;
+    struct ab_api_poll p;
+    json_t *f;
+    char big[8192];
+    int n;
+    (void)state;
+
+    ab_api_classify_result(NULL, 200, NULL, body, strlen(body), NULL, &r, &p);
+    assert_int_equal(r.outcome, AB_OUT_ISSUED);
+    /* The answer as received. */
+    assert_string_equal(p.fields, body);
+    f = json_loads(p.fields, 0, NULL);
+    assert_non_null(f);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(f, "result"), "name")),
+                        "A&B");
+    assert_true(
+        json_is_true(json_object_get(json_object_get(f, "result"), "future")));
+    json_decref(f);
+
+    /* A result too large to keep whole is left out, not cut into invalid
+     * JSON; its status is read all the same. */
+    n = snprintf(big, sizeof big,
+                 "{\"code\":0,\"result\":{\"status\":6,"
+                 "\"authInfo\":\"");
+    memset(big + n, 'x', 4000);
+    strcpy(big + n + 4000, "\"}}");
+    ab_api_classify_result(NULL, 200, NULL, big, strlen(big), NULL, &r, &p);
+    assert_int_equal(r.outcome, AB_OUT_ISSUED);
+    assert_int_equal(p.status, AB_AUTH_EXPIRED);
+    assert_string_equal(p.fields, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -604,6 +831,11 @@ int main(void)
         cmocka_unit_test(test_api__signed_headers_are_fresh_per_copy),
         cmocka_unit_test(test_api__code_overrides),
         cmocka_unit_test(test_api__parse_codes),
+        cmocka_unit_test(test_api__query_escape_tricky_names),
+        cmocka_unit_test(test_api__query_escape_cut_short),
+        cmocka_unit_test(test_api__result_url),
+        cmocka_unit_test(test_api__classify_result_table),
+        cmocka_unit_test(test_api__classify_result_keeps_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

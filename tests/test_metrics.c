@@ -57,7 +57,7 @@ static char *print(const struct ab_run_stats *st, const struct ab_counts *n,
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
-    ab_metrics_print(f, st, n, last_success);
+    ab_metrics_print(f, st, n, last_success, NULL);
     fclose(f);
     return buf;
 }
@@ -176,8 +176,8 @@ static void test_metrics__write_replaces_atomically(void **state)
     assert_non_null(f);
     fputs("old\n", f);
     fclose(f);
-    assert_int_equal(ab_metrics_write(path, &st, &n, 0, &err), 0);
-    assert_int_equal(ab_metrics_write(path, &st, &n, 0, &err), 0);
+    assert_int_equal(ab_metrics_write(path, &st, &n, 0, NULL, &err), 0);
+    assert_int_equal(ab_metrics_write(path, &st, &n, 0, NULL, &err), 0);
     /* Replaced, readable by the collector, no temporary file left. */
     f = fopen(path, "r");
     assert_non_null(f);
@@ -200,7 +200,7 @@ static void test_metrics__write_replaces_atomically(void **state)
 
     /* A directory that does not exist: an error, nothing written. */
     snprintf(path, sizeof path, "%s/missing/authbatch.prom", dir);
-    assert_int_not_equal(ab_metrics_write(path, &st, &n, 0, &err), 0);
+    assert_int_not_equal(ab_metrics_write(path, &st, &n, 0, NULL, &err), 0);
     assert_non_null(strstr(err.msg, "missing/authbatch.prom"));
 
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -430,7 +430,7 @@ static void test_report__csv_parses_back_rfc4180(void **state)
 
     assert_int_equal(n, 13); /* header + 12 */
     for (int r = 0; r < n; r++)
-        assert_int_equal(nc[r], 9);
+        assert_int_equal(nc[r], 12);
     assert_string_equal(f[0][0], "id");
     assert_string_equal(f[0][7], "last_message");
     assert_string_equal(f[2][1], "Beta, \"Quoted\" Co");
@@ -457,9 +457,10 @@ static void test_report__csv_bom_and_tickets(void **state)
     assert_memory_equal(t, "\xEF\xBB\xBF", 3);
     n = parse_csv(t + 3, f, nc);
     assert_int_equal(n, 4);
-    assert_int_equal(nc[0], 11);
-    assert_string_equal(f[0][9], "ticket");
-    assert_string_equal(f[1][9], "TKT-SECRET-0001");
+    assert_int_equal(nc[0], 14);
+    assert_string_equal(f[0][9], "auth_status");
+    assert_string_equal(f[0][12], "ticket");
+    assert_string_equal(f[1][12], "TKT-SECRET-0001");
     free_csv(f, nc, n);
     free(t);
 }

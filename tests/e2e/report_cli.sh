@@ -63,7 +63,7 @@ for s in pending in_flight retry_wait done already_authed failed; do
 done
 eq "status --json percent_done rounded to 2 decimals" "$(jq .percent_done out)" 58.33
 eq "status --json shape" "$(jq -c 'keys' out)" \
-    '["counts","database","due_retry","finished","last_run","last_success_at","last_success_at_ms","percent_done","retry","schema_version","total"]'
+    '["counts","database","due_retry","finished","funnel","last_run","last_success_at","last_success_at_ms","percent_done","retry","schema_version","total"]'
 eq "status --json retry" "$(jq -c '.retry | [.waiting, .due, .next_at_ms]' out)" '[2,1,1000]'
 eq "status --json last_run" \
     "$(jq -c '.last_run | [.id, .running, .exit_status, .ended_at_ms, .duration_s]' out)" \
@@ -111,7 +111,7 @@ import csv, sys
 with open(sys.argv[1], newline='', encoding='utf-8-sig') as f:
     rows = list(csv.reader(f, strict=True))
 assert rows[0][:4] == ['id', 'company_name', 'register_no', 'status'], rows[0]
-assert all(len(r) == 9 for r in rows), [len(r) for r in rows]
+assert all(len(r) == 12 for r in rows), [len(r) for r in rows]
 byid = {r[0]: r for r in rows[1:]}
 assert byid['2'][1] == 'Beta, "Quoted" Co'
 assert byid['6'][7] == 'invalid param: legalPerson  second line'
