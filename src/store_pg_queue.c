@@ -103,9 +103,10 @@ static const char sql_same_node[] =
     "SELECT run_id, pid FROM runners WHERE node = $1 AND run_id <> $2::bigint"
     " AND lease_until >= " AB_PG_NOW;
 static const char sql_reap_claims[] =
-    "UPDATE companies SET status = 'pending', claimed_by = NULL,"
-    " lease_until = NULL, updated_at = $2::bigint"
-    " WHERE claimed_by = $1::bigint AND status = 'in_flight'";
+    "UPDATE companies SET status = CASE status WHEN 'in_flight' THEN"
+    " 'pending' ELSE status END, claimed_by = NULL, lease_until = NULL,"
+    " updated_at = CASE status WHEN 'in_flight' THEN $2::bigint"
+    " ELSE updated_at END WHERE claimed_by = $1::bigint";
 static const char sql_reap_runner[] =
     "UPDATE runners SET lease_until = 0 WHERE run_id = $1::bigint";
 /* After the insert is committed: a run that renews after this moment
@@ -114,10 +115,10 @@ static const char sql_joined[] = "UPDATE runners SET joined_at = " AB_PG_NOW
                                  ", beat_at = " AB_PG_NOW " WHERE run_id = $1";
 static const char sql_forget_runners[] =
     "DELETE FROM runners WHERE lease_until < " AB_PG_NOW " - $1::bigint";
+/* Tickets in flight and polls (store_pg_track.c) alike. */
 static const char sql_renew_claims[] =
     "UPDATE companies SET lease_until = " AB_PG_NOW " + $2::bigint"
-    " WHERE claimed_by = $1::bigint AND status = 'in_flight'"
-    " AND lease_until >= " AB_PG_NOW;
+    " WHERE claimed_by = $1::bigint AND lease_until >= " AB_PG_NOW;
 static const char sql_renew_runner[] =
     "UPDATE runners SET beat_at = " AB_PG_NOW ", lease_until = " AB_PG_NOW
     " + $2::bigint, rate = $3, estimate = $4 WHERE run_id = $1";
@@ -127,6 +128,10 @@ static const char sql_share[] =
     " FROM runners r, (SELECT joined_at FROM runners WHERE run_id = $1) me"
     " WHERE r.lease_until >= " AB_PG_NOW " OR r.run_id = $1";
 static const char sql_leave[] = "DELETE FROM runners WHERE run_id = $1";
+/* Polls read and never answered: free for the others now. */
+static const char sql_leave_polls[] =
+    "UPDATE companies SET claimed_by = NULL, lease_until = NULL"
+    " WHERE claimed_by = $1::bigint AND status <> 'in_flight'";
 static const char sql_elsewhere[] =
     "SELECT count(*), greatest(0, coalesce(min(lease_until) FILTER (WHERE"
     " lease_until IS NOT NULL AND NOT (claimed_by IS NULL)), 0) - " AB_PG_NOW
@@ -674,8 +679,13 @@ int ab_pg_queue_leave(struct ab_pg *pg, int64_t run_id, struct ab_err *err)
 {
     struct ab_pgq q;
 
+    int rc;
+
     ab_pgq_init(&q);
     ab_pgq_i64(&q, run_id);
+    if ((rc = ab_pg_cmd(pg, sql_leave_polls, &q, NULL, err,
+                        "cannot leave the runs of")) != 0)
+        return rc;
     return ab_pg_cmd(pg, sql_leave, &q, NULL, err, "cannot leave the runs of");
 }
 

@@ -1,11 +1,13 @@
 /* store_pg_track.c - store_track.h and store_funnel.h on PostgreSQL.
  *
  * Runs share the database here, so reading the companies due for a poll
- * claims them the way tickets are claimed, without a status of its own:
- * the read (FOR UPDATE SKIP LOCKED) moves their auth_next_check_at a lease
- * ahead, so other runs skip them; the poll's result sets the schedule as
- * on SQLite, and a run that dies leaves them due when that lease runs
- * out. */
+ * claims them as tickets are claimed, without changing their status: the
+ * read (FOR UPDATE SKIP LOCKED) sets claimed_by and a lease_until on the
+ * done row, other runs skip it while that lease holds, the run renews it
+ * with its other leases (ab_queue_renew()), and the poll's result (or the
+ * run's end, ab_queue_leave()) lets go of it. A run that dies leaves its
+ * polls due when the lease runs out (at once for a run on the same node,
+ * ab_queue_recover()). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,14 +22,17 @@
 #define POLL_LEASE_MS 60000 /* before ab_queue_join() */
 
 static const char sql_due[] =
-    "WITH c AS (SELECT id, auth_next_check_at AS was FROM companies"
+    "WITH c AS (SELECT id FROM companies"
     " WHERE auth_next_check_at IS NOT NULL AND auth_next_check_at <= $1::bigint"
     "   AND (auth_next_check_at, id) > ($2::bigint, $3::bigint)"
+    "   AND (claimed_by IS NULL OR claimed_by = $5::bigint"
+    "        OR lease_until IS NULL OR lease_until < " AB_PG_NOW ")"
     " ORDER BY auth_next_check_at, id LIMIT $4::bigint"
     " FOR UPDATE SKIP LOCKED)"
-    " UPDATE companies t SET auth_next_check_at = $5::bigint FROM c"
+    " UPDATE companies t SET claimed_by = nullif($5::bigint, 0),"
+    " lease_until = " AB_PG_NOW " + $6::bigint FROM c"
     " WHERE t.id = c.id RETURNING t.id, t.company_name, t.ticket_at,"
-    " t.auth_checks, t.auth_poll_fails, c.was";
+    " t.auth_checks, t.auth_poll_fails, t.auth_next_check_at";
 static const char sql_pending[] =
     "SELECT (SELECT count(*) FROM companies WHERE auth_next_check_at IS NOT"
     "        NULL AND auth_next_check_at <= $1::bigint),"
@@ -45,12 +50,14 @@ static const char sql_all_due[] =
     " AND auth_next_check_at IS NOT NULL AND status = 'done'"
 static const char sql_step[] =
     "UPDATE companies SET auth_checks = $3::integer, auth_poll_fails = 0,"
+    " claimed_by = NULL, lease_until = NULL,"
     " auth_next_check_at = CASE WHEN $4::bigint IS NULL OR auth_status IS NOT"
     "   NULL AND (auth_status = 'authenticated' OR auth_status = 'rejected'"
     "   OR auth_status = 'expired') THEN NULL ELSE $4::bigint END" GUARD;
 static const char sql_retry[] =
     "UPDATE companies SET auth_poll_fails = $4::integer,"
-    " auth_next_check_at = $5::bigint" GUARD;
+    " auth_next_check_at = $5::bigint, claimed_by = NULL, lease_until = "
+    "NULL" GUARD;
 static const char sql_exists[] =
     "SELECT 1 FROM companies WHERE id = $1::bigint";
 static const char sql_reissue_auth[] =
@@ -79,7 +86,8 @@ int ab_pg_track_due(struct ab_pg *pg, int64_t now_ms, int64_t *cur_at,
     ab_pgq_i64(&q, *cur_at);
     ab_pgq_i64(&q, *cur_id);
     ab_pgq_i64(&q, max);
-    ab_pgq_i64(&q, now_ms + (pg->lease_ms > 0 ? pg->lease_ms : POLL_LEASE_MS));
+    ab_pgq_i64(&q, pg->run_id);
+    ab_pgq_i64(&q, pg->lease_ms > 0 ? pg->lease_ms : POLL_LEASE_MS);
     if (!(r = ab_pg_run(pg, sql_due, &q, err,
                         "cannot read the companies due in")))
         return ab_pg_code(err);

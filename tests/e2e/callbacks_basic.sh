@@ -11,6 +11,7 @@
 #  - a rejection's actionEvent becomes the reason;
 #  - log lines name the company and never the token; the metrics file
 #    counts; SIGTERM exits 0 and leaves running 0.
+# stores: sqlite pg
 set -euo pipefail
 # shellcheck source=lib.sh
 source "${AB_SOURCE_DIR:?}/tests/e2e/lib.sh"
@@ -124,5 +125,6 @@ eq "metrics: not running" "$(metric authbatch_callbacks_running)" 0
 if command -v promtool >/dev/null; then
     check "metrics: promtool accepts the file" promtool check metrics <"$WORK/cb.prom"
 fi
-eq "integrity" "$(q 'PRAGMA integrity_check')" ok
+[[ "$AB_STORE" == pg ]] ||
+    eq "integrity" "$(q 'PRAGMA integrity_check')" ok
 finish

@@ -12,7 +12,7 @@ tok_of() { printf 'tok%019d' "$1"; }
 
 # cb_db N: a fresh database with companies 1..N, each with its token.
 cb_db() {
-    rm -f "$AUTHBATCH_DB" "$AUTHBATCH_DB"-wal "$AUTHBATCH_DB"-shm
+    fresh_db
     "$AB" init >/dev/null 2>&1
     q "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n
          WHERE i < $1)

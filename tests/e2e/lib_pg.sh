@@ -105,6 +105,22 @@ CREATE FUNCTION ab_concat1(text, text) RETURNS text LANGUAGE sql
     IMMUTABLE AS 'SELECT ab_concat($1, $2, '','')';
 CREATE AGGREGATE group_concat(text, text) (sfunc = ab_concat, stype = text);
 CREATE AGGREGATE group_concat(text) (sfunc = ab_concat1, stype = text);
+-- printf('%05d', n) and printf('x%019d', n): one zero-padded integer.
+CREATE FUNCTION printf(text, bigint) RETURNS text LANGUAGE sql IMMUTABLE AS
+    $$SELECT regexp_replace($1, '%0?[0-9]*d', CASE WHEN
+        coalesce((regexp_match($1, '%0?([0-9]*)d'))[1], '') = '' THEN $2::text
+        ELSE lpad($2::text, (regexp_match($1, '%0?([0-9]*)d'))[1]::int, '0')
+        END)$$;
+-- ifnull(x, y) as in SQLite, for the types the tests give it.
+CREATE FUNCTION ifnull(text, text) RETURNS text LANGUAGE sql IMMUTABLE
+    AS 'SELECT coalesce($1, $2)';
+CREATE FUNCTION ifnull(bigint, text) RETURNS text LANGUAGE sql IMMUTABLE
+    AS 'SELECT coalesce($1::text, $2)';
+CREATE FUNCTION ifnull(bigint, bigint) RETURNS bigint LANGUAGE sql IMMUTABLE
+    AS 'SELECT coalesce($1, $2)';
+-- json_extract(text, '$.a.b'): the value as text.
+CREATE FUNCTION json_extract(text, text) RETURNS text LANGUAGE sql IMMUTABLE
+    AS $$SELECT $1::jsonb #>> string_to_array(substr($2, 3), '.')$$;
 SQL
 }
 

@@ -9,6 +9,7 @@
 #    committed, and every one of its answers is an event;
 #  - in the end every company has exactly one event and one check (key
 #    poll:<ticket_at>:1), and every auth_status equals the truth.
+# stores: sqlite pg
 set -euo pipefail
 # shellcheck source=lib.sh
 source "${AB_SOURCE_DIR:?}/tests/e2e/lib.sh"
@@ -46,7 +47,7 @@ le "killed run: events <= answers sent" "$ev1" "$answers1"
 le "killed run: answers lost <= one uncommitted window" \
     "$((answers1 - ev1))" $((16 + 1024))
 eq "killed run: its runs row is open" \
-    "$(q "SELECT ended_at IS NULL FROM runs WHERE id = 2")" 1
+    "$(q "SELECT CAST(ended_at IS NULL AS INTEGER) FROM runs WHERE id = 2")" 1
 
 # Resume: plain `track`; the second checks are not due yet, so it polls
 # what the crash left (the lost answers included), nothing else.
@@ -59,7 +60,7 @@ eq "resume: every answer is an event" \
     "$(q "SELECT count(*) FROM auth_events WHERE run_id = 3")" "$answers2"
 eq "nothing double-counted: one event and one check per company" \
     "$(q "SELECT count(*), count(DISTINCT company_id), min(c), max(c) FROM
-          (SELECT company_id, count(*) c FROM auth_events GROUP BY company_id)")" \
+          (SELECT company_id, count(*) c FROM auth_events GROUP BY company_id) x")" \
     "$N|$N|1|1"
 eq "...each with its first check's key" \
     "$(q "SELECT count(*) FROM auth_events e JOIN companies c ON c.id =

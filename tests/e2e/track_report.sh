@@ -7,6 +7,7 @@
 # reasons, every figure equal to the database's. The HTML funnel chart is
 # checked in headless Chromium like the other charts; promtool checks the
 # metrics.
+# stores: sqlite pg
 set -euo pipefail
 # shellcheck source=lib.sh
 source "${AB_SOURCE_DIR:?}/tests/e2e/lib.sh"
@@ -49,7 +50,7 @@ durs() { q "SELECT auth_changed_at - ticket_at FROM companies WHERE
 nauth=${want[authenticated]}
 p50=$(durs | sed -n "$(((nauth * 500 + 999) / 1000))p")
 p90=$(durs | sed -n "$(((nauth * 900 + 999) / 1000))p")
-q "SELECT auth_reason || char(9) || count(*) FROM companies WHERE
+q -separator $'\t' "SELECT auth_reason, count(*) FROM companies WHERE
    auth_status = 'rejected' GROUP BY auth_reason" | sort >reasons_db.tsv
 
 # --- status
