@@ -544,9 +544,15 @@ static int session_setup(struct ab_pg *pg, struct ab_err *err)
 
 static int read_version(struct ab_pg *pg, int *v, struct ab_err *err)
 {
+    /* A scan of pg_class, not to_regclass(): its cache may predate the
+     * commit of a process that migrated while this one waited for the
+     * lock. */
     PGresult *r = ab_pg_once(pg,
-                             "SELECT CASE WHEN to_regclass('authbatch_schema')"
-                             " IS NULL THEN NULL ELSE 1 END",
+                             "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_class c"
+                             " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                             " WHERE c.relname = 'authbatch_schema'"
+                             " AND n.nspname = current_schema())"
+                             " THEN 1 END",
                              NULL, err, "cannot read database");
     int exists;
 
