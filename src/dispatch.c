@@ -955,7 +955,7 @@ static void wind_down(struct dispatcher *d)
 }
 
 /* On a shared store: how long until companies other runs hold may be due
- * (ms, at least 1; capped at a second, to notice when they are finished),
+ * (ms, at least 1; capped at half a second, to notice when they are done),
  * 0 when they hold none, -1 when stopped. */
 static int64_t others(struct dispatcher *d)
 {
@@ -974,7 +974,7 @@ static int64_t others(struct dispatcher *d)
                     "other runs hold (due again if their leases run out)",
                     (long long)n);
     }
-    return due < 1 ? 1 : due > 1000 ? 1000 : due;
+    return due < 1 ? 1 : due > 500 ? 500 : due;
 }
 
 /* Polls at idle: 1 when the cursor was rewound (work due behind it), else
@@ -1274,13 +1274,18 @@ static void init_handles(struct dispatcher *d)
 }
 
 /* Companies to claim per transaction: enough for CLAIM_AHEAD_MS of sending
- * at the configured rate (CLAIM_MAX when unlimited), never fewer than the
- * concurrency. One transaction per claim costs a commit; a claimed company
- * shows 'in_flight' until it is sent, so a slow run claims little ahead. */
-static int claim_batch(const struct ab_dispatch_opts *o)
+ * at the configured rate (CLAIM_MAX when unlimited; twice the concurrency
+ * at most on a shared store), never fewer than the concurrency. One transaction
+ * per claim costs a commit; a claimed company shows 'in_flight' until it is
+ * sent, so a slow run claims little ahead. */
+static int claim_batch(const struct ab_dispatch_opts *o, int shared)
 {
     double ahead = o->rate > 0 ? o->rate * CLAIM_AHEAD_MS / 1000.0 : CLAIM_MAX;
     int n = ahead < CLAIM_MAX ? (int)ahead : CLAIM_MAX;
+    /* Runs sharing the queue: what one claims, the others wait for, so
+     * each claims little more than it has slots for. */
+    if (shared && n > 2 * o->concurrency)
+        n = 2 * o->concurrency;
     return n > o->concurrency ? n : o->concurrency;
 }
 
@@ -1324,13 +1329,14 @@ static int start(struct dispatcher *d, struct ab_err *err)
         return rc;
 
     d->batch = ab_batch_new(d->s, d->st->run_id);
-    if (!d->o->no_tickets && !(d->src[d->nsrc++] = ab_worksrc_tickets(
-                                   d->s, d->st->run_id, claim_batch(d->o),
-                                   d->o->limit, d->o->callback_base != NULL)))
+    if (!d->o->no_tickets &&
+        !(d->src[d->nsrc++] = ab_worksrc_tickets(
+              d->s, d->st->run_id, claim_batch(d->o, ab_store_shared(d->s)),
+              d->o->limit, d->o->callback_base != NULL)))
         return ab_err_set(err, AB_ENOMEM, "out of memory");
-    if (d->o->track &&
-        !(d->src[d->nsrc++] = ab_worksrc_polls(
-              d->s, claim_batch(d->o), d->o->no_tickets ? d->o->limit : 0)))
+    if (d->o->track && !(d->src[d->nsrc++] = ab_worksrc_polls(
+                             d->s, claim_batch(d->o, ab_store_shared(d->s)),
+                             d->o->no_tickets ? d->o->limit : 0)))
         return ab_err_set(err, AB_ENOMEM, "out of memory");
     d->rl = ab_ratelimit_new(d->o->rate, d->o->burst, now_us());
     d->runner = ab_runner_new(d->s, d->st->run_id, d->o->lease_ms,

@@ -7,7 +7,7 @@
 #include "log.h"
 #include "store_queue.h"
 
-#define BEAT_MAX_MS 1000
+#define BEAT_MAX_MS 500
 #define BEAT_MIN_MS 100
 
 struct ab_runner {

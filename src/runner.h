@@ -6,7 +6,7 @@
  * the whole --rate.
  *
  * On a shared store (PostgreSQL, store_queue.h) a run joins when it starts
- * and renews every beat (a fifth of the lease, at most a second), from the
+ * and renews every beat (a fifth of the lease, at most half a second), from the
  * dispatcher's timer:
  *  - Leases. A renewal extends the leases of its claims to lease_ms from
  *    when it was sent, as measured on this host's monotonic clock (so a

@@ -65,8 +65,10 @@ static const char sql_peek[] =
     "        AND (t.lease_until IS NULL OR t.lease_until < " AB_PG_NOW "))"
     "    OR (t.status = 'retry_wait' AND t.next_attempt_at <= $1::bigint)"
     " ORDER BY t.id LIMIT $2::bigint";
-static const char sql_update_company[] =
-    "UPDATE companies SET status = $2, attempts = $3::integer,"
+/* The company's new state and its attempt row in one statement (one round
+ * trip): no attempt row when the update found nothing this run holds. */
+static const char sql_record[] =
+    "WITH u AS (UPDATE companies SET status = $2, attempts = $3::integer,"
     " next_attempt_at = $4::bigint, ticket = coalesce($5, ticket),"
     " ticket_at = coalesce($6::bigint, ticket_at),"
     " last_http_status = $7::integer, last_code = $8::bigint,"
@@ -78,13 +80,13 @@ static const char sql_update_company[] =
     " auth_poll_fails = CASE WHEN $5::text IS NULL THEN auth_poll_fails"
     "   ELSE 0 END"
     " WHERE id = $1::bigint AND ($11::bigint = 0"
-    " OR (status = 'in_flight' AND claimed_by = $11::bigint))";
+    " OR (status = 'in_flight' AND claimed_by = $11::bigint)) RETURNING id)"
+    " INSERT INTO attempts (company_id, run_id, attempt_no, started_at,"
+    " duration_ms, http_status, code, message, transport_error, outcome)"
+    " SELECT id, $13::bigint, $3::integer, $14::bigint, $15::bigint,"
+    " $7::integer, $8::bigint, $16::text, $17::text, $18::text FROM u";
 static const char sql_holder[] =
     "SELECT status, claimed_by FROM companies WHERE id = $1::bigint";
-static const char sql_insert_attempt[] =
-    "INSERT INTO attempts (company_id, run_id, attempt_no, started_at,"
-    " duration_ms, http_status, code, message, transport_error, outcome)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 static const char sql_run_start[] =
     "INSERT INTO runs (started_at, pid, options, command)"
     " VALUES ($1, $2, $3, $4) RETURNING id";
@@ -509,31 +511,12 @@ int ab_pg_queue_record(struct ab_pg *pg, const struct ab_queue_result *r,
         ab_pgq_i64(&q, r->next_check_at);
     else
         ab_pgq_null(&q);
-    if ((rc = ab_pg_cmd(pg, sql_update_company, &q, &changed, err,
-                        "cannot record a result in")) != 0)
-        return rc;
-    if (changed == 0)
-        return not_held(pg, r, err);
-    if (!again && ab_pg_recorded(pg, r->company_id, 1) < 0)
-        return ab_err_set(err, AB_ENOMEM, "out of memory");
-
-    ab_pgq_init(&q);
-    ab_pgq_i64(&q, r->company_id);
     if (r->run_id)
         ab_pgq_i64(&q, r->run_id);
     else
         ab_pgq_null(&q);
-    ab_pgq_i64(&q, r->attempt_no);
     ab_pgq_i64(&q, r->started_at);
     ab_pgq_i64(&q, r->duration_ms);
-    if (!transport)
-        ab_pgq_i64(&q, a->http_status);
-    else
-        ab_pgq_null(&q);
-    if (a->has_code)
-        ab_pgq_i64(&q, a->code);
-    else
-        ab_pgq_null(&q);
     if (!transport) {
         ab_pgq_text(&q, a->message[0] ? a->message : NULL);
         ab_pgq_null(&q);
@@ -542,8 +525,14 @@ int ab_pg_queue_record(struct ab_pg *pg, const struct ab_queue_result *r,
         ab_pgq_text(&q, a->message);
     }
     ab_pgq_text(&q, ab_outcome_name(a->outcome));
-    return ab_pg_cmd(pg, sql_insert_attempt, &q, NULL, err,
-                     "cannot record an attempt in");
+    if ((rc = ab_pg_cmd(pg, sql_record, &q, &changed, err,
+                        "cannot record a result in")) != 0)
+        return rc;
+    if (changed == 0)
+        return not_held(pg, r, err);
+    if (!again && ab_pg_recorded(pg, r->company_id, 1) < 0)
+        return ab_err_set(err, AB_ENOMEM, "out of memory");
+    return 0;
 }
 
 int ab_pg_queue_run_start(struct ab_pg *pg, const char *command,

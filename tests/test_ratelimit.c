@@ -132,6 +132,34 @@ static void test_ratelimit__no_second_over_rate_plus_burst(void **state)
     ab_ratelimit_free(rl);
 }
 
+/* A run's share of --rate changes as runs join and leave (runner.h): a
+ * lower ceiling holds from the change on, with no burst; a higher one is
+ * used; 0 lifts it. */
+static void test_ratelimit__set_ceiling(void **state)
+{
+    struct ab_ratelimit *rl;
+    int64_t t;
+    int n;
+    (void)state;
+
+    rl = ab_ratelimit_new(60, 1, T0);
+    assert_non_null(rl);
+    n = drain(rl, T0, T0 + 2 * S, &t);
+    assert_true(n >= 119 && n <= 121);
+    ab_ratelimit_set_ceiling(rl, 19, T0 + 2 * S);
+    assert_true(ab_ratelimit_rate(rl) == 19);
+    assert_true(at_once(rl, T0 + 2 * S) <= 1); /* no burst from it */
+    n = drain(rl, T0 + 2 * S, T0 + 5 * S, NULL);
+    assert_true(n >= 56 && n <= 58); /* 3 s at 19/s */
+    ab_ratelimit_set_ceiling(rl, 29, T0 + 5 * S);
+    assert_true(ab_ratelimit_rate(rl) == 29);
+    n = drain(rl, T0 + 5 * S, T0 + 7 * S, NULL);
+    assert_true(n >= 57 && n <= 59);
+    ab_ratelimit_set_ceiling(rl, 0, T0 + 7 * S);
+    assert_true(ab_ratelimit_rate(rl) == 0);
+    ab_ratelimit_free(rl);
+}
+
 static void test_ratelimit__burst_after_idle(void **state)
 {
     struct ab_ratelimit *rl;
@@ -637,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_ratelimit__steady_rate),
         cmocka_unit_test(test_ratelimit__no_second_over_rate_plus_burst),
         cmocka_unit_test(test_ratelimit__burst_after_idle),
+        cmocka_unit_test(test_ratelimit__set_ceiling),
         cmocka_unit_test(test_ratelimit__unlimited),
         cmocka_unit_test(test_ratelimit__throttle_pauses_for_retry_after),
         cmocka_unit_test(test_ratelimit__rate_has_a_floor),
