@@ -274,6 +274,7 @@ BENCH_RUNS=$runs BENCH_WRITE=$write AUTHBATCH=$ab scripts/bench_throughput.sh >/
 
 THROTTLE_WRITE=$write AUTHBATCH=$ab QYS_SANDBOX=$sbx scripts/bench_throttle.sh >&2 # issue 11: its own section
 AUTHBATCH=$ab QYS_SANDBOX=$sbx BENCH_RUNS=$runs BENCH_WRITE=$write scripts/bench_track.sh >/dev/null # issue 13: its own section
+AUTHBATCH=$ab QYS_SANDBOX=$sbx BENCH_RUNS=$runs BENCH_WRITE=$write scripts/bench_pg.sh >/dev/null # issue 18: its own section
 
 if ((import_rows > 0)); then AUTHBATCH=$ab BENCH_WRITE=$write scripts/bench_import_encoding.sh "$import_rows" "$runs" >&2; fi
 # --- the table ------------------------------------------------------------------
