@@ -1117,9 +1117,7 @@ static void arm(struct dispatcher *d, int64_t delay_ms)
  * this run's are dropped unsent. */
 static void beat(struct dispatcher *d)
 {
-    int could = ab_runner_may_send(d->runner);
-
-    int k;
+    int could = ab_runner_may_send(d->runner), k;
 
     if (ab_runner_beat(d->runner, d->rl, now_us())) {
         if (d->staged && d->staged->kind == AB_WORK_TICKET) {

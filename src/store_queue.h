@@ -30,7 +30,9 @@
 
 /* Puts rows that runs other than run_id left 'in_flight' back to
  * 'pending'; *n = how many. SQLite: call holding the run lock. PostgreSQL:
- * only rows whose lease ran out (or that have none). */
+ * only rows whose lease ran out (or that have none), and every claim of a
+ * run on this node (same kernel boot and pid namespace) whose process is
+ * gone. */
 int ab_queue_recover(struct ab_store *s, int64_t run_id, int64_t *n,
                      struct ab_err *err);
 
@@ -120,7 +122,8 @@ int ab_queue_renew(struct ab_store *s, int64_t run_id, int64_t now_ms,
                    struct ab_err *err);
 
 /* Removes run_id's runners row (its claims were recorded or released), so
- * the others' shares grow at once. Not shared: nothing. */
+ * the others' shares grow at once, and lets go of the polls it read and
+ * never answered (store_track.h). Not shared: nothing. */
 int ab_queue_leave(struct ab_store *s, int64_t run_id, struct ab_err *err);
 
 /* Runs table. command ("run", "track") goes to runs.command; options_json

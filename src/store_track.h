@@ -7,7 +7,10 @@
  * it. Polls are reads: nothing is claimed or marked in flight (one run per
  * database holds the lock, and the vendor's answer is the same whoever
  * asks), so a run that dies leaves nothing to recover: what it had not
- * committed is simply still due.
+ * committed is simply still due. On PostgreSQL, where runs share the
+ * database, ab_track_due() also claims what it reads (claimed_by and a
+ * lease on the done row, store_pg_track.c), so that two runs do not poll
+ * one company; a run that dies leaves it due when that lease runs out.
  *
  * What a poll leaves, in one transaction with the others of its batch
  * (ab_track_record()):
