@@ -121,9 +121,13 @@ static const char sql_forget_runners[] =
 static const char sql_renew_claims[] =
     "UPDATE companies SET lease_until = " AB_PG_NOW " + $2::bigint"
     " WHERE claimed_by = $1::bigint AND lease_until >= " AB_PG_NOW;
+/* Says whether the row's lease had run out: the others stopped counting
+ * this run, so it must be admitted again (sql_joined) before it sends. */
 static const char sql_renew_runner[] =
-    "UPDATE runners SET beat_at = " AB_PG_NOW ", lease_until = " AB_PG_NOW
-    " + $2::bigint, rate = $3, estimate = $4 WHERE run_id = $1";
+    "UPDATE runners r SET beat_at = " AB_PG_NOW ", lease_until = " AB_PG_NOW
+    " + $2::bigint, rate = $3, estimate = $4 FROM (SELECT lease_until"
+    " AS was FROM runners WHERE run_id = $1) o WHERE r.run_id = $1"
+    " RETURNING o.was < " AB_PG_NOW;
 static const char sql_share[] =
     "SELECT count(*),"
     " count(*) FILTER (WHERE r.run_id <> $1 AND r.beat_at <= me.joined_at)"
@@ -644,8 +648,9 @@ int ab_pg_queue_renew(struct ab_pg *pg, int64_t run_id, int64_t now_ms,
                       struct ab_err *err)
 {
     struct ab_pgq q;
+    PGresult *r;
     int64_t sent = mono_ms(), changed = 0;
-    int rc;
+    int rc, lapsed;
 
     (void)now_ms;
     ab_pgq_init(&q);
@@ -656,18 +661,27 @@ int ab_pg_queue_renew(struct ab_pg *pg, int64_t run_id, int64_t now_ms,
         return rc;
     ab_pgq_f64(&q, rate);
     ab_pgq_f64(&q, estimate);
-    if ((rc = ab_pg_cmd(pg, sql_renew_runner, &q, &changed, err,
-                        "cannot renew the leases in")) != 0)
-        return rc;
+    if (!(r = ab_pg_run(pg, sql_renew_runner, &q, err,
+                        "cannot renew the leases in")))
+        return ab_pg_code(err);
+    changed = PQntuples(r);
+    lapsed = changed && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
     if (changed == 0) /* its row was deleted: join again */
         return ab_pg_queue_join(pg, run_id, pg->lease_ms, out, err);
+    if (lapsed) {
+        ab_pgq_init(&q);
+        ab_pgq_i64(&q, run_id);
+        if ((rc = ab_pg_cmd(pg, sql_joined, &q, NULL, err,
+                            "cannot renew the leases in")) != 0)
+            return rc;
+    }
     return share(pg, run_id, sent, out, err);
 }
 
 int ab_pg_queue_leave(struct ab_pg *pg, int64_t run_id, struct ab_err *err)
 {
     struct ab_pgq q;
-
     int rc;
 
     ab_pgq_init(&q);
