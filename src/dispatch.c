@@ -1283,6 +1283,7 @@ static int start(struct dispatcher *d, struct ab_err *err)
     eo.timeout_ms = d->o->timeout_ms;
     eo.connect_timeout_ms = d->o->connect_timeout_ms;
     eo.max_connections = d->o->concurrency;
+    eo.threads = d->o->workers;
     eo.user_agent = ua;
     if ((rc = ab_engine_new(&d->loop, &eo, &d->eng, err)) != 0) {
         uv_loop_close(&d->loop);
