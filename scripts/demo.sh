@@ -79,9 +79,11 @@ cat <<EOF
   with code 1005, as the vendor refuses bad input.
 - $reqs requests took $(printf '%.1f' "$secs") s; at --rate $rate they alone would take $floor s.
   The rest is the injected throttling: $throttled answers were HTTP 429 with a
-  Retry-After of $retry_after s. Each pauses all sending for the Retry-After and
-  halves the rate, which then climbs back by a tenth per second: that is how
-  authbatch stays under a vendor limit it cannot see, at the cost of seconds.
+  Retry-After of $retry_after s. Each pauses all sending for the Retry-After,
+  and the limiter takes the throttling as a sign of the vendor's unpublished
+  limit: it lowers its rate to what was accepted, then probes upward again.
+  That is how authbatch stays under a limit it cannot see, at the cost of
+  seconds (the demo's throttles are random, not a real limit).
 - $retried requests were retries: the HTTP 5xx answers (10% injected) asked
   again with backoff. Every company ended with an answer; nothing was lost.
 Open the reports in a browser (the second one is in Simplified Chinese), or

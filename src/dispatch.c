@@ -96,7 +96,8 @@ struct dispatcher {
     struct job *staged; /* claimed, checked, waiting for its rate slot */
     struct holdlist refused, foreign;
 
-    int64_t skew_ms; /* server minus local, when worth saying */
+    double logged_estimate; /* the limit estimate last logged */
+    int64_t skew_ms;        /* server minus local, when worth saying */
     int skew_warned;
 
     int64_t poll_retry_until;    /* the latest poll retry this run wrote */
@@ -1165,7 +1166,23 @@ static void tick(struct dispatcher *d, int rotate)
     d->st->rate_now = (double)sum * 1000.0 / (RATE_WINDOW * TICK_MS);
     d->st->now_ms = ab_now_ms();
     d->st->in_flight = d->eng ? ab_engine_in_flight(d->eng) : 0;
-    d->st->rate_limit = ab_ratelimit_rate(d->rl);
+    {
+        struct ab_ratelimit_stats rs;
+        ab_ratelimit_stats(d->rl, &rs);
+        d->st->rate_limit = rs.rate;
+        d->st->rate_estimate = rs.estimate;
+        d->st->limiter_phase = ab_ratelimit_phase_name(rs.phase);
+        /* Say what was found of the vendor's unpublished limit, once per
+         * real change. */
+        if (rs.estimate > 0 && (d->logged_estimate <= 0 ||
+                                rs.estimate > d->logged_estimate * 1.1 ||
+                                rs.estimate < d->logged_estimate / 1.1)) {
+            d->logged_estimate = rs.estimate;
+            ab_log_info("the API throttles above about %.0f requests/s: "
+                        "sending at %.0f/s",
+                        rs.estimate, rs.rate > 0 ? rs.rate : rs.estimate);
+        }
+    }
     /* Polls that came due during the run join the target. */
     fin = d->st->done + d->st->already_authed + d->st->failed + d->st->polled +
           d->st->polls_failed;
@@ -1351,6 +1368,7 @@ static int start(struct dispatcher *d, struct ab_err *err)
     eo.timeout_ms = d->o->timeout_ms;
     eo.connect_timeout_ms = d->o->connect_timeout_ms;
     eo.max_connections = d->o->concurrency;
+    eo.threads = d->o->workers;
     eo.user_agent = ua;
     if ((rc = ab_engine_new(&d->loop, &eo, &d->eng, err)) != 0) {
         uv_loop_close(&d->loop);

@@ -87,6 +87,7 @@ struct ab_dispatch_opts {
     struct ab_api_codes codes;
     long timeout_ms;
     long connect_timeout_ms;
+    int workers;   /* network threads (engine.h), 0 = all on the run's loop */
     int64_t limit; /* companies at most, 0 = all (polls with no_tickets) */
     int64_t max_runtime_ms;     /* stop dispatching after, 0 = never */
     int64_t commit_deadline_ms; /* give up storing after, 0 = 10 min */

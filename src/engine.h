@@ -1,30 +1,27 @@
-/* engine.h - HTTP requests on a libuv loop through curl's multi_socket API.
+/* engine.h - HTTP requests for the dispatcher: started on the caller's
+ * libuv loop, answered on it, carried out on one or more network loops.
  *
- * The only file that sees both libuv and curl (the docs/examples/multi-uv.c
- * pattern, with the hygiene of STYLE.md): one uv_timer for curl's timeout, a
- * uv_poll per socket curl watches, curl_multi_info_read() drained after every
- * curl_multi_socket_action() (timer path included), poll errors passed on as
- * CURL_CSELECT_ERR, a poll handle reused rather than doubled when curl hands
- * over an fd whose old handle is still live, and a watchdog that nudges curl
- * every second while transfers run (libcurl 7.88 predates the 8.11.1 timer
- * fix). Connections are kept alive and reused; HTTP/2 is used when a TLS
- * server offers it. TLS verification is always on. Redirects are never
- * followed: a 3xx is an answer like any other (its target in `location`).
+ * A network loop (netloop.h) is libuv + curl multi on one thread. With
+ * `threads` 0 the engine runs one on the caller's loop (no thread, no
+ * copy); with N >= 1 it runs N network loops on N threads of their own,
+ * hands each new request to the least busy one, and delivers each answer
+ * back on the caller's loop (copied: the answer is the caller's for the
+ * callback, whatever thread produced it). The caller's loop then does only
+ * its own work (its database, its policy) while the threads do curl's and
+ * the kernel's.
  *
  * Every copy of a request that leaves the process is built fresh: before
  * each one (the first, and every re-send libcurl makes on its own when a
  * reused connection turns out dead after the request was written) the
  * engine calls the request's presend callback for its header lines, so a
- * signature, timestamp and nonce go on the wire once (SPEC §1).
+ * signature, timestamp and nonce go on the wire once (SPEC §1). With
+ * threads, presend runs on a network thread: it may only read what the
+ * caller does not change while the request is out (and sign it).
  *
  * The engine does not limit concurrency: its caller decides how many
- * requests it adds (that is the concurrency cap). Completion callbacks run
- * on the loop thread, inside the engine's curl processing: they must only
- * record what happened and must not call back into the engine (no post, no
- * cancel, no free). A failure that concerns one transfer (a socket that
- * cannot be watched) completes that transfer with a transport error; a
- * failure of curl's multi handle completes every request with one and
- * leaves the engine broken.
+ * requests it adds (that is the concurrency cap, whatever the number of
+ * threads). Done callbacks run on the caller's loop and must only record
+ * what happened: no start, cancel or free from inside one.
  */
 #ifndef AB_ENGINE_H
 #define AB_ENGINE_H
@@ -37,6 +34,7 @@
 #include "headers.h"
 
 #define AB_ENGINE_MAX_RETRY_AFTER 86400 /* Retry-After is clamped to this */
+#define AB_ENGINE_MAX_THREADS 16
 
 struct ab_engine;
 
@@ -44,14 +42,16 @@ struct ab_engine_opts {
     const char *cacert; /* PEM bundle for a private CA, or NULL */
     long timeout_ms;    /* whole attempt, >= 1 */
     long connect_timeout_ms;
-    int max_connections; /* sockets to one host, and the idle pool */
+    int max_connections; /* sockets to one host, and the idle pool, per
+                            network loop */
     const char *user_agent;
+    int threads; /* network threads: 0 = the caller's loop does it all */
 };
 
 /* Fills h for copy number `copy` (0 for the first) of the request that
  * carries ctx. Returns 0, or -1 to abort the request (it then completes
- * with a transport error). Runs inside a curl callback: it must not call
- * the engine. */
+ * with a transport error). Runs inside curl's processing, maybe on a
+ * network thread (above): it must not call the engine. */
 typedef int (*ab_engine_presend_cb)(void *ctx, int copy, struct ab_headers *h);
 
 /* What came back. Borrowed: valid only during the callback. */
@@ -77,10 +77,12 @@ struct ab_engine_request {
     char *body;         /* POST: stolen (freed by the engine); GET: NULL */
     size_t body_len;
     ab_engine_presend_cb presend;
-    ab_engine_cb done; /* runs exactly once, later, on the loop */
+    ab_engine_cb done; /* runs exactly once, later, on the caller's loop */
     void *ctx;         /* for presend and done */
 };
 
+/* A new engine answering on loop. NULL *out and an AB_E* code on failure
+ * (threads that cannot start included). */
 int ab_engine_new(uv_loop_t *loop, const struct ab_engine_opts *o,
                   struct ab_engine **out, struct ab_err *err);
 
@@ -89,20 +91,21 @@ int ab_engine_new(uv_loop_t *loop, const struct ab_engine_opts *o,
 int ab_engine_start(struct ab_engine *e, const struct ab_engine_request *rq,
                     struct ab_err *err);
 
-/* Requests on the wire now. */
+/* Requests started whose done callback has not run yet. */
 int ab_engine_in_flight(const struct ab_engine *e);
 
 /* Aborts every request; each done callback runs with transport_error
- * "cancelled" before this returns. */
+ * "cancelled" (before this returns without threads, soon after with). */
 void ab_engine_cancel_all(struct ab_engine *e);
 
-/* Non-zero once curl's multi handle failed (every request was completed
- * with a transport error then); *why (may be NULL) gets the reason. */
+/* Non-zero once curl's multi handle failed on a network loop (its requests
+ * were completed with a transport error then); *why (may be NULL) gets the
+ * reason. */
 int ab_engine_broken(const struct ab_engine *e, const char **why);
 
-/* Cancels what is left, closes the uv handles and frees the engine once
- * they are closed (run the loop until then). NULL is a no-op. Not from a
- * completion callback. */
+/* Cancels what is left, stops the network loops and their threads, closes
+ * the uv handles and frees the engine once they are closed (run the
+ * caller's loop until then). NULL is a no-op. Not from a done callback. */
 void ab_engine_free(struct ab_engine *e);
 
 #endif

@@ -20,9 +20,13 @@ int ab_log_verbosity(void)
 
 void ab_log_set_hook(void (*before)(void *), void (*after)(void *), void *ctx)
 {
+    /* Under the lock emit() holds: a line logged on another thread sees
+     * the hooks whole, or not at all. */
+    flockfile(stderr);
     hook_before = before;
     hook_after = after;
     hook_ctx = ctx;
+    funlockfile(stderr);
 }
 
 static void emit(const char *level, const char *fmt, va_list ap)

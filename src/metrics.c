@@ -112,6 +112,11 @@ void ab_metrics_print(FILE *f, const struct ab_run_stats *st,
     head(f, "authbatch_run_rate_limit_requests_per_second", "gauge",
          "The rate limiter's current rate (0 = unlimited).");
     sample_d(f, "authbatch_run_rate_limit_requests_per_second", st->rate_limit);
+    head(f, "authbatch_run_rate_limit_estimate_requests_per_second", "gauge",
+         "The server's rate limit as the limiter estimates it from "
+         "throttled answers (0 = none seen).");
+    sample_d(f, "authbatch_run_rate_limit_estimate_requests_per_second",
+             st->rate_estimate);
     head(f, "authbatch_run_rate_requests_per_second", "gauge",
          "Answers per second over the last few seconds.");
     sample_d(f, "authbatch_run_rate_requests_per_second", st->rate_now);

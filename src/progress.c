@@ -293,6 +293,10 @@ void ab_progress_update(struct ab_progress *p, const struct ab_run_stats *st)
     }
     if (p->visible && st->now_ms - p->last_draw_ms < BAR_MIN_GAP_MS)
         return;
+    /* Under stderr's lock, which every log line holds while it clears and
+     * redraws the bar: a line logged on a network thread (engine.h) never
+     * meets a half-written bar. */
+    flockfile(stderr);
     if (!p->hooked) {
         ab_log_set_hook(on_log_before, on_log_after, p);
         p->hooked = 1;
@@ -301,6 +305,7 @@ void ab_progress_update(struct ab_progress *p, const struct ab_run_stats *st)
                            columns_of(p->out));
     p->last_draw_ms = st->now_ms;
     draw_line(p);
+    funlockfile(stderr);
 }
 
 static void unhook(struct ab_progress *p)
@@ -315,12 +320,14 @@ void ab_progress_finish(struct ab_progress *p, const struct ab_run_stats *st)
 {
     if (!p || p->finished)
         return;
+    flockfile(stderr);
     if (p->mode == AB_PROGRESS_BAR)
         clear_line(p);
-    else if (p->mode == AB_PROGRESS_LOG)
-        log_line(p, st);
     p->finished = 1;
     unhook(p);
+    funlockfile(stderr);
+    if (p->mode == AB_PROGRESS_LOG)
+        log_line(p, st);
 }
 
 void ab_progress_free(struct ab_progress *p)

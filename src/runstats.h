@@ -32,11 +32,14 @@ struct ab_run_stats {
     int64_t poll_by_outcome[AB_OUT__COUNT];
     int64_t polled, polls_failed;
     int64_t polls_due;
-    int64_t in_flight; /* requests on the wire now */
-    int64_t waiting;   /* companies waiting for a retry now */
-    double rate_limit; /* the limiter's current rate, req/s; 0 = unlimited */
-    double rate_now;   /* answers per second over the last few seconds */
-    int exit_status;   /* -1 while running */
+    int64_t in_flight;    /* requests on the wire now */
+    int64_t waiting;      /* companies waiting for a retry now */
+    double rate_limit;    /* the limiter's current rate, req/s; 0 = unlimited */
+    double rate_estimate; /* the server's limit as the limiter estimates it,
+                             req/s; 0 = none seen */
+    const char *limiter_phase; /* "start", "cruise", "probe" (static) */
+    double rate_now; /* answers per second over the last few seconds */
+    int exit_status; /* -1 while running */
 };
 
 #endif

@@ -20,14 +20,35 @@ static void hex(const unsigned char *in, size_t n, char *out)
 }
 
 /* MD5 fetched once (OpenSSL 3 looks an implicit EVP_md5() up again on every
- * init), and a digest context per thread, reused. */
+ * init), and a digest context per thread, reused; a thread-specific key
+ * frees a network thread's context when that thread ends. */
 static EVP_MD *md5;
 static pthread_once_t md5_once = PTHREAD_ONCE_INIT;
+static pthread_key_t ctx_key;
+static int ctx_key_ok;
 static _Thread_local EVP_MD_CTX *tls_ctx;
+
+static void free_ctx(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+}
 
 static void fetch_md5(void)
 {
     md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+    ctx_key_ok = pthread_key_create(&ctx_key, free_ctx) == 0;
+}
+
+static EVP_MD_CTX *thread_ctx(void)
+{
+    if (!tls_ctx && ctx_key_ok) {
+        tls_ctx = EVP_MD_CTX_new();
+        if (tls_ctx && pthread_setspecific(ctx_key, tls_ctx) != 0) {
+            EVP_MD_CTX_free(tls_ctx);
+            tls_ctx = NULL;
+        }
+    }
+    return tls_ctx;
 }
 
 int ab_sign(const char *token, const char *secret, const char *timestamp,
@@ -37,15 +58,16 @@ int ab_sign(const char *token, const char *secret, const char *timestamp,
     unsigned int mdlen = 0;
     int ok;
 
+    EVP_MD_CTX *ctx;
+
     pthread_once(&md5_once, fetch_md5);
-    if (!tls_ctx)
-        tls_ctx = EVP_MD_CTX_new();
-    ok = md5 && tls_ctx && EVP_DigestInit_ex2(tls_ctx, md5, NULL) &&
-         EVP_DigestUpdate(tls_ctx, token, strlen(token)) &&
-         EVP_DigestUpdate(tls_ctx, secret, strlen(secret)) &&
-         EVP_DigestUpdate(tls_ctx, timestamp, strlen(timestamp)) &&
-         EVP_DigestUpdate(tls_ctx, nonce, strlen(nonce)) &&
-         EVP_DigestFinal_ex(tls_ctx, md, &mdlen) && mdlen == 16;
+    ctx = thread_ctx();
+    ok = md5 && ctx && EVP_DigestInit_ex2(ctx, md5, NULL) &&
+         EVP_DigestUpdate(ctx, token, strlen(token)) &&
+         EVP_DigestUpdate(ctx, secret, strlen(secret)) &&
+         EVP_DigestUpdate(ctx, timestamp, strlen(timestamp)) &&
+         EVP_DigestUpdate(ctx, nonce, strlen(nonce)) &&
+         EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 16;
     if (!ok)
         return AB_EIO;
     hex(md, 16, out);

@@ -3,6 +3,7 @@
  * headers, including the copy libcurl re-sends by itself when a reused
  * keep-alive connection is reset after the server read the request; the
  * answer's Date header reaches the caller; a redirect is not followed.
+ * Each with the network loop on the caller's loop and on threads.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -229,10 +230,11 @@ static void on_next(uv_timer_t *t)
     assert_int_equal(ab_engine_start(c->e, &rq, NULL), 0);
 }
 
-static void run_client(struct client *c, int port, int total)
+static void run_client(struct client *c, int port, int total, int threads)
 {
     struct ab_engine_opts o = {0};
 
+    o.threads = threads;
     o.timeout_ms = 10000;
     o.connect_timeout_ms = 5000;
     o.max_connections = 1;
@@ -247,14 +249,18 @@ static void run_client(struct client *c, int port, int total)
     assert_int_equal(uv_loop_close(&c->loop), 0);
 }
 
-static void test_engine__resend_after_reset_carries_a_fresh_nonce(void **state)
+/* Each case runs with the network loop on the caller's loop (threads 0)
+ * and on threads of its own (1, 2). */
+static const int THREADS[] = {0, 1, 2};
+
+static void resend_after_reset(int threads)
 {
     struct server s = {.script = {ANSWER, RESET, ANSWER}, .nscript = 3};
     struct client c = {0};
-    (void)state;
 
+    print_message("threads %d\n", threads);
     server_start(&s);
-    run_client(&c, s.port, 2);
+    run_client(&c, s.port, 2, threads);
     server_stop(&s);
 
     print_message("copies %d %d, status %ld %ld, error '%s' '%s', seen %d\n",
@@ -281,18 +287,30 @@ static void test_engine__resend_after_reset_carries_a_fresh_nonce(void **state)
     assert_true(c.date_ms[0] == 1796112000000LL);
 }
 
-static void test_engine__redirect_is_an_answer_not_followed(void **state)
+static void test_engine__resend_after_reset_carries_a_fresh_nonce(void **state)
 {
-    struct server s = {.script = {REDIRECT}, .nscript = 1};
-    struct client c = {0};
+    size_t i;
     (void)state;
 
-    server_start(&s);
-    run_client(&c, s.port, 1);
-    server_stop(&s);
-    assert_int_equal(s.seen, 1);
-    assert_int_equal(c.status[0], 301);
-    assert_string_equal(c.location[0], "http://example.invalid/");
+    for (i = 0; i < sizeof THREADS / sizeof THREADS[0]; i++)
+        resend_after_reset(THREADS[i]);
+}
+
+static void test_engine__redirect_is_an_answer_not_followed(void **state)
+{
+    size_t i;
+    (void)state;
+
+    for (i = 0; i < sizeof THREADS / sizeof THREADS[0]; i++) {
+        struct server s = {.script = {REDIRECT}, .nscript = 1};
+        struct client c = {0};
+        server_start(&s);
+        run_client(&c, s.port, 1, THREADS[i]);
+        server_stop(&s);
+        assert_int_equal(s.seen, 1);
+        assert_int_equal(c.status[0], 301);
+        assert_string_equal(c.location[0], "http://example.invalid/");
+    }
 }
 
 int main(void)

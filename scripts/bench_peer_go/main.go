@@ -60,21 +60,25 @@ const (
 		modify_fields, attempts`
 	sqlRecover = `UPDATE companies SET status = 'pending', updated_at = ?1
 		WHERE status = 'in_flight'`
-	sqlClaimRetry = `UPDATE companies SET status = 'in_flight', updated_at = ?1
+	sqlClaimRetry = `UPDATE companies SET status = 'in_flight', claimed_by = ?3, updated_at = ?1
 		WHERE id IN (SELECT id FROM companies WHERE status = 'retry_wait'
 		             AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2)
 		RETURNING ` + companyCols
-	sqlClaimPending = `UPDATE companies SET status = 'in_flight', updated_at = ?1
+	sqlClaimPending = `UPDATE companies SET status = 'in_flight', claimed_by = ?3, updated_at = ?1
 		WHERE id IN (SELECT id FROM companies WHERE status = 'pending' LIMIT ?2)
 		RETURNING ` + companyCols
 	sqlUpdate = `UPDATE companies SET status = ?2, attempts = ?3,
 		next_attempt_at = ?4, ticket = coalesce(?5, ticket),
 		ticket_at = coalesce(?6, ticket_at), last_http_status = ?7,
-		last_code = ?8, last_message = ?9, updated_at = ?10 WHERE id = ?1`
+		last_code = ?8, last_message = ?9, claimed_by = NULL, updated_at = ?10,
+		auth_next_check_at = CASE WHEN ?5 IS NULL THEN auth_next_check_at ELSE ?11 END,
+		auth_checks = CASE WHEN ?5 IS NULL THEN auth_checks ELSE 0 END,
+		auth_poll_fails = CASE WHEN ?5 IS NULL THEN auth_poll_fails ELSE 0 END
+		WHERE id = ?1`
 	sqlInsert = `INSERT INTO attempts (company_id, run_id, attempt_no,
 		started_at, duration_ms, http_status, code, message, transport_error,
 		outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`
-	sqlRelease = `UPDATE companies SET status = 'pending', updated_at = ?2
+	sqlRelease = `UPDATE companies SET status = 'pending', claimed_by = NULL, updated_at = ?2
 		WHERE id = ?1 AND status = 'in_flight'`
 	sqlRunStart  = `INSERT INTO runs (started_at, pid, options) VALUES (?1, ?2, ?3)`
 	sqlRunUpdate = `UPDATE runs SET attempts = ?2, issued = ?3,
@@ -309,7 +313,7 @@ func (p *peer) claim() ([]company, error) {
 	now := nowMs()
 	var out []company
 	for _, q := range []string{sqlClaimRetry, sqlClaimPending} {
-		rows, err := tx.Query(q, now, claimMax-len(out))
+		rows, err := tx.Query(q, now, claimMax-len(out), p.runID)
 		if err != nil {
 			return nil, err
 		}
@@ -700,12 +704,15 @@ func (p *peer) commit(upd, ins, rel *sql.Stmt, batch []result) error {
 			}
 			continue
 		}
-		var next, ticket, ticketAt, httpStatus, code, msg, ansMsg, transport any
+		var next, ticket, ticketAt, firstCheck, httpStatus, code, msg, ansMsg, transport any
 		if r.nextAttemptAt != 0 {
 			next = r.nextAttemptAt
 		}
 		if r.outcome == "issued" {
 			ticket, ticketAt = r.ticket, r.startedAt+r.durationMs
+			// authbatch starts a ticket's tracking schedule: its first
+			// status check two minutes after it was issued.
+			firstCheck = r.startedAt + r.durationMs + 120000
 		}
 		if r.httpStatus != 0 {
 			httpStatus = r.httpStatus
@@ -722,7 +729,7 @@ func (p *peer) commit(upd, ins, rel *sql.Stmt, batch []result) error {
 			transport = r.message
 		}
 		if _, err := u.Exec(r.id, r.status, r.attemptNo, next, ticket, ticketAt,
-			httpStatus, code, msg, now); err != nil {
+			httpStatus, code, msg, now, firstCheck); err != nil {
 			return err
 		}
 		if _, err := i.Exec(r.id, p.runID, r.attemptNo, r.startedAt, r.durationMs,

@@ -15,6 +15,18 @@ source "${AB_SOURCE_DIR:?}/tests/e2e/lib.sh"
 
 start_sandbox --token "$TOK" --secret "$SEC"
 
+# --- 0. the same with everything on the run's own loop (--workers 0) and
+# with several network threads (the default is one): same result
+for w in 0 3; do
+    import_n 300
+    run_ab rw run --base-url "$URL" --rate 0 --concurrency 16 --progress none --workers $w
+    eq "--workers $w: exit 0" "$RC" 0
+    eq "--workers $w: every company done" "$(counts)" "done=300"
+    eq "--workers $w: stored ticket = last ticket issued" "$(tickets_not_last | head -5)" ""
+done
+stop_sandbox
+start_sandbox --token "$TOK" --secret "$SEC"
+
 # --- 1. 1,000 companies, no faults
 import_n 1000
 run_ab r1 run --base-url "$URL" --rate 0 --concurrency 16 --progress none

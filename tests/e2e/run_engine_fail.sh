@@ -15,14 +15,15 @@ SHIM=${AB_FAILSHIM:-}
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 
 start_sandbox --token "$TOK" --secret "$SEC" --latency-ms 50
+for w in 0 1; do # on the run's own loop, and on a network thread
 import_n 300
 t0=$(now_ms)
 RC=0
 LD_PRELOAD=$SHIM AB_SHIM_SOCKET_ACTION_FAIL_AFTER=200 timeout 60 "$AB" run \
-    --base-url "$URL" --rate 0 --concurrency 16 --progress none \
+    --base-url "$URL" --rate 0 --concurrency 16 --progress none --workers $w \
     >broken.out 2>broken.err || RC=$?
 el=$(($(now_ms) - t0))
-eq "multi handle broken: exit 70" "$RC" 70
+eq "multi handle broken (--workers $w): exit 70" "$RC" 70
 check "multi handle broken: ended within seconds ($el ms)" test "$el" -lt 10000
 check "multi handle broken: says so" grep -q "http engine failed" broken.err
 eq "multi handle broken: nothing left in flight" \
@@ -33,6 +34,7 @@ eq "multi handle broken: those in flight were not charged" \
     "$(q "SELECT count(*) FROM companies WHERE status = 'pending' AND attempts > 0")" 0
 eq "multi handle broken: every stored ticket is one the sandbox issued" \
     "$(tickets_not_in_ledger | head -3)" ""
+done
 
 import_n 100
 RC=0
