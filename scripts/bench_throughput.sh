@@ -14,7 +14,8 @@
 # attempts tables and the runs counters, clock columns left out).
 #
 # Knobs (environment): BENCH_TP_ROWS (60000), BENCH_RUNS (3), BENCH_WRITE (1;
-# 0 leaves BENCHMARKS.md alone), AUTHBATCH (a binary to use instead of
+# 0 leaves BENCHMARKS.md alone), BENCH_AB_ARGS (more options for authbatch
+# run, e.g. "--workers 2"), AUTHBATCH (a binary to use instead of
 # building build-bench/), GOPEER (likewise for the Go peer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,7 @@ rows=${BENCH_TP_ROWS:-60000}
 runs=${BENCH_RUNS:-3}
 write=${BENCH_WRITE:-1}
 conc=64
+read -r -a ab_args <<<"${BENCH_AB_ARGS:-}"
 export QYS_ACCESS_TOKEN=bench-token QYS_ACCESS_SECRET=bench-secret
 
 log() { echo "bench_throughput: $*" >&2; }
@@ -135,7 +137,7 @@ run_one() {
     if [[ $mode == plain ]]; then url=http://127.0.0.1:$plain_port; else url=https://127.0.0.1:$tls_port; fi
     fresh "$db"
     if [[ $prog == ab ]]; then
-        cmd=("$ab" --db "$db" -q run --progress none --rate 0 --concurrency "$conc" --base-url "$url")
+        cmd=("$ab" --db "$db" -q run --progress none --rate 0 --concurrency "$conc" --base-url "$url" "${ab_args[@]}")
         [[ $mode == tls ]] && cmd+=(--cacert "$work/cert.pem")
     else
         cmd=("$gopeer" -db "$db" -base-url "$url" -concurrency "$conc" -version "$version")
@@ -224,7 +226,7 @@ section=$(
     echo "Written by \`scripts/bench_throughput.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); $rows companies, concurrency $conc, rate 0, medians of $runs interleaved runs; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end (a shared machine: compare the ratios, not the absolute figures)."
     echo
     echo "- machine: $(nproc) CPU, $(uname -sr); authbatch $version (Release, build-bench/), libcurl $(pkg-config --modversion libcurl), $(go version | awk '{ print $3 }'), mattn/go-sqlite3 on the system SQLite $(pkg-config --modversion sqlite3), $(/usr/sbin/nginx -v 2>&1 | sed 's/.*: //')"
-    echo "- authbatch: \`authbatch -q run --progress none --rate 0 --concurrency $conc --base-url URL [--cacert cert.pem]\`"
+    echo "- authbatch: \`authbatch -q run --progress none --rate 0 --concurrency $conc --base-url URL [--cacert cert.pem]${BENCH_AB_ARGS:+ $BENCH_AB_ARGS}\`"
     echo "- Go peer: \`bench_peer_go -db DB -base-url URL -concurrency $conc\` (\`SSL_CERT_FILE=cert.pem\` for TLS): 64 worker goroutines, \`http.DefaultTransport\` cloned with MaxIdleConnsPerHost = MaxConnsPerHost = 64, one writer goroutine committing every 500 results (or 100 ms)"
     echo "- nginx-light on 127.0.0.1, worker_processes 1, \`return 200\` with a fixed ticket; TLS: self-signed certificate from \`openssl req\`, \`listen ... ssl http2\`"
     echo "- checked after every run: done = tickets = $rows; same database state from both programs after the first run of each transport: ${same_state[*]}"
