@@ -3,7 +3,7 @@
 # import path, row validation, the response classifier or the callback
 # parser surfaces in CI:
 # builds them with clang under the build tree and runs each for
-# AB_FUZZ_SECONDS (default 20) on its seed corpus. Skips when clang or
+# AB_FUZZ_SECONDS (default 10) on its seed corpus. Skips when clang or
 # libFuzzer is missing (scripts/test.sh installs clang libclang-rt-14-dev).
 # Env: AB_SOURCE_DIR; optional AB_FUZZ_BUILD, AB_FUZZ_SECONDS.
 set -euo pipefail
@@ -17,7 +17,7 @@ if [[ -z "${AB_FUZZ_BUILD:-}" ]]; then
     export AB_FUZZ_BUILD="$base/fuzz-build"
 fi
 rc=0
-bash "$src/tests/fuzz/run.sh" "${AB_FUZZ_SECONDS:-20}" || rc=$?
+bash "$src/tests/fuzz/run.sh" "${AB_FUZZ_SECONDS:-10}" || rc=$?
 if ((rc == 77)); then
     echo "skip: clang/libFuzzer not available"
     exit 0
