@@ -1,4 +1,4 @@
-#include "dispatch.h"
+#include "dispatch_internal.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -16,108 +16,12 @@
 #include "validate.h"
 #include "worksrc.h"
 
-#define FLUSH_EVERY_MS                                                         \
-    100                    /* results reach the database at least this often   \
-                            */
-#define FLUSH_AT 1024      /* ...or when this many are waiting */
-#define CLAIM_MAX 1024     /* companies claimed per transaction, at most */
-#define CLAIM_AHEAD_MS 250 /* ...and no more than this much sending ahead */
-#define TICK_MS 250
-#define RATE_WINDOW 20              /* ticks behind rate_now (5 s) */
-#define HORIZON_MS (10 * 60 * 1000) /* longer waits end the run */
-#define SKEW_MS 60000               /* clock disagreement worth a word */
-#define RUN_BUSY_MS 100             /* the run never waits longer for SQLite */
-#define COMMIT_DEADLINE_MS (10 * 60 * 1000)
-#define WARNED_MAX 16 /* unknown poll statuses remembered for the warning */
-
-struct job {
-    struct dispatcher *d;
-    enum ab_work_kind kind;
-    struct ab_company c;
-    int64_t ticket_at; /* polls (work.h) */
-    int checks;
-    int64_t sent_us;
-    int in_use;
-    int probe;        /* this request is the second opinion on a refusal */
-    int probe_unsent; /* ...and it waits to be sent */
-};
-
-/* Answers whose meaning waits for a verdict: refusals for the second
- * opinion, foreign answers for the end of their run. */
-struct held {
-    struct ab_result r;
-    int prev_attempts;
-    int64_t retry_after_ms;
-};
-
-struct holdlist {
-    struct held *h;
-    int n, cap;
-};
-
-struct dispatcher {
-    uv_loop_t loop;
-    uv_idle_t kick;
-    uv_timer_t t_send, t_flush, t_tick, t_runtime;
-    uv_signal_t sigint, sigterm;
-    int open_handles;
-
-    struct ab_engine *eng;
-    struct ab_store *s;
-    const struct ab_dispatch_opts *o;
-    struct ab_run_stats *st;
-    struct ab_ratelimit *rl;
-    struct ab_runner *runner; /* among the runs sharing the store */
-    int waiting_said;         /* "waiting for other runs' companies" */
-    struct ab_batch *batch;
-    /* Work sources in priority order (tickets first), each with its own
-     * "the last refill found nothing: wait for a timer" flag. */
-    struct ab_worksrc *src[AB_WORK__COUNT];
-    int dry[AB_WORK__COUNT];
-    int busy[AB_WORK__COUNT]; /* ...because another writer held the file */
-    int nsrc;
-    struct ab_stopper *stop;
-    struct job *jobs;
-    char url[2048];
-
-    int flush_due; /* the flush timer fired */
-    int signals;   /* SIGINT/SIGTERM received */
-    int cancelled; /* in-flight requests were cancelled */
-    int finished;
-    int backpressure; /* results cannot be committed: send nothing */
-    int64_t commit_failing_since; /* Unix ms, 0 when commits work */
-    int commit_fatal;             /* a commit failed for good (not busy) */
-    int64_t runtime_end_ms;
-    int64_t last_cut_ms;
-
-    int64_t consecutive_transport;
-    int got_answer;
-    struct job *probe;  /* the second opinion in progress, or NULL */
-    struct job *staged; /* claimed, checked, waiting for its rate slot */
-    struct holdlist refused, foreign;
-
-    double logged_estimate; /* the limit estimate last logged */
-    int64_t skew_ms;        /* server minus local, when worth saying */
-    int skew_warned;
-
-    int64_t poll_retry_until;    /* the latest poll retry this run wrote */
-    int64_t polled_at_rewind;    /* polls committed when the cursor rewound */
-    int rewound;                 /* the poll cursor was rewound at least once */
-    char warned[WARNED_MAX][32]; /* unknown poll statuses already logged */
-    int nwarned;
-
-    int64_t ticks[RATE_WINDOW];
-    int64_t answers_this_tick;
-    int tick_i;
-    uint64_t rng;
-};
-
-static int64_t now_us(void)
+int64_t ab_dsp_now_us(void)
 {
     return (int64_t)(uv_hrtime() / 1000);
 }
 
-static double uniform(struct dispatcher *d)
+double ab_dsp_uniform(struct dispatcher *d)
 {
     /* xorshift64*: jitter needs spread, not secrecy. */
     d->rng ^= d->rng >> 12;
@@ -131,16 +35,13 @@ static void on_kick(uv_idle_t *h);
 
 /* Asks for a step: once, at the top of the next loop iteration (an active
  * idle handle also keeps the loop from sleeping until then). */
-static void kick(struct dispatcher *d)
+void ab_dsp_kick(struct dispatcher *d)
 {
     if (!d->finished)
         uv_idle_start(&d->kick, on_kick);
 }
 
-static void stop(struct dispatcher *d, enum ab_stop why, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void stop(struct dispatcher *d, enum ab_stop why, const char *fmt, ...)
+void ab_dsp_stop(struct dispatcher *d, enum ab_stop why, const char *fmt, ...)
 {
     struct ab_err e = {0};
 
@@ -153,10 +54,10 @@ static void stop(struct dispatcher *d, enum ab_stop why, const char *fmt, ...)
     }
     ab_stop_request(d->stop, why, fmt ? &e : NULL);
     uv_timer_stop(&d->t_send);
-    kick(d);
+    ab_dsp_kick(d);
 }
 
-static int stopping(const struct dispatcher *d)
+int ab_dsp_stopping(const struct dispatcher *d)
 {
     return d->stop->why != AB_STOP_NONE;
 }
@@ -209,458 +110,6 @@ static struct ab_worksrc *source_of(struct dispatcher *d, enum ab_work_kind k)
     return NULL;
 }
 
-/* "11m40s", to the nearest second. */
-static void fmt_duration(char *buf, size_t n, int64_t ms)
-{
-    int64_t s = ((ms < 0 ? -ms : ms) + 500) / 1000;
-
-    if (s >= 3600)
-        snprintf(buf, n, "%lldh%02lldm%02llds", (long long)(s / 3600),
-                 (long long)(s / 60 % 60), (long long)(s % 60));
-    else if (s >= 60)
-        snprintf(buf, n, "%lldm%02llds", (long long)(s / 60),
-                 (long long)(s % 60));
-    else
-        snprintf(buf, n, "%llds", (long long)s);
-}
-
-/* "the local clock is 11m40s behind the server's ...", or "" when the
- * clocks agree. */
-static void skew_phrase(const struct dispatcher *d, char *buf, size_t n)
-{
-    char dur[32];
-
-    buf[0] = '\0';
-    if (!d->skew_ms)
-        return;
-    fmt_duration(dur, sizeof dur, d->skew_ms);
-    snprintf(buf, n,
-             "the local clock is %s %s the server's (by the Date of "
-             "its answers)",
-             dur, d->skew_ms > 0 ? "behind" : "ahead of");
-}
-
-/* "; the local clock is ...: fix the clock (NTP), not the credentials" or
- * "", for a refusal's message. */
-static void skew_note(const struct dispatcher *d, char *buf, size_t n)
-{
-    char phrase[160];
-
-    skew_phrase(d, phrase, sizeof phrase);
-    if (phrase[0])
-        snprintf(buf, n,
-                 "; %s: the vendor checks request timestamps, so fix the "
-                 "clock (NTP), not the credentials",
-                 phrase);
-    else
-        buf[0] = '\0';
-}
-
-static void check_clock(struct dispatcher *d, const struct ab_http_result *h)
-{
-    int64_t skew;
-    char phrase[160];
-
-    if (!h->server_date_ms)
-        return;
-    /* The Date header has whole seconds, cut down: the server's clock was
-     * half a second past it on average. A minute's threshold absorbs the
-     * rest and the answer's travel. */
-    skew = h->server_date_ms + 500 - ab_now_ms();
-    if (skew > -SKEW_MS && skew < SKEW_MS) {
-        d->skew_ms = 0;
-        return;
-    }
-    d->skew_ms = skew;
-    if (!d->skew_warned) {
-        d->skew_warned = 1;
-        skew_phrase(d, phrase, sizeof phrase);
-        ab_log_warn("%s: the vendor checks request timestamps; check the "
-                    "clock (NTP)",
-                    phrase);
-    }
-}
-
-/* Holding answers back. */
-static struct held *hold(struct holdlist *l)
-{
-    if (l->n == l->cap) {
-        int cap = l->cap ? l->cap * 2 : 16;
-        struct held *p = realloc(l->h, (size_t)cap * sizeof *p);
-        if (!p)
-            return NULL;
-        l->h = p;
-        l->cap = cap;
-    }
-    memset(&l->h[l->n], 0, sizeof l->h[l->n]);
-    return &l->h[l->n++];
-}
-
-static struct ab_result *add_result(struct dispatcher *d)
-{
-    struct ab_result *r = ab_batch_add(d->batch);
-    if (!r)
-        stop(d, AB_STOP_SOFTWARE, "out of memory");
-    return r;
-}
-
-/* A poll's verdict: answered, given up (the schedule moves on either
- * way), or retried at the policy's time. */
-static void decide_poll(struct dispatcher *d, struct ab_result *r,
-                        enum ab_retry_verdict v, int64_t delay)
-{
-    int64_t now = ab_now_ms();
-
-    if (v == AB_RETRY_LATER) {
-        r->poll.what = AB_TRACK_RETRY;
-        r->poll.fails = r->attempt_no;
-        r->poll.next_at = now + delay;
-        r->final = AB_FINAL_NONE;
-        if (r->poll.next_at > d->poll_retry_until)
-            d->poll_retry_until = r->poll.next_at;
-    } else if (v == AB_RETRY_FINAL && r->api.outcome == AB_OUT_ISSUED) {
-        r->poll.what = AB_TRACK_ANSWERED;
-        r->final = AB_FINAL_DONE;
-        r->poll.next_at = ab_tracksched_next(&d->o->sched, r->poll.check_no,
-                                             r->poll.obs.status, now);
-    } else {
-        r->poll.what = AB_TRACK_GAVE_UP;
-        r->final = AB_FINAL_FAILED;
-        r->poll.next_at = ab_tracksched_next(&d->o->sched, r->poll.check_no,
-                                             AB_AUTH_NONE, now);
-        ab_log_warn("company #%lld: status poll given up after %d attempts "
-                    "(%s: %.200s); the next check is at its usual time",
-                    (long long)r->company_id, r->attempt_no,
-                    ab_outcome_name(r->api.outcome), r->api.message);
-    }
-}
-
-/* Settles a result the retry policy decides: the company's attempt
- * `attempt_no` ended in r->api (judged as `as` for the allowance). */
-static void decide(struct dispatcher *d, struct ab_result *r,
-                   enum ab_outcome as, int64_t retry_after_ms)
-{
-    int64_t delay = 0;
-    enum ab_retry_verdict v = ab_retry_decide(
-        &d->o->retry, as, r->attempt_no, retry_after_ms, uniform(d), &delay);
-
-    r->charged = 1;
-    if (r->kind == AB_WORK_POLL) {
-        decide_poll(d, r, v, delay);
-        return;
-    }
-    switch (v) {
-    case AB_RETRY_FINAL:
-        if (r->api.outcome == AB_OUT_ISSUED) {
-            r->status = "done";
-            r->final = AB_FINAL_DONE;
-            /* The ticket's schedule starts now (tracksched.h). */
-            r->next_check_at =
-                ab_now_ms() + ab_tracksched_delay(&d->o->sched, 0);
-        } else if (r->api.outcome == AB_OUT_ALREADY_AUTHED) {
-            r->status = "already_authed";
-            r->final = AB_FINAL_ALREADY_AUTHED;
-        } else {
-            r->status = "failed";
-            r->final = AB_FINAL_FAILED;
-        }
-        break;
-    case AB_RETRY_LATER:
-        r->status = "retry_wait";
-        r->next_attempt_at = ab_now_ms() + delay;
-        d->st->waiting++;
-        break;
-    case AB_RETRY_GIVE_UP:
-    case AB_RETRY_STOP:
-        r->status = "failed";
-        r->final = AB_FINAL_FAILED;
-        break;
-    }
-}
-
-/* An answer not charged to its company: a ticket stays pending, its count
- * unchanged; a poll stays due as it was. */
-static void not_charged(struct ab_result *r, int prev_attempts)
-{
-    r->attempt_no = prev_attempts;
-    r->status = "pending";
-    r->charged = 0;
-    r->final = AB_FINAL_NONE;
-    r->poll.what = AB_TRACK_NOTHING;
-}
-
-/* Moves held answers into the batch: charged (as transient answers, within
- * the allowance of `as`) or not (the companies stay pending, their counts
- * unchanged). */
-static void settle(struct dispatcher *d, struct holdlist *l, int charged,
-                   enum ab_outcome as)
-{
-    int i;
-
-    for (i = 0; i < l->n; i++) {
-        struct ab_result *r = add_result(d);
-        if (!r)
-            break;
-        *r = l->h[i].r;
-        if (charged) {
-            r->attempt_no = l->h[i].prev_attempts + 1;
-            decide(d, r, as, l->h[i].retry_after_ms);
-        } else {
-            not_charged(r, l->h[i].prev_attempts);
-        }
-    }
-    l->n = 0;
-}
-
-static void release_job(struct job *j)
-{
-    if (j->d && j->d->probe == j)
-        j->d->probe = NULL;
-    ab_company_release(&j->c);
-    j->in_use = j->probe = j->probe_unsent = 0;
-}
-
-/* What every result of j's answer carries, whatever is decided. */
-static void fill(struct ab_result *r, const struct job *j,
-                 const struct ab_http_result *h, const struct ab_api_result *a,
-                 const struct ab_api_poll *p)
-{
-    r->kind = j->kind;
-    r->api = *a;
-    r->company_id = j->c.id;
-    r->started_at = h->started_ms;
-    r->duration_ms = h->duration_ms;
-    if (j->kind == AB_WORK_POLL) {
-        r->poll.ticket_at = j->ticket_at;
-        r->poll.check_no = j->checks + 1;
-        r->poll.obs = *p;
-    }
-}
-
-/* A result for j's answer with the attempt not charged: the company stays
- * pending (a poll: due), its count unchanged. */
-static struct ab_result *uncharged(struct dispatcher *d, struct job *j,
-                                   const struct ab_http_result *h,
-                                   const struct ab_api_result *a,
-                                   const struct ab_api_poll *p)
-{
-    struct ab_result *r = add_result(d);
-
-    if (r) {
-        fill(r, j, h, a, p);
-        not_charged(r, j->c.attempts);
-    }
-    return r;
-}
-
-static void hold_answer(struct dispatcher *d, struct holdlist *l, struct job *j,
-                        const struct ab_http_result *h,
-                        const struct ab_api_result *a,
-                        const struct ab_api_poll *p)
-{
-    struct held *x = hold(l);
-
-    if (!x) {
-        stop(d, AB_STOP_SOFTWARE, "out of memory");
-        uncharged(d, j, h, a, p);
-        return;
-    }
-    fill(&x->r, j, h, a, p);
-    x->prev_attempts = j->c.attempts;
-    x->retry_after_ms = (int64_t)h->retry_after_s * 1000;
-}
-
-static void on_answer(void *ctx, const struct ab_http_result *h);
-
-/* A status value the mapping does not know: kept raw in the event, the
- * company's status left as it is, and said once per value. */
-static void warn_unknown(struct dispatcher *d, const struct job *j,
-                         const char *raw)
-{
-    int i;
-
-    for (i = 0; i < d->nwarned; i++)
-        if (strcmp(d->warned[i], raw) == 0)
-            return;
-    if (d->nwarned < WARNED_MAX)
-        snprintf(d->warned[d->nwarned++], sizeof d->warned[0], "%s", raw);
-    ab_log_warn("company #%lld: the status poll answered status '%s', which "
-                "authbatch does not know: kept in the event, the company's "
-                "status unchanged (said once per value)",
-                (long long)j->c.id, raw);
-}
-
-/* The refusal of a second opinion, or its acceptance. */
-static void verdict(struct dispatcher *d, struct job *j,
-                    const struct ab_api_result *a)
-{
-    char note[300];
-
-    d->probe = NULL;
-    j->probe = j->probe_unsent = 0;
-    if (a->outcome == AB_OUT_FATAL) {
-        skew_note(d, note, sizeof note);
-        settle(d, &d->refused, 0, AB_OUT_TRANSIENT);
-        stop(d, AB_STOP_FATAL,
-             "the API refused the request, and a second one: HTTP %ld, "
-             "code %ld, %.200s%s",
-             a->http_status, a->has_code ? a->code : 0, a->message, note);
-        return;
-    }
-    ab_log_warn("a refusal was not confirmed by a second request (fresh "
-                "timestamp and nonce): counted as a transient answer, the "
-                "run goes on");
-    settle(d, &d->refused, 1, AB_OUT_TRANSIENT);
-    j->c.attempts++; /* the refusal was charged to this company just now */
-}
-
-/* Fills r from an answer to j and decides what happens to the company. */
-static void judge(struct dispatcher *d, struct job *j,
-                  const struct ab_http_result *h, struct ab_result *r)
-{
-    int transport = h->transport_error != NULL;
-    int64_t ra_ms = (int64_t)h->retry_after_s * 1000;
-
-    r->attempt_no = j->c.attempts + 1;
-    decide(d, r, r->api.outcome, ra_ms);
-    if (r->final == AB_FINAL_FAILED && transport && !d->got_answer) {
-        /* The API has not answered anyone in this run: the company is
-         * not at fault. It stays pending, this attempt not charged, and
-         * the run ends. */
-        not_charged(r, j->c.attempts);
-        stop(d, AB_STOP_UNREACHABLE,
-             "the API at '%s' could not be reached: %.300s", d->o->base_url,
-             r->api.message);
-    }
-    if (r->api.outcome == AB_OUT_THROTTLED) {
-        int64_t now = ab_now_ms();
-        if (h->started_ms >= d->last_cut_ms) {
-            d->last_cut_ms = now;
-            d->st->throttles++;
-        }
-        if (ra_ms > HORIZON_MS ||
-            (d->runtime_end_ms && now + ra_ms > d->runtime_end_ms))
-            stop(d, AB_STOP_HORIZON,
-                 "the API asked to wait %ld s before the next request "
-                 "(Retry-After): longer than this run waits; the work is "
-                 "left for the next run",
-                 h->retry_after_s);
-    }
-}
-
-static void on_answer(void *ctx, const struct ab_http_result *h)
-{
-    struct job *j = ctx;
-    struct dispatcher *d = j->d;
-    struct ab_api_result a;
-    struct ab_api_poll p;
-    struct ab_result *r;
-    int transport = h->transport_error != NULL;
-    int keep_job = 0;
-
-    if (j->kind == AB_WORK_POLL) {
-        ab_api_classify_result(h->transport_error, h->status, h->content_type,
-                               h->body, h->body_len, &d->o->codes, &a, &p);
-        d->st->poll_by_outcome[a.outcome]++;
-        if (a.outcome == AB_OUT_ISSUED && p.status == AB_AUTH_UNKNOWN)
-            warn_unknown(d, j, p.raw_status);
-    } else {
-        ab_api_classify(h->transport_error, h->status, h->content_type, h->body,
-                        h->body_len, &d->o->codes, &a);
-        p.has_status = 0;
-        d->st->by_outcome[a.outcome]++;
-    }
-    d->answers_this_tick++;
-    if (h->copies > 1)
-        d->st->resends += h->copies - 1;
-    check_clock(d, h);
-    if (transport) {
-        d->st->transport_errors++;
-        if (!d->cancelled)
-            d->consecutive_transport++;
-    } else {
-        d->consecutive_transport = 0;
-        d->got_answer = 1;
-        ab_ratelimit_answer(d->rl, now_us(), j->sent_us,
-                            a.outcome == AB_OUT_THROTTLED,
-                            (int64_t)h->retry_after_s * 1000000LL);
-    }
-    if (!transport && !a.foreign && d->foreign.n > 0)
-        /* A vendor answer ends the run of foreign ones: those were a
-         * passing hiccup, retried like transient answers. */
-        settle(d, &d->foreign, 1, AB_OUT_THROTTLED);
-
-    if (transport && (d->cancelled || ab_engine_broken(d->eng, NULL))) {
-        /* Not the company's fault: it stays pending, its count unchanged. */
-        if (j->probe)
-            settle(d, &d->refused, 0, AB_OUT_TRANSIENT);
-        uncharged(d, j, h, &a, &p);
-    } else if (a.config) {
-        if (j->probe)
-            settle(d, &d->refused, 0, AB_OUT_TRANSIENT);
-        uncharged(d, j, h, &a, &p);
-        stop(d, AB_STOP_CONFIG, "the API at '%s' answered %.200s%s%.300s",
-             d->o->base_url, a.message, h->location ? ": to " : "",
-             h->location ? h->location : "");
-    } else if (a.outcome == AB_OUT_FATAL) {
-        if (j->probe) {
-            verdict(d, j, &a);
-            uncharged(d, j, h, &a, &p);
-        } else {
-            hold_answer(d, &d->refused, j, h, &a, &p);
-            if (!d->probe && !stopping(d)) {
-                /* Stop sending; ask once more with fresh headers. */
-                ab_log_warn("the API refused a request (HTTP %ld, code %ld, "
-                            "%.200s): no new requests until a second one "
-                            "decides",
-                            a.http_status, a.has_code ? a.code : 0, a.message);
-                d->probe = j;
-                j->probe = j->probe_unsent = 1;
-                d->st->probes++;
-                keep_job = 1;
-            }
-        }
-    } else if (j->probe && transport) {
-        if (!stopping(d)) {
-            /* No verdict yet: ask again (the transport breaker bounds it). */
-            j->probe_unsent = 1;
-            keep_job = 1;
-        } else {
-            settle(d, &d->refused, 0, AB_OUT_TRANSIENT);
-            uncharged(d, j, h, &a, &p);
-        }
-    } else if (a.foreign && !j->probe) {
-        hold_answer(d, &d->foreign, j, h, &a, &p);
-        if (d->foreign.n >= 2 * d->o->concurrency + 8) {
-            settle(d, &d->foreign, 0, AB_OUT_THROTTLED);
-            stop(d, AB_STOP_NOT_VENDOR,
-                 "the answers from '%s' are not the vendor's API: %.300s "
-                 "(check --base-url and any proxy in between)",
-                 d->o->base_url, a.message);
-        }
-    } else {
-        if (j->probe)
-            verdict(d, j, &a);
-        if ((r = add_result(d))) {
-            fill(r, j, h, &a, &p);
-            judge(d, j, h, r);
-        }
-    }
-    if (!keep_job)
-        release_job(j);
-
-    if (!d->got_answer &&
-        d->consecutive_transport >= 2LL * d->o->concurrency + 8)
-        stop(d, AB_STOP_UNREACHABLE,
-             "the API at '%s' could not be reached: %.300s", d->o->base_url,
-             a.message);
-    else if (d->consecutive_transport >= 4LL * d->o->concurrency + 16)
-        stop(d, AB_STOP_UNREACHABLE,
-             "the API at '%s' stopped answering: %.300s", d->o->base_url,
-             a.message);
-    kick(d);
-}
-
 /* Fills the signed header lines of one copy of j's request. */
 static int on_presend(void *ctx, int copy, struct ab_headers *h)
 {
@@ -680,7 +129,7 @@ static int on_presend(void *ctx, int copy, struct ab_headers *h)
 static void fail_unsendable(struct dispatcher *d, struct job *j,
                             const char *why)
 {
-    struct ab_result *r = add_result(d);
+    struct ab_result *r = ab_dsp_add_result(d);
 
     if (r) {
         r->company_id = j->c.id;
@@ -693,7 +142,7 @@ static void fail_unsendable(struct dispatcher *d, struct job *j,
     }
     d->st->by_outcome[AB_OUT_REJECTED]++;
     ab_log_warn("company #%lld not sent: %s", (long long)j->c.id, why);
-    release_job(j);
+    ab_dsp_release(j);
 }
 
 static void send_job(struct dispatcher *d, struct job *j)
@@ -707,8 +156,9 @@ static void send_job(struct dispatcher *d, struct job *j)
     if (j->kind == AB_WORK_POLL) {
         if (!(url = ab_api_result_url(d->o->base_url, j->c.company_name))) {
             /* Nothing to store: the poll stays due. */
-            stop(d, AB_STOP_SOFTWARE, "out of memory building a poll URL");
-            release_job(j);
+            ab_dsp_stop(d, AB_STOP_SOFTWARE,
+                        "out of memory building a poll URL");
+            ab_dsp_release(j);
             return;
         }
         rq.method = "GET";
@@ -727,9 +177,9 @@ static void send_job(struct dispatcher *d, struct job *j)
             d->st->retries++;
     }
     rq.presend = on_presend;
-    rq.done = on_answer;
+    rq.done = ab_dsp_on_answer;
     rq.ctx = j;
-    j->sent_us = now_us();
+    j->sent_us = ab_dsp_now_us();
     rc = ab_engine_start(d->eng, &rq, &err);
     free(url); /* the engine keeps its own copy */
     if (rc != 0) {
@@ -737,7 +187,7 @@ static void send_job(struct dispatcher *d, struct job *j)
         struct ab_http_result h = {0};
         h.transport_error = err.msg;
         h.started_ms = ab_now_ms();
-        on_answer(j, &h);
+        ab_dsp_on_answer(j, &h);
     }
 }
 
@@ -790,7 +240,7 @@ static struct ab_worksrc *source_with_work(struct dispatcher *d)
             continue;
         }
         if (rc != 0) {
-            stop(d, AB_STOP_DB, "%s", err.msg);
+            ab_dsp_stop(d, AB_STOP_DB, "%s", err.msg);
             return NULL;
         }
         if (ab_worksrc_kind(w) == AB_WORK_TICKET)
@@ -814,7 +264,7 @@ static struct job *next_company(struct dispatcher *d)
     struct ab_work wk;
     struct job *j;
 
-    while (!stopping(d)) {
+    while (!ab_dsp_stopping(d)) {
         if (!(w = source_with_work(d)))
             return NULL;
         if (!(j = free_job(d)))
@@ -848,7 +298,7 @@ static void send_some(struct dispatcher *d)
     int64_t t, next;
     struct job *j;
 
-    while (!stopping(d) && !d->backpressure &&
+    while (!ab_dsp_stopping(d) && !d->backpressure &&
            ab_engine_in_flight(d->eng) < d->o->concurrency) {
         if (d->probe) {
             if (!d->probe->probe_unsent)
@@ -859,7 +309,7 @@ static void send_some(struct dispatcher *d)
         }
         if (!ab_runner_may_send(d->runner))
             return; /* the flush timer beats and kicks again */
-        t = now_us();
+        t = ab_dsp_now_us();
         next = ab_ratelimit_next(d->rl, t);
         if (next > t) {
             arm(d, (next - t + 999) / 1000);
@@ -903,12 +353,13 @@ static int commit(struct dispatcher *d)
     }
     if (rc != AB_EBUSY) {
         d->commit_fatal = 1;
-        stop(d, AB_STOP_DB, "%s", err.msg);
+        ab_dsp_stop(d, AB_STOP_DB, "%s", err.msg);
     } else if (now - d->commit_failing_since > deadline) {
         d->commit_fatal = 1;
-        stop(d, AB_STOP_DB,
-             "results could not be stored for %lld s (%s): giving up",
-             (long long)((now - d->commit_failing_since) / 1000), err.msg);
+        ab_dsp_stop(d, AB_STOP_DB,
+                    "results could not be stored for %lld s (%s): giving up",
+                    (long long)((now - d->commit_failing_since) / 1000),
+                    err.msg);
     }
     return rc;
 }
@@ -928,7 +379,7 @@ static void wind_down(struct dispatcher *d)
          * was never marked: it is still due). */
         int64_t id = d->staged->c.id;
         int ticket = d->staged->kind == AB_WORK_TICKET;
-        release_job(d->staged);
+        ab_dsp_release(d->staged);
         d->staged = NULL;
         if (ticket && ab_queue_release(d->s, &id, 1, &err) != 0)
             ab_log_warn("%s (that company is due again in the next run)",
@@ -942,10 +393,10 @@ static void wind_down(struct dispatcher *d)
     if (ab_engine_in_flight(d->eng) > 0)
         return; /* their answers ask for the next step */
     if (d->probe)
-        release_job(d->probe); /* the second opinion was never asked */
+        ab_dsp_release(d->probe); /* the second opinion was never asked */
     /* Nothing decided what these answers mean: not the companies' fault. */
-    settle(d, &d->refused, 0, AB_OUT_TRANSIENT);
-    settle(d, &d->foreign, 0, AB_OUT_THROTTLED);
+    ab_dsp_settle(d, &d->refused, 0, AB_OUT_TRANSIENT);
+    ab_dsp_settle(d, &d->foreign, 0, AB_OUT_THROTTLED);
     if (commit(d) != 0 && !d->commit_fatal)
         return; /* busy: the flush timer tries again */
     if (ab_batch_len(d->batch) > 0)
@@ -964,7 +415,7 @@ static int64_t others(struct dispatcher *d)
     int64_t n, due;
 
     if (ab_queue_held_elsewhere(d->s, d->st->run_id, &n, &due, &err) != 0) {
-        stop(d, AB_STOP_DB, "%s", err.msg);
+        ab_dsp_stop(d, AB_STOP_DB, "%s", err.msg);
         return -1;
     }
     if (n == 0)
@@ -995,7 +446,7 @@ static int idle_polls(struct dispatcher *d, int64_t *wait)
      * be polled for ever). */
     if (ab_track_pending(d->s, d->st->started_ms, &due, &next, &err) != 0 ||
         ab_track_first_due(d->s, now, &first, &err) != 0) {
-        stop(d, AB_STOP_DB, "%s", err.msg);
+        ab_dsp_stop(d, AB_STOP_DB, "%s", err.msg);
         return 0;
     }
     if (due + first > 0 && (!d->rewound || progress > d->polled_at_rewind)) {
@@ -1003,7 +454,7 @@ static int idle_polls(struct dispatcher *d, int64_t *wait)
         d->rewound = 1;
         d->polled_at_rewind = progress;
         wake(d);
-        kick(d);
+        ab_dsp_kick(d);
         return 1;
     }
     /* Checks the schedule puts later are left to a later run; a retry
@@ -1021,16 +472,16 @@ static void idle(struct dispatcher *d)
 
     /* Foreign answers still held: no vendor answer is coming to decide
      * (nothing is in flight), so they are retried like transient ones. */
-    settle(d, &d->foreign, 1, AB_OUT_THROTTLED);
+    ab_dsp_settle(d, &d->foreign, 1, AB_OUT_THROTTLED);
     if (commit(d) != 0)
         return; /* retries must be in the file before looking for them */
     if (ab_worksrc_limit_reached(d->src[0])) {
-        stop(d, AB_STOP_LIMIT, NULL); /* retries fall to the next run */
+        ab_dsp_stop(d, AB_STOP_LIMIT, NULL); /* retries fall to the next run */
         return;
     }
     if (!d->o->no_tickets) {
         if (ab_queue_retry_wait(d->s, &n, &next, &err) != 0) {
-            stop(d, AB_STOP_DB, "%s", err.msg);
+            ab_dsp_stop(d, AB_STOP_DB, "%s", err.msg);
             return;
         }
         d->st->waiting = n;
@@ -1041,7 +492,7 @@ static void idle(struct dispatcher *d)
         }
     }
     if (d->o->track) {
-        if (idle_polls(d, &pwait) || stopping(d))
+        if (idle_polls(d, &pwait) || ab_dsp_stopping(d))
             return;
         if (pwait >= 0 && (wait < 0 || pwait < wait))
             wait = pwait;
@@ -1055,13 +506,13 @@ static void idle(struct dispatcher *d)
             wait = held;
     }
     if (wait < 0) {
-        stop(d, AB_STOP_COMPLETE, NULL);
+        ab_dsp_stop(d, AB_STOP_COMPLETE, NULL);
         return;
     }
     if (wait > HORIZON_MS) {
         ab_log_info("next retry is due in %lld s: leaving it to the next run",
                     (long long)(wait / 1000));
-        stop(d, AB_STOP_HORIZON, NULL);
+        ab_dsp_stop(d, AB_STOP_HORIZON, NULL);
         return;
     }
     arm(d, wait);
@@ -1075,21 +526,21 @@ static void step(struct dispatcher *d)
     if (d->finished)
         return;
     if (ab_engine_broken(d->eng, &why))
-        stop(d, AB_STOP_SOFTWARE, "%s", why);
+        ab_dsp_stop(d, AB_STOP_SOFTWARE, "%s", why);
     if (d->flush_due || ab_batch_len(d->batch) >= FLUSH_AT) {
         d->flush_due = 0;
         commit(d);
     }
-    if (!stopping(d))
+    if (!ab_dsp_stopping(d))
         send_some(d);
-    if (stopping(d)) {
+    if (ab_dsp_stopping(d)) {
         wind_down(d);
         return;
     }
     if (ab_engine_in_flight(d->eng) == 0 && held_work(d) == 0 && !d->staged &&
         all_dry(d) && !claim_busy(d) && !d->probe && !d->backpressure)
         idle(d);
-    if (stopping(d))
+    if (ab_dsp_stopping(d))
         wind_down(d);
 }
 
@@ -1104,7 +555,7 @@ static void on_send_timer(uv_timer_t *t)
 {
     struct dispatcher *d = t->data;
     wake(d);
-    kick(d);
+    ab_dsp_kick(d);
 }
 
 static void arm(struct dispatcher *d, int64_t delay_ms)
@@ -1120,9 +571,9 @@ static void beat(struct dispatcher *d)
 {
     int could = ab_runner_may_send(d->runner), k;
 
-    if (ab_runner_beat(d->runner, d->rl, now_us())) {
+    if (ab_runner_beat(d->runner, d->rl, ab_dsp_now_us())) {
         if (d->staged && d->staged->kind == AB_WORK_TICKET) {
-            release_job(d->staged);
+            ab_dsp_release(d->staged);
             d->staged = NULL;
         }
         for (k = 0; k < d->nsrc; k++)
@@ -1130,7 +581,7 @@ static void beat(struct dispatcher *d)
         wake(d);
     }
     if (!could && ab_runner_may_send(d->runner))
-        kick(d);
+        ab_dsp_kick(d);
 }
 
 static void on_flush_timer(uv_timer_t *t)
@@ -1138,16 +589,16 @@ static void on_flush_timer(uv_timer_t *t)
     struct dispatcher *d = t->data;
     if (!d->finished)
         beat(d);
-    if (ab_batch_len(d->batch) > 0 || d->backpressure || stopping(d)) {
+    if (ab_batch_len(d->batch) > 0 || d->backpressure || ab_dsp_stopping(d)) {
         d->flush_due = 1;
-        kick(d);
+        ab_dsp_kick(d);
     } else if (claim_busy(d)) {
         wake(d); /* claim again */
-        kick(d);
+        ab_dsp_kick(d);
     } else if (memchr(d->dry, 1, sizeof d->dry) &&
                ab_engine_in_flight(d->eng) > 0) {
         wake(d); /* rows other programs added, retries and polls due */
-        kick(d);
+        ab_dsp_kick(d);
     }
 }
 
@@ -1200,11 +651,11 @@ static void on_tick_timer(uv_timer_t *t)
 static void on_runtime_timer(uv_timer_t *t)
 {
     struct dispatcher *d = t->data;
-    if (!stopping(d))
+    if (!ab_dsp_stopping(d))
         ab_log_info("max runtime reached: no new requests; waiting for %d "
                     "in flight",
                     ab_engine_in_flight(d->eng));
-    stop(d, AB_STOP_RUNTIME, NULL);
+    ab_dsp_stop(d, AB_STOP_RUNTIME, NULL);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -1217,14 +668,14 @@ static void on_signal(uv_signal_t *h, int signum)
                     "(again to cancel them)",
                     signum == SIGINT ? "interrupted" : "terminated",
                     ab_engine_in_flight(d->eng));
-        stop(d, AB_STOP_SIGNAL, NULL);
+        ab_dsp_stop(d, AB_STOP_SIGNAL, NULL);
     } else if (!d->cancelled) {
         ab_log_info("cancelling %d requests in flight",
                     ab_engine_in_flight(d->eng));
         d->cancelled = 1;
         ab_engine_cancel_all(d->eng);
     }
-    kick(d);
+    ab_dsp_kick(d);
 }
 
 static void on_closed(uv_handle_t *h)
@@ -1250,8 +701,8 @@ static void finish(struct dispatcher *d)
      * consecutive_transport skips them), could not reach the API. */
     if (d->stop->why == AB_STOP_COMPLETE && !d->got_answer &&
         d->consecutive_transport > 0)
-        stop(d, AB_STOP_UNREACHABLE, "the API at '%s' could not be reached",
-             d->o->base_url);
+        ab_dsp_stop(d, AB_STOP_UNREACHABLE,
+                    "the API at '%s' could not be reached", d->o->base_url);
     d->finished = 1;
     ab_runner_leave(d->runner);
     tick(d, 1);
@@ -1353,12 +804,12 @@ static int start(struct dispatcher *d, struct ab_err *err)
                              d->s, claim_batch(d->o, ab_store_shared(d->s)),
                              d->o->no_tickets ? d->o->limit : 0)))
         return ab_err_set(err, AB_ENOMEM, "out of memory");
-    d->rl = ab_ratelimit_new(d->o->rate, d->o->burst, now_us());
+    d->rl = ab_ratelimit_new(d->o->rate, d->o->burst, ab_dsp_now_us());
     d->runner = ab_runner_new(d->s, d->st->run_id, d->o->lease_ms,
                               d->o->timeout_ms, d->o->rate, d->o->burst);
     if (!d->batch || !d->rl || d->nsrc == 0 || !d->runner)
         return ab_err_set(err, AB_ENOMEM, "out of memory");
-    if ((rc = ab_runner_join(d->runner, d->rl, now_us(), err)) != 0)
+    if ((rc = ab_runner_join(d->runner, d->rl, ab_dsp_now_us(), err)) != 0)
         return rc;
     if ((rc = uv_loop_init(&d->loop)) != 0)
         return ab_err_set(err, AB_EIO, "cannot start the event loop: %s",
@@ -1404,7 +855,7 @@ int ab_dispatch_run(struct ab_store *s, const struct ab_dispatch_opts *o,
     if ((rc = start(d, err)) != 0)
         goto out_free;
     tick(d, 0);
-    kick(d);
+    ab_dsp_kick(d);
     uv_run(&d->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&d->loop) != 0)
         ab_log_debug("event loop closed with handles open");
