@@ -220,39 +220,9 @@ json_t *ab_funnel_json(const struct ab_funnel_view *v)
     return o;
 }
 
-/* HTML text: the safetext filter (valid UTF-8, no control characters),
- * then the five markup characters escaped. */
 static void esc(FILE *f, const char *s)
 {
-    size_t n = s ? strlen(s) : 0;
-    char *t = malloc(3 * n + 1);
-    const char *p;
-
-    if (!t)
-        return;
-    ab_safetext(t, s ? s : "", n);
-    for (p = t; *p; p++) {
-        switch (*p) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&#39;", f);
-            break;
-        default:
-            fputc(*p, f);
-        }
-    }
-    free(t);
+    ab_safetext_html(s, f);
 }
 
 static const char *stage_color(size_t i)

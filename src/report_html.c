@@ -19,57 +19,13 @@
 #include "charset.h"
 #include "i18n.h"
 #include "report_internal.h"
+#include "safetext.h"
 
 /* Escaping. */
 
 static void esc(FILE *f, const char *s)
 {
-    const char *p = s ? s : "";
-    size_t n = strlen(p), k;
-
-    while (*p) {
-        unsigned char c = (unsigned char)*p;
-        switch (c) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&#39;", f);
-            break;
-        default:
-            if (c < 0x20 || c == 0x7F) {
-                fputc(' ', f); /* the safetext filter, as everywhere */
-                break;
-            }
-            if (c < 0x80) {
-                fputc(c, f);
-                break;
-            }
-            k = ab_utf8_len(p, n);
-            if (k == 0) {
-                fputs("\xEF\xBF\xBD", f);
-                break;
-            }
-            if (k == 2 && c == 0xC2 && (unsigned char)p[1] < 0xA0)
-                fputc(' ', f); /* C1 control */
-            else
-                fwrite(p, 1, k, f);
-            p += k - 1;
-            n -= k - 1;
-            break;
-        }
-        p++;
-        n--;
-    }
+    ab_safetext_html(s, f);
 }
 
 /* Colours and labels. */

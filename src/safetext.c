@@ -81,6 +81,43 @@ int ab_safetext_fputs(const char *s, FILE *f)
     return 0;
 }
 
+int ab_safetext_html(const char *s, FILE *f)
+{
+    size_t n, i = 0, len, outlen, k;
+    const char *out;
+
+    if (!s)
+        return 0;
+    n = strlen(s);
+    while (i < n) {
+        next_unit(s + i, n - i, &len, &out, &outlen);
+        for (k = 0; k < outlen; k++) {
+            const char *e = NULL;
+            switch (out[k]) {
+            case '&':
+                e = "&amp;";
+                break;
+            case '<':
+                e = "&lt;";
+                break;
+            case '>':
+                e = "&gt;";
+                break;
+            case '"':
+                e = "&quot;";
+                break;
+            case '\'':
+                e = "&#39;";
+                break;
+            }
+            if (e ? fputs(e, f) < 0 : fputc(out[k], f) == EOF)
+                return -1;
+        }
+        i += len;
+    }
+    return 0;
+}
+
 /* Code point of the valid sequence s[0..k). */
 static unsigned long code_point(const unsigned char *u, size_t k)
 {

@@ -26,6 +26,10 @@ size_t ab_safetext(char *dst, const char *s, size_t n);
  * Returns 0, or -1 when the write failed. */
 int ab_safetext_fputs(const char *s, FILE *f);
 
+/* The same for HTML text and attribute values: filtered, then the five
+ * markup characters (& < > " ') written as entities. */
+int ab_safetext_html(const char *s, FILE *f);
+
 /* Display columns of s (UTF-8; NULL: 0) as filtered. */
 int ab_safetext_width(const char *s);
 

@@ -491,6 +491,25 @@ static const char sql_retry_due[] =
 static const char sql_next_retry[] =
     "SELECT min(next_attempt_at) FROM companies WHERE status = 'retry_wait'";
 
+void ab_counts_add(struct ab_counts *c, const char *status, int64_t n)
+{
+    c->total += n;
+    if (!status)
+        return;
+    if (strcmp(status, "pending") == 0)
+        c->pending = n;
+    else if (strcmp(status, "in_flight") == 0)
+        c->in_flight = n;
+    else if (strcmp(status, "retry_wait") == 0)
+        c->retry_wait = n;
+    else if (strcmp(status, "done") == 0)
+        c->done = n;
+    else if (strcmp(status, "already_authed") == 0)
+        c->already_authed = n;
+    else if (strcmp(status, "failed") == 0)
+        c->failed = n;
+}
+
 int ab_store_counts(struct ab_store *s, struct ab_counts *out,
                     struct ab_err *err)
 {
@@ -503,23 +522,8 @@ int ab_store_counts(struct ab_store *s, struct ab_counts *out,
     if (!(st = ab_store_stmt(s, sql_counts, err)))
         return err ? err->code : AB_EIO;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *k = (const char *)sqlite3_column_text(st, 0);
-        int64_t n = sqlite3_column_int64(st, 1);
-        out->total += n;
-        if (!k)
-            continue;
-        if (strcmp(k, "pending") == 0)
-            out->pending = n;
-        else if (strcmp(k, "in_flight") == 0)
-            out->in_flight = n;
-        else if (strcmp(k, "retry_wait") == 0)
-            out->retry_wait = n;
-        else if (strcmp(k, "done") == 0)
-            out->done = n;
-        else if (strcmp(k, "already_authed") == 0)
-            out->already_authed = n;
-        else if (strcmp(k, "failed") == 0)
-            out->failed = n;
+        ab_counts_add(out, (const char *)sqlite3_column_text(st, 0),
+                      sqlite3_column_int64(st, 1));
     }
     if (rc != SQLITE_DONE)
         return ab_store_fail(s, rc, err, "cannot count companies in");

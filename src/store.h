@@ -107,6 +107,9 @@ struct ab_counts {
     int64_t next_retry_at; /* earliest next_attempt_at of retry_wait, or 0 */
 };
 
+/* Adds n companies of status (NULL: counted in the total only) to c. */
+void ab_counts_add(struct ab_counts *c, const char *status, int64_t n);
+
 /* Counts companies per status from the status index (no table scan). */
 int ab_store_counts(struct ab_store *s, struct ab_counts *out,
                     struct ab_err *err);

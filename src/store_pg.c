@@ -879,25 +879,8 @@ int ab_pg_counts(struct ab_pg *pg, struct ab_counts *out, struct ab_err *err)
     if (!(r = ab_pg_run(pg, sql_counts, NULL, err,
                         "cannot count companies in")))
         return ab_pg_code(err);
-    for (i = 0; i < PQntuples(r); i++) {
-        const char *k = ab_pg_str(r, i, 0);
-        int64_t n = ab_pg_i64(r, i, 1);
-        out->total += n;
-        if (!k)
-            continue;
-        if (strcmp(k, "pending") == 0)
-            out->pending = n;
-        else if (strcmp(k, "in_flight") == 0)
-            out->in_flight = n;
-        else if (strcmp(k, "retry_wait") == 0)
-            out->retry_wait = n;
-        else if (strcmp(k, "done") == 0)
-            out->done = n;
-        else if (strcmp(k, "already_authed") == 0)
-            out->already_authed = n;
-        else if (strcmp(k, "failed") == 0)
-            out->failed = n;
-    }
+    for (i = 0; i < PQntuples(r); i++)
+        ab_counts_add(out, ab_pg_str(r, i, 0), ab_pg_i64(r, i, 1));
     PQclear(r);
     ab_pgq_init(&q);
     ab_pgq_i64(&q, ab_now_ms());
