@@ -295,7 +295,7 @@ static int parse(int argc, char **argv, struct run_cfg *c)
         base = HOST_TEST;
     c->d.concurrency = 8;
     /* Two network threads beside the run's loop when there is a second CPU
-     * (BENCHMARKS.md, "Network threads": on two CPUs, 14,235 req/s against
+     * (BENCHMARKS.md, "Issue 12, phase 2": on two CPUs, 14,235 req/s against
      * 10,753 with one): the loop keeps the database and the policy, the
      * threads do curl's and the kernel's work. */
     c->d.workers = sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 0;
