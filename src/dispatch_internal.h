@@ -21,9 +21,8 @@
 #include "stop.h"
 #include "worksrc.h"
 
-#define FLUSH_EVERY_MS                                                         \
-    100                    /* results reach the database at least this often   \
-                            */
+/* Results reach the database at least this often. */
+#define FLUSH_EVERY_MS 100
 #define FLUSH_AT 1024      /* ...or when this many are waiting */
 #define CLAIM_MAX 1024     /* companies claimed per transaction, at most */
 #define CLAIM_AHEAD_MS 250 /* ...and no more than this much sending ahead */
