@@ -56,9 +56,8 @@ int ab_sign(const char *token, const char *secret, const char *timestamp,
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    int ok;
-
     EVP_MD_CTX *ctx;
+    int ok;
 
     pthread_once(&md5_once, fetch_md5);
     ctx = thread_ctx();
