@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -313,11 +314,50 @@ static void test_engine__redirect_is_an_answer_not_followed(void **state)
     }
 }
 
+/* A network thread that cannot be started (here: a stack limit no mmap can
+ * meet) fails ab_engine_new with a reason and leaves nothing on the
+ * caller's loop: the caller closes it at once, as dispatch.c does. */
+static void
+test_engine__thread_that_cannot_start_leaves_the_loop_clean(void **state)
+{
+    struct ab_engine_opts o = {0};
+    struct rlimit saved, huge;
+    int threads;
+    (void)state;
+
+    assert_int_equal(getrlimit(RLIMIT_STACK, &saved), 0);
+    huge = saved;
+    huge.rlim_cur = (rlim_t)1 << 46;
+    if (saved.rlim_max != RLIM_INFINITY && saved.rlim_max < huge.rlim_cur)
+        skip();
+    o.timeout_ms = 1000;
+    o.connect_timeout_ms = 1000;
+    for (threads = 1; threads <= 2; threads++) {
+        struct ab_engine *e = (struct ab_engine *)&o; /* not NULL */
+        struct ab_err err = {0};
+        uv_loop_t loop;
+        int rc;
+
+        assert_int_equal(uv_loop_init(&loop), 0);
+        o.threads = threads;
+        assert_int_equal(setrlimit(RLIMIT_STACK, &huge), 0);
+        rc = ab_engine_new(&loop, &o, &e, &err);
+        assert_int_equal(setrlimit(RLIMIT_STACK, &saved), 0);
+        print_message("threads %d: rc %d '%s'\n", threads, rc, err.msg);
+        assert_true(rc < 0);
+        assert_null(e);
+        assert_non_null(strstr(err.msg, "cannot start a network thread"));
+        assert_int_equal(uv_loop_close(&loop), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_engine__resend_after_reset_carries_a_fresh_nonce),
         cmocka_unit_test(test_engine__redirect_is_an_answer_not_followed),
+        cmocka_unit_test(
+            test_engine__thread_that_cannot_start_leaves_the_loop_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
