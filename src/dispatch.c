@@ -821,7 +821,17 @@ static int start(struct dispatcher *d, struct ab_err *err)
     eo.max_connections = d->o->concurrency;
     eo.threads = d->o->workers;
     eo.user_agent = ua;
-    if ((rc = ab_engine_new(&d->loop, &eo, &d->eng, err)) != 0) {
+    rc = ab_engine_new(&d->loop, &eo, &d->eng, err);
+    if (rc != 0 && eo.threads > 0) {
+        /* Threads are for speed only (a container's task limit may refuse
+         * them): the run's own loop can do the network work as well. */
+        ab_log_warn("%s: doing the network work on the run's own loop "
+                    "(--workers 0)",
+                    err->msg);
+        eo.threads = 0;
+        rc = ab_engine_new(&d->loop, &eo, &d->eng, err);
+    }
+    if (rc != 0) {
         uv_loop_close(&d->loop);
         return rc;
     }

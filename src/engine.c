@@ -278,13 +278,17 @@ int ab_engine_new(uv_loop_t *loop, const struct ab_engine_opts *o,
     }
     uv_mutex_init(&e->mu);
     e->outbox_tail = &e->outbox;
-    uv_async_init(loop, &e->answered, on_answered);
-    e->answered.data = e;
+    /* Nothing on the caller's loop until every thread runs: a failure
+     * leaves that loop as it was (its caller may close it at once). No
+     * thread posts an answer before it is given a request. */
     if ((rc = start_workers(e, o, err)) != 0) {
         stop_workers(e);
-        uv_close((uv_handle_t *)&e->answered, on_engine_closed);
+        uv_mutex_destroy(&e->mu);
+        free(e);
         return rc;
     }
+    uv_async_init(loop, &e->answered, on_answered);
+    e->answered.data = e;
     *out = e;
     return 0;
 }

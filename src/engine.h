@@ -82,7 +82,7 @@ struct ab_engine_request {
 };
 
 /* A new engine answering on loop. NULL *out and an AB_E* code on failure
- * (threads that cannot start included). */
+ * (threads that cannot start included); nothing is left on loop then. */
 int ab_engine_new(uv_loop_t *loop, const struct ab_engine_opts *o,
                   struct ab_engine **out, struct ab_err *err);
 

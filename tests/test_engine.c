@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -313,11 +314,155 @@ static void test_engine__redirect_is_an_answer_not_followed(void **state)
     }
 }
 
+/* Requests to a server that never answers (the kernel accepts them into
+ * the backlog), then the engine is cancelled or freed while they are out:
+ * wherever each one is (a thread's inbox, curl, an answer on its way back),
+ * its done runs exactly once, with "cancelled", and the loop closes clean. */
+#define HELD 6
+
+struct held {
+    uv_timer_t t;
+    struct ab_engine *e;
+    int free_at_once, cancelled;
+    int done[HELD], wrong;
+};
+
+static struct held *held_of; /* the case running now */
+
+static void on_held(void *ctx, const struct ab_http_result *r)
+{
+    long i = (long)(intptr_t)ctx;
+
+    held_of->done[i]++;
+    if (!r->transport_error || strcmp(r->transport_error, "cancelled") != 0)
+        held_of->wrong++;
+}
+
+static void on_held_timer(uv_timer_t *t)
+{
+    struct held *h = t->data;
+    int i, n = 0;
+
+    if (!h->free_at_once && !h->cancelled) {
+        ab_engine_cancel_all(h->e);
+        h->cancelled = 1;
+        uv_timer_start(&h->t, on_held_timer, 10, 0);
+        return;
+    }
+    for (i = 0; i < HELD; i++)
+        n += h->done[i];
+    if (!h->free_at_once && n < HELD) {
+        uv_timer_start(&h->t, on_held_timer, 10, 0); /* soon after */
+        return;
+    }
+    if (!h->free_at_once)
+        assert_int_equal(ab_engine_in_flight(h->e), 0);
+    ab_engine_free(h->e);
+    uv_close((uv_handle_t *)&h->t, NULL);
+}
+
+static void held_requests(int threads, int free_at_once)
+{
+    struct server s = {.nscript = 0};
+    struct ab_engine_opts o = {0};
+    struct held h = {0};
+    uv_loop_t loop;
+    char url[128];
+    long i;
+
+    print_message("threads %d, %s\n", threads,
+                  free_at_once ? "freed at once" : "cancelled");
+    server_start(&s);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/companyauth/x", s.port);
+    o.threads = threads;
+    o.timeout_ms = 20000;
+    o.connect_timeout_ms = 5000;
+    o.max_connections = HELD;
+    h.free_at_once = free_at_once;
+    held_of = &h;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(ab_engine_new(&loop, &o, &h.e, NULL), 0);
+    for (i = 0; i < HELD; i++) {
+        struct ab_engine_request rq = {0};
+        rq.method = "POST";
+        rq.url = url;
+        rq.body = strdup("{\"companyName\":\"x\"}");
+        rq.body_len = strlen(rq.body);
+        rq.presend = presend;
+        rq.done = on_held;
+        rq.ctx = (void *)(intptr_t)i;
+        assert_int_equal(ab_engine_start(h.e, &rq, NULL), 0);
+    }
+    assert_int_equal(ab_engine_in_flight(h.e), HELD);
+    uv_timer_init(&loop, &h.t);
+    h.t.data = &h;
+    uv_timer_start(&h.t, on_held_timer, free_at_once ? 0 : 100, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    server_stop(&s);
+    for (i = 0; i < HELD; i++)
+        assert_int_equal(h.done[i], 1);
+    assert_int_equal(h.wrong, 0);
+}
+
+static void
+test_engine__cancel_or_free_with_requests_out_ends_each_once(void **state)
+{
+    size_t i;
+    (void)state;
+
+    for (i = 0; i < sizeof THREADS / sizeof THREADS[0]; i++) {
+        held_requests(THREADS[i], 0);
+        held_requests(THREADS[i], 1);
+    }
+}
+
+/* A network thread that cannot be started (here: a stack limit no mmap can
+ * meet) fails ab_engine_new with a reason and leaves nothing on the
+ * caller's loop: the caller closes it at once, as dispatch.c does. */
+static void
+test_engine__thread_that_cannot_start_leaves_the_loop_clean(void **state)
+{
+    struct ab_engine_opts o = {0};
+    struct rlimit saved, huge;
+    int threads;
+    (void)state;
+
+    assert_int_equal(getrlimit(RLIMIT_STACK, &saved), 0);
+    huge = saved;
+    huge.rlim_cur = (rlim_t)1 << 46;
+    if (saved.rlim_max != RLIM_INFINITY && saved.rlim_max < huge.rlim_cur)
+        skip();
+    o.timeout_ms = 1000;
+    o.connect_timeout_ms = 1000;
+    for (threads = 1; threads <= 2; threads++) {
+        struct ab_engine *e = (struct ab_engine *)&o; /* not NULL */
+        struct ab_err err = {0};
+        uv_loop_t loop;
+        int rc;
+
+        assert_int_equal(uv_loop_init(&loop), 0);
+        o.threads = threads;
+        assert_int_equal(setrlimit(RLIMIT_STACK, &huge), 0);
+        rc = ab_engine_new(&loop, &o, &e, &err);
+        assert_int_equal(setrlimit(RLIMIT_STACK, &saved), 0);
+        print_message("threads %d: rc %d '%s'\n", threads, rc, err.msg);
+        assert_true(rc < 0);
+        assert_null(e);
+        assert_non_null(strstr(err.msg, "cannot start a network thread"));
+        assert_int_equal(uv_loop_close(&loop), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_engine__resend_after_reset_carries_a_fresh_nonce),
         cmocka_unit_test(test_engine__redirect_is_an_answer_not_followed),
+        cmocka_unit_test(
+            test_engine__cancel_or_free_with_requests_out_ends_each_once),
+        cmocka_unit_test(
+            test_engine__thread_that_cannot_start_leaves_the_loop_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,12 +23,11 @@ static long env_long(const char *name)
 CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t s, int ev,
                                    int *running)
 {
-    static CURLMcode (*real)(CURLM *, curl_socket_t, int, int *);
-    static long calls;
+    CURLMcode (*real)(CURLM *, curl_socket_t, int, int *);
+    static _Atomic long calls; /* network threads call it too */
     long after = env_long("AB_SHIM_SOCKET_ACTION_FAIL_AFTER");
 
-    if (!real)
-        *(void **)&real = dlsym(RTLD_NEXT, "curl_multi_socket_action");
+    *(void **)&real = dlsym(RTLD_NEXT, "curl_multi_socket_action");
     if (after > 0 && ++calls > after)
         return CURLM_INTERNAL_ERROR;
     return real(m, s, ev, running);
@@ -36,12 +35,11 @@ CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t s, int ev,
 
 int uv_poll_start(uv_poll_t *h, int events, uv_poll_cb cb)
 {
-    static int (*real)(uv_poll_t *, int, uv_poll_cb);
-    static long calls;
+    int (*real)(uv_poll_t *, int, uv_poll_cb);
+    static _Atomic long calls;
     long at = env_long("AB_SHIM_POLL_START_FAIL_AT");
 
-    if (!real)
-        *(void **)&real = dlsym(RTLD_NEXT, "uv_poll_start");
+    *(void **)&real = dlsym(RTLD_NEXT, "uv_poll_start");
     if (at > 0 && ++calls == at)
         return UV_ENOMEM;
     return real(h, events, cb);
