@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -225,8 +226,17 @@ static void explain_open_failure(const char *path, struct ab_err *err)
     struct statvfs fs;
     size_t n, len;
 
+    struct stat st;
+
     if (!err)
         return;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        n = (size_t)snprintf(why, sizeof why,
+                             "'%s' is a directory: give --db a file in it, "
+                             "e.g. '%s/authbatch.db'",
+                             path, path);
+        goto out;
+    }
     if (!slash)
         snprintf(dir, sizeof dir, ".");
     else
@@ -252,6 +262,7 @@ static void explain_open_failure(const char *path, struct ab_err *err)
                              strerror(errno));
     else
         return;
+out:
     len = strlen(err->msg);
     if (n > 0 && len + 3 < sizeof err->msg)
         snprintf(err->msg + len, sizeof err->msg - len, " (%.400s)", why);

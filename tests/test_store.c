@@ -263,6 +263,21 @@ static void test_store__missing_directory_named(void **state)
         fail_msg("message: %s", err.msg);
 }
 
+/* --db naming a directory (the directory the user meant the file to go
+ * in) says so; SQLite alone says only "unable to open database file". */
+static void test_store__directory_as_database_named(void **state)
+{
+    struct fixture *f = *state;
+    struct ab_store *s;
+    struct ab_err err = {0};
+    char want[160];
+    snprintf(want, sizeof want, "('%s' is a directory", f->dir);
+    assert_int_equal(ab_store_open(f->dir, 0, &s, &err), AB_EIO);
+    assert_null(s);
+    if (!strstr(err.msg, want))
+        fail_msg("message: %s", err.msg);
+}
+
 /* Hardening: the database holds tickets; a new file is not readable by
  * group or others (SQLite alone would create it 0644). */
 static void test_store__new_file_is_private(void **state)
@@ -292,6 +307,7 @@ int main(void)
         T(test_store__counts_see_rows_of_other_programs),
         T(test_store__read_only_open_of_missing_file_fails),
         T(test_store__missing_directory_named),
+        T(test_store__directory_as_database_named),
         T(test_store__new_file_is_private),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
