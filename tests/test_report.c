@@ -654,6 +654,14 @@ static void test_report__html_in_chinese(void **state)
     assert_non_null(strstr(t, "'Noto Sans CJK SC'"));
     assert_non_null(strstr(t, "'Microsoft YaHei'"));
     assert_non_null(strstr(t, "'PingFang SC'"));
+    /* The funnel chart's stage labels and tooltips too (its data keeps the
+     * machine names). */
+    assert_non_null(strstr(t, ">已获取令牌</text>"));
+    assert_non_null(strstr(t, "<title>已导入: "));
+    assert_non_null(strstr(t, ">已认证 "));
+    assert_null(strstr(t, ">ticket issued</text>"));
+    assert_null(strstr(t, "<title>imported: "));
+    assert_non_null(strstr(t, "data-stage=\"ticket_issued\""));
     free(t);
     o.lang = AB_LANG_EN;
     t = render_opts(*state, &o, 0, NULL);
