@@ -2,9 +2,11 @@
 
 #include <ctype.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd.h"
 #include "log.h"
@@ -82,6 +84,54 @@ int ab_cli_open_store(const struct ab_cli *cli, int flags,
     /* A locked database at open time is an I/O problem for the user, not a
      * "try again later" from a concurrent run (that is the run lock). */
     return rc == AB_EBUSY ? AB_EXIT_IOERR : ab_cli_exit_for(rc);
+}
+
+/* path with its directory resolved (symbolic links, "." and ".."), the last
+ * component as written: two spellings of a file that need not exist yet
+ * compare equal. 0, or -1 when the directory cannot be resolved. */
+static int canon_path(const char *path, char *out, size_t n)
+{
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    int len;
+
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s",
+                 (int)(slash == path ? 1 : slash - path), path);
+    if (!realpath(dir, real))
+        return -1;
+    len = snprintf(out, n, "%s/%s", strcmp(real, "/") ? real : "", base);
+    return len > 0 && (size_t)len < n ? 0 : -1;
+}
+
+int ab_cli_is_db_file(const struct ab_cli *cli, const char *path)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal",
+                                         ".lock"};
+    struct stat a, b;
+    char name[PATH_MAX + 16], want[PATH_MAX + 16], got[PATH_MAX + 16];
+    size_t i;
+    int exists, canon;
+
+    if (!path || !cli->db_path ||
+        ab_store_engine_of(cli->db_path) != AB_STORE_SQLITE)
+        return 0;
+    exists = stat(path, &a) == 0;
+    canon = canon_path(path, got, sizeof got) == 0;
+    for (i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        int n = snprintf(name, sizeof name, "%s%s", cli->db_path, suffix[i]);
+        if (n <= 0 || (size_t)n >= sizeof name)
+            continue;
+        if (strcmp(name, path) == 0 ||
+            (canon && canon_path(name, want, sizeof want) == 0 &&
+             strcmp(want, got) == 0) ||
+            (exists && stat(name, &b) == 0 && a.st_dev == b.st_dev &&
+             a.st_ino == b.st_ino))
+            return 1;
+    }
+    return 0;
 }
 
 long long ab_cli_parse_count(const char *s)

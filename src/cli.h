@@ -43,6 +43,13 @@ struct ab_store;
 int ab_cli_open_store(const struct ab_cli *cli, int flags,
                       struct ab_store **out);
 
+/* Is path the SQLite database cli names, or one of its -wal, -shm,
+ * -journal or .lock files (the same file, by device and inode)? An output
+ * file (--rejects, report -o, --metrics-file) given such a name would
+ * replace the database: the commands refuse it. Also true for the same
+ * spelling of a file not created yet; 0 for PostgreSQL. */
+int ab_cli_is_db_file(const struct ab_cli *cli, const char *path);
+
 /* Parses a duration like "90", "90s", "50m", "2h", "1h30m"; returns seconds,
  * or -1 when malformed. */
 long ab_cli_parse_duration(const char *s);

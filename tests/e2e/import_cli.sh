@@ -223,5 +223,24 @@ has "--help documents exit status" out "65 some rows rejected"
 has "--help documents --encoding" out "--encoding E"
 has "--help documents --delimiter" out "--delimiter D"
 
+# --- an output file that is the database -----------------------------------
+# --rejects, report -o and --metrics-file given the database's name (or its
+# -wal) would replace it: refused (64) before anything is written.
+before=$(q .dump | sha256sum)
+run import --rejects "$AUTHBATCH_DB" "$DATA/bad.csv"
+eq "--rejects DB exits 64" "$rc" 64
+has "--rejects DB: says why" err "--rejects '$AUTHBATCH_DB' is the database (--db)"
+run import --rejects "./t.db-wal" "$DATA/bad.csv"
+eq "--rejects DB-wal (another spelling) exits 64" "$rc" 64
+run report --format csv -o "$AUTHBATCH_DB"
+eq "report -o DB exits 64" "$rc" 64
+has "report -o DB: says why" err "-o '$AUTHBATCH_DB' is the database (--db)"
+run --db "$AUTHBATCH_DB" callbacks --listen 127.0.0.1:0 --metrics-file "$AUTHBATCH_DB"
+eq "callbacks --metrics-file DB exits 64" "$rc" 64
+QYS_ACCESS_TOKEN=t QYS_ACCESS_SECRET=s run run --base-url http://127.0.0.1:9 \
+    --metrics-file "$AUTHBATCH_DB"
+eq "run --metrics-file DB exits 64" "$rc" 64
+eq "the database is intact" "$(q .dump | sha256sum)" "$before"
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
