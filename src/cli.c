@@ -106,29 +106,32 @@ static int canon_path(const char *path, char *out, size_t n)
     return len > 0 && (size_t)len < n ? 0 : -1;
 }
 
+int ab_cli_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    char ca[PATH_MAX + 16], cb[PATH_MAX + 16];
+
+    if (strcmp(a, b) == 0)
+        return 1;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return canon_path(a, ca, sizeof ca) == 0 &&
+           canon_path(b, cb, sizeof cb) == 0 && strcmp(ca, cb) == 0;
+}
+
 int ab_cli_is_db_file(const struct ab_cli *cli, const char *path)
 {
     static const char *const suffix[] = {"", "-wal", "-shm", "-journal",
                                          ".lock"};
-    struct stat a, b;
-    char name[PATH_MAX + 16], want[PATH_MAX + 16], got[PATH_MAX + 16];
+    char name[PATH_MAX + 16];
     size_t i;
-    int exists, canon;
 
     if (!path || !cli->db_path ||
         ab_store_engine_of(cli->db_path) != AB_STORE_SQLITE)
         return 0;
-    exists = stat(path, &a) == 0;
-    canon = canon_path(path, got, sizeof got) == 0;
     for (i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
         int n = snprintf(name, sizeof name, "%s%s", cli->db_path, suffix[i]);
-        if (n <= 0 || (size_t)n >= sizeof name)
-            continue;
-        if (strcmp(name, path) == 0 ||
-            (canon && canon_path(name, want, sizeof want) == 0 &&
-             strcmp(want, got) == 0) ||
-            (exists && stat(name, &b) == 0 && a.st_dev == b.st_dev &&
-             a.st_ino == b.st_ino))
+        if (n > 0 && (size_t)n < sizeof name && ab_cli_same_file(name, path))
             return 1;
     }
     return 0;

@@ -258,7 +258,7 @@ int ab_cmd_import(const struct ab_cli *cli, int argc, char **argv)
     } else {
         path = argv[optind];
     }
-    if (o.rejects_path && strcmp(o.rejects_path, path) == 0) {
+    if (o.rejects_path && ab_cli_same_file(o.rejects_path, path)) {
         ab_log_error("import: --rejects must name another file than '%s'",
                      path);
         return AB_EXIT_USAGE;

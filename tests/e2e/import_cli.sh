@@ -241,6 +241,12 @@ QYS_ACCESS_TOKEN=t QYS_ACCESS_SECRET=s run run --base-url http://127.0.0.1:9 \
     --metrics-file "$AUTHBATCH_DB"
 eq "run --metrics-file DB exits 64" "$rc" 64
 eq "the database is intact" "$(q .dump | sha256sum)" "$before"
+# ... and so would --rejects naming the input in another spelling.
+cp "$DATA/bad.csv" in.csv
+run --db "$WORK/r.db" import --rejects ./in.csv in.csv
+eq "--rejects ./in.csv in.csv exits 64" "$rc" 64
+check_same() { cmp -s "$DATA/bad.csv" in.csv && echo same; }
+eq "the input is intact" "$(check_same)" same
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
