@@ -19,7 +19,7 @@ static const struct {
 } commands[] = {
     {"init", ab_cmd_init, "create or upgrade the database"},
     {"import", ab_cmd_import,
-     "read companies from a CSV file into the database"},
+     "read companies from a CSV file or another program's SQLite file"},
     {"run", ab_cmd_run, "request tickets for every due company"},
     {"track", ab_cmd_track, "poll how far each ticketed company has got"},
     {"status", ab_cmd_status, "counts by status, last run, progress"},
@@ -37,7 +37,7 @@ static void usage(FILE *f)
                "Issues Qiyuesuo company-authentication tickets in bulk.\n\n"
                "Commands:\n");
     for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nGlobal options:\n"
                "  --db PATH      database file (default $AUTHBATCH_DB or "
                "./authbatch.db)\n"

@@ -222,6 +222,10 @@ has "--help documents --strict" out "--strict"
 has "--help documents exit status" out "65 some rows rejected"
 has "--help documents --encoding" out "--encoding E"
 has "--help documents --delimiter" out "--delimiter D"
+run --help
+has "authbatch --help: import names both ways in" out \
+    "  import    read companies from a CSV file or another program's SQLite file"
+has "authbatch --help: the summaries line up with callbacks" out "  init      create or upgrade the database"
 
 # --- an output file that is the database -----------------------------------
 # --rejects, report -o and --metrics-file given the database's name (or its
