@@ -226,6 +226,13 @@ int ab_cli_main(int argc, char **argv)
         }
     }
     ab_log_set_verbosity(cli.verbosity);
+    /* SQLite takes "" for a temporary database deleted at close: everything
+     * imported or issued would vanish (a script's unset "$DB"). */
+    if (!*cli.db_path) {
+        ab_log_error("--db needs a file name or a PostgreSQL connection "
+                     "string, not ''");
+        return AB_EXIT_USAGE;
+    }
     /* argv is visible to every user of the machine (ps). */
     if (db_in_argv && ab_store_spec_has_password(cli.db_path)) {
         ab_log_error("--db: a password on the command line is visible to "

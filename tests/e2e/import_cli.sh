@@ -222,6 +222,11 @@ has "--help documents --strict" out "--strict"
 has "--help documents exit status" out "65 some rows rejected"
 has "--help documents --encoding" out "--encoding E"
 has "--help documents --delimiter" out "--delimiter D"
+# --db "" (a script's unset variable): SQLite would use a temporary
+# database that vanishes at exit, and the import would say "1 new".
+run --db "" import "$DATA/sample.csv"
+eq "--db '' exits 64" "$rc" 64
+has "--db '': says why" err "--db needs a file name"
 run --help
 has "authbatch --help: import names both ways in" out \
     "  import    read companies from a CSV file or another program's SQLite file"
