@@ -668,8 +668,12 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     struct ab_callbacks *cb = cls;
     char raw[512], clean[512];
     int starting;
+    size_t n;
 
     vsnprintf(raw, sizeof raw, fmt, ap);
+    /* libmicrohttpd ends its messages with a newline: not a '?'. */
+    for (n = strlen(raw); n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '\r');)
+        raw[--n] = '\0';
     sanitize(raw, sizeof raw, clean, sizeof clean);
     pthread_mutex_lock(&cb->mu);
     starting = cb->starting;
@@ -898,10 +902,13 @@ int ab_callbacks_start(const struct ab_callbacks_opts *o,
     cb->writer_started = 1;
     if (v6)
         flags |= MHD_USE_IPv6;
+    /* The port is bound through MHD_OPTION_SOCK_ADDR; passing it here too
+     * only makes the server's messages name it ("Failed to bind to port"). */
     cb->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_mhd_request, cb, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, cb, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
+        flags, (uint16_t)o->port, NULL, NULL, on_mhd_request, cb,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, cb, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)o->max_connections,
         /* Ours (ab_callbacks_tick) fires first and counts; this one only
          * holds if the ticks stop. */
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s + 2,

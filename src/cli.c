@@ -2,9 +2,11 @@
 
 #include <ctype.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd.h"
 #include "log.h"
@@ -17,7 +19,7 @@ static const struct {
 } commands[] = {
     {"init", ab_cmd_init, "create or upgrade the database"},
     {"import", ab_cmd_import,
-     "read companies from a CSV file into the database"},
+     "read companies from a CSV file or another program's SQLite file"},
     {"run", ab_cmd_run, "request tickets for every due company"},
     {"track", ab_cmd_track, "poll how far each ticketed company has got"},
     {"status", ab_cmd_status, "counts by status, last run, progress"},
@@ -35,7 +37,7 @@ static void usage(FILE *f)
                "Issues Qiyuesuo company-authentication tickets in bulk.\n\n"
                "Commands:\n");
     for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nGlobal options:\n"
                "  --db PATH      database file (default $AUTHBATCH_DB or "
                "./authbatch.db)\n"
@@ -82,6 +84,57 @@ int ab_cli_open_store(const struct ab_cli *cli, int flags,
     /* A locked database at open time is an I/O problem for the user, not a
      * "try again later" from a concurrent run (that is the run lock). */
     return rc == AB_EBUSY ? AB_EXIT_IOERR : ab_cli_exit_for(rc);
+}
+
+/* path with its directory resolved (symbolic links, "." and ".."), the last
+ * component as written: two spellings of a file that need not exist yet
+ * compare equal. 0, or -1 when the directory cannot be resolved. */
+static int canon_path(const char *path, char *out, size_t n)
+{
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    int len;
+
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s",
+                 (int)(slash == path ? 1 : slash - path), path);
+    if (!realpath(dir, real))
+        return -1;
+    len = snprintf(out, n, "%s/%s", strcmp(real, "/") ? real : "", base);
+    return len > 0 && (size_t)len < n ? 0 : -1;
+}
+
+int ab_cli_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    char ca[PATH_MAX + 16], cb[PATH_MAX + 16];
+
+    if (strcmp(a, b) == 0)
+        return 1;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return canon_path(a, ca, sizeof ca) == 0 &&
+           canon_path(b, cb, sizeof cb) == 0 && strcmp(ca, cb) == 0;
+}
+
+int ab_cli_is_db_file(const struct ab_cli *cli, const char *path)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal",
+                                         ".lock"};
+    char name[PATH_MAX + 16];
+    size_t i;
+
+    if (!path || !cli->db_path ||
+        ab_store_engine_of(cli->db_path) != AB_STORE_SQLITE)
+        return 0;
+    for (i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        int n = snprintf(name, sizeof name, "%s%s", cli->db_path, suffix[i]);
+        if (n > 0 && (size_t)n < sizeof name && ab_cli_same_file(name, path))
+            return 1;
+    }
+    return 0;
 }
 
 long long ab_cli_parse_count(const char *s)
@@ -173,6 +226,13 @@ int ab_cli_main(int argc, char **argv)
         }
     }
     ab_log_set_verbosity(cli.verbosity);
+    /* SQLite takes "" for a temporary database deleted at close: everything
+     * imported or issued would vanish (a script's unset "$DB"). */
+    if (!*cli.db_path) {
+        ab_log_error("--db needs a file name or a PostgreSQL connection "
+                     "string, not ''");
+        return AB_EXIT_USAGE;
+    }
     /* argv is visible to every user of the machine (ps). */
     if (db_in_argv && ab_store_spec_has_password(cli.db_path)) {
         ab_log_error("--db: a password on the command line is visible to "

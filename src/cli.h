@@ -43,6 +43,18 @@ struct ab_store;
 int ab_cli_open_store(const struct ab_cli *cli, int flags,
                       struct ab_store **out);
 
+/* Do a and b name the same file: the same spelling, the same file by device
+ * and inode, or (when one does not exist yet) the same name once the
+ * directory is resolved? */
+int ab_cli_same_file(const char *a, const char *b);
+
+/* Is path the SQLite database cli names, or one of its -wal, -shm,
+ * -journal or .lock files (the same file, by device and inode)? An output
+ * file (--rejects, report -o, --metrics-file) given such a name would
+ * replace the database: the commands refuse it. Also true for the same
+ * spelling of a file not created yet; 0 for PostgreSQL. */
+int ab_cli_is_db_file(const struct ab_cli *cli, const char *path);
+
 /* Parses a duration like "90", "90s", "50m", "2h", "1h30m"; returns seconds,
  * or -1 when malformed. */
 long ab_cli_parse_duration(const char *s);

@@ -187,6 +187,12 @@ int ab_cmd_callbacks(const struct ab_cli *cli, int argc, char **argv)
     if (ab_callbacks_parse_listen(listen, host, sizeof host, &o.port) != 0)
         return bad("--listen (HOST:PORT, [IPv6]:PORT)", listen);
     o.host = host;
+    if (metrics && ab_cli_is_db_file(cli, metrics)) {
+        ab_log_error("callbacks: --metrics-file '%s' is the database (--db) "
+                     "or one of its files: name another file",
+                     metrics);
+        return AB_EXIT_USAGE;
+    }
 
     if ((rc = ab_cli_open_store(cli, 0, &s)) != 0)
         return rc;

@@ -258,7 +258,7 @@ int ab_cmd_import(const struct ab_cli *cli, int argc, char **argv)
     } else {
         path = argv[optind];
     }
-    if (o.rejects_path && strcmp(o.rejects_path, path) == 0) {
+    if (o.rejects_path && ab_cli_same_file(o.rejects_path, path)) {
         ab_log_error("import: --rejects must name another file than '%s'",
                      path);
         return AB_EXIT_USAGE;
@@ -267,6 +267,12 @@ int ab_cmd_import(const struct ab_cli *cli, int argc, char **argv)
     o.on_warn = on_warn;
     o.ctx = &pr;
 
+    if (o.rejects_path && ab_cli_is_db_file(cli, o.rejects_path)) {
+        ab_log_error("import: --rejects '%s' is the database (--db) or one "
+                     "of its files: name another file",
+                     o.rejects_path);
+        return AB_EXIT_USAGE;
+    }
     if ((rc = ab_cli_open_store(cli, 0, &s)) != 0)
         return rc;
     if (from_sqlite)

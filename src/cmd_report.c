@@ -147,6 +147,12 @@ int ab_cmd_report(const struct ab_cli *cli, int argc, char **argv)
     }
     if (output && strcmp(output, "-") == 0)
         output = NULL;
+    if (output && ab_cli_is_db_file(cli, output)) {
+        ab_log_error("report: -o '%s' is the database (--db) or one of its "
+                     "files: name another file",
+                     output);
+        return AB_EXIT_USAGE;
+    }
 
     if ((rc = ab_cli_open_store(cli, 0, &s)) != 0)
         return rc;

@@ -840,6 +840,12 @@ static int run_main(const struct ab_cli *cli, int argc, char **argv,
     c.track_cmd = track_cmd;
     if ((rc = parse(argc, argv, &c)) != 0)
         return rc < 0 ? AB_EXIT_OK : rc;
+    if (c.metrics_file && ab_cli_is_db_file(cli, c.metrics_file)) {
+        ab_log_error("%s: --metrics-file '%s' is the database (--db) or one "
+                     "of its files: name another file",
+                     c.d.command, c.metrics_file);
+        return AB_EXIT_USAGE;
+    }
     if ((status = check_config(&c, &creds)) != 0)
         return status;
     if (c.dry_run) {

@@ -214,6 +214,35 @@ static const char *not_text(const struct importer *im)
     return NULL;
 }
 
+/* A header that is one column when split at the separator given but holds
+ * another one (--delimiter ';' on a comma file): say so, since "missing
+ * required column 'companyName'" alone reads as nonsense when the header
+ * plainly has it. "" otherwise. */
+static const char *other_separator(const struct importer *im)
+{
+    static const char *const hint[] = {
+        "; the header is one column when split at the --delimiter given, "
+        "but it holds ',': leave --delimiter out (auto) or give "
+        "--delimiter ','",
+        "; the header is one column when split at the --delimiter given, "
+        "but it holds ';': leave --delimiter out (auto) or give "
+        "--delimiter ';'",
+        "; the header is one column when split at the --delimiter given, "
+        "but it holds tabs: leave --delimiter out (auto) or give "
+        "--delimiter tab",
+    };
+    static const char seps[] = {',', ';', '\t'};
+    size_t i;
+
+    if (im->ncols != 1)
+        return "";
+    for (i = 0; i < sizeof seps; i++)
+        if (seps[i] != im->sep &&
+            memchr(im->hdr + im->hdr_off[0], seps[i], im->hdr_len[0]))
+            return hint[i];
+    return "";
+}
+
 static void on_header(struct importer *im)
 {
     char unknown[400];
@@ -286,8 +315,9 @@ static void on_header(struct importer *im)
             if (why)
                 fatal_msg(im, AB_EDATA, "%s: line 1: %s", im->source, why);
             else
-                fatal_msg(im, AB_EDATA, "%s: missing required column '%s'",
-                          im->source, ab_validate_col_name(c));
+                fatal_msg(im, AB_EDATA, "%s: missing required column '%s'%s",
+                          im->source, ab_validate_col_name(c),
+                          other_separator(im));
             return;
         }
     }

@@ -271,13 +271,13 @@ static void chart_funnel(FILE *f, const int64_t c[NSTAGES], enum ab_lang l)
         }
         if (!outcome)
             fprintf(f, "<text class=\"lbl\" x=\"%.0f\" y=\"%.1f\">%s</text>\n",
-                    left - 8, y + bar_h - 8, stages[i].label);
+                    left - 8, y + bar_h - 8, ab_tr(l, stages[i].label));
         fprintf(f,
                 "<rect class=\"bar\" data-stage=\"%s\" data-count=\"%" PRId64
                 "\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.0f\""
                 " fill=\"%s\"><title>%s: %" PRId64 " (%.1f%%)</title></rect>\n",
                 stages[i].key, c[i], x, y, w, bar_h, stage_color(i),
-                stages[i].label, c[i], pct(c[i], c[0]));
+                ab_tr(l, stages[i].label), c[i], pct(c[i], c[0]));
         if (!outcome)
             fprintf(f,
                     "<text class=\"val\" x=\"%.1f\" y=\"%.1f\">%" PRId64
@@ -288,7 +288,7 @@ static void chart_funnel(FILE *f, const int64_t c[NSTAGES], enum ab_lang l)
                     "<text class=\"val\" x=\"%.1f\" y=\"%.1f\">%s %" PRId64
                     "</text>\n",
                     left + plot_w / 3 * (double)(i - 3) + 4, y + bar_h + 16,
-                    stages[i].label, c[i]);
+                    ab_tr(l, stages[i].label), c[i]);
     }
     fputs("</svg>\n", f);
 }

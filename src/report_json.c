@@ -2,6 +2,7 @@
  * summary are built with jansson; the company array is written one row at a
  * time with json_dumpf, so memory does not grow with the rows. */
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,7 +120,9 @@ static json_t *summary_json(const struct ab_report_summary *sum)
     json_object_set_new(o, "finished", json_integer(fin));
     json_object_set_new(
         o, "percent_finished",
-        json_real(n->total ? 100.0 * (double)fin / (double)n->total : 0.0));
+        json_real(n->total
+                      ? round(10000.0 * (double)fin / (double)n->total) / 100.0
+                      : 0.0));
     json_object_set_new(o, "counts", counts);
     json_object_set_new(o, "funnel", ab_funnel_json(&sum->funnel));
     for (i = 0; i < sum->ncodes; i++) {
@@ -196,7 +199,9 @@ static int on_company(void *ctx, const struct ab_report_company *c)
     }
     fputs(r->first ? "\n" : ",\n", r->out);
     r->first = 0;
-    rc = json_dumpf(o, r->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    rc = json_dumpf(o, r->out,
+                    JSON_COMPACT | JSON_PRESERVE_ORDER |
+                        JSON_REAL_PRECISION(15));
     json_decref(o);
     return rc != 0 || ferror(r->out) ? AB_EIO : 0;
 }
@@ -217,10 +222,14 @@ int ab_report_json(struct ab_store *s, const struct ab_report_opts *o,
     json_object_set_new(head, "with_tickets", json_boolean(o->with_tickets));
 
     fputs("{\"report\": ", out);
-    rc = json_dumpf(head, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    rc = json_dumpf(head, out,
+                    JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+                        JSON_REAL_PRECISION(15));
     fputs(",\n\"summary\": ", out);
     if (rc == 0)
-        rc = json_dumpf(summary, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        rc = json_dumpf(summary, out,
+                        JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+                            JSON_REAL_PRECISION(15));
     json_decref(head);
     json_decref(summary);
     if (rc != 0)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -128,6 +129,45 @@ static int refuse_newer(struct ab_store *s, int v, struct ab_err *err)
                       s->path, v, AB_VERSION, ab_schema_count);
 }
 
+/* A file at schema version 0 that already has tables is another program's
+ * database (the CRM file meant for import --from-sqlite, given as --db by
+ * mistake): refuse it before anything is written to it (journal mode,
+ * migrations). A new or empty file has no tables. */
+static int refuse_foreign(struct ab_store *s, struct ab_err *err)
+{
+    sqlite3_stmt *st;
+    char names[200] = "";
+    int v, rc, n = 0;
+
+    if ((rc = user_version(s, &v, err)) != 0 || v != 0)
+        return rc;
+    rc = sqlite3_prepare_v2(s->db,
+                            "SELECT name FROM sqlite_master WHERE type IN"
+                            " ('table', 'view') AND name NOT LIKE 'sqlite%'"
+                            " ORDER BY name",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return ab_store_fail(s, rc, err, "cannot read database");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        size_t len = strlen(names);
+        if (n++ < 5 && len + 4 < sizeof names)
+            snprintf(names + len, sizeof names - len, "%s%.60s",
+                     len ? ", " : "", (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return ab_store_fail(s, rc, err, "cannot read database");
+    if (n == 0)
+        return 0;
+    return ab_err_set(
+        err, AB_ESCHEMA,
+        "database '%s' is not an authbatch database (it has "
+        "no authbatch schema version, and %d table%s: %s%s); left "
+        "unchanged: give --db a new file, and read another "
+        "program's file with 'import --from-sqlite'",
+        s->path, n, n == 1 ? "" : "s", names, n > 5 ? ", ..." : "");
+}
+
 static int migrate(struct ab_store *s, struct ab_err *err)
 {
     int v, rc;
@@ -186,8 +226,17 @@ static void explain_open_failure(const char *path, struct ab_err *err)
     struct statvfs fs;
     size_t n, len;
 
+    struct stat st;
+
     if (!err)
         return;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        n = (size_t)snprintf(why, sizeof why,
+                             "'%s' is a directory: give --db a file in it, "
+                             "e.g. '%s/authbatch.db'",
+                             path, path);
+        goto out;
+    }
     if (!slash)
         snprintf(dir, sizeof dir, ".");
     else
@@ -213,6 +262,7 @@ static void explain_open_failure(const char *path, struct ab_err *err)
                              strerror(errno));
     else
         return;
+out:
     len = strlen(err->msg);
     if (n > 0 && len + 3 < sizeof err->msg)
         snprintf(err->msg + len, sizeof err->msg - len, " (%.400s)", why);
@@ -333,6 +383,8 @@ int ab_store_open_as(const char *path, const char *shown_as, int flags,
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, busy_ms);
+    if ((rc = refuse_foreign(s, err)) != 0)
+        goto out_close;
     if (!(flags & AB_STORE_READONLY)) {
         rc = ab_store_exec(s, "PRAGMA journal_mode = WAL", err);
         if (rc != 0)

@@ -6,7 +6,9 @@
  *
  * Opening brings the file up to the newest schema (schema/NNN_*.sql, tracked
  * by PRAGMA user_version) in one BEGIN IMMEDIATE transaction; a file from a
- * newer authbatch is refused with AB_ESCHEMA. Migrations after 003 only add
+ * newer authbatch is refused with AB_ESCHEMA, and so, before anything is
+ * written to it, is another program's file (user_version 0 with tables of
+ * its own). Migrations after 003 only add
  * (columns, tables, indexes): the public companies table carries other
  * systems' triggers, indexes and views, which rebuilding it would silently
  * drop (test_store checks they survive). The connection uses WAL,

@@ -368,6 +368,31 @@ static void test_import__missing_required_column_writes_nothing(void **state)
     assert_int_equal(query_int(f, "SELECT count(*) FROM rejected_rows"), 1);
 }
 
+/* --delimiter ';' on a comma file: the header is one column holding the
+ * right names; the message must say why they are not found. */
+static void test_import__wrong_delimiter_named(void **state)
+{
+    struct fixture *f = *state;
+    f->o.delimiter = ';';
+    assert_int_equal(import_str(f, "companyName,applicantContact\n"
+                                   "A,13800138000\n"),
+                     AB_EDATA);
+    assert_non_null(strstr(f->err.msg,
+                           "missing required column 'companyName'; the header "
+                           "is one column when split at the --delimiter "
+                           "given, but it holds ','"));
+    f->o.delimiter = '\t';
+    assert_int_equal(import_str(f, "companyName;applicantContact\n"), AB_EDATA);
+    assert_non_null(strstr(f->err.msg, "but it holds ';'"));
+    /* A header that really lacks the column gets no such hint. */
+    f->o.delimiter = ',';
+    assert_int_equal(import_str(f, "companyName\tlegalPerson\n"), AB_EDATA);
+    assert_non_null(strstr(f->err.msg, "holds tabs"));
+    assert_int_equal(import_str(f, "companyName,legalPerson\n"), AB_EDATA);
+    assert_null(strstr(f->err.msg, "--delimiter"));
+    assert_int_equal(query_int(f, "SELECT count(*) FROM companies"), 0);
+}
+
 static void test_import__duplicate_column(void **state)
 {
     struct fixture *f = *state;
@@ -949,6 +974,7 @@ int main(void)
         T(test_import__header_only),
         T(test_import__empty_file),
         T(test_import__missing_required_column_writes_nothing),
+        T(test_import__wrong_delimiter_named),
         T(test_import__duplicate_column),
         T(test_import__unknown_columns_warned_once),
         T(test_import__unknown_column_warning_is_printable),

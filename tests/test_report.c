@@ -324,6 +324,45 @@ static void test_report__json_numbers_equal_database(void **state)
     free(t);
 }
 
+/* The longest decimal number in s, in significant digits ("0.0130" is 3,
+ * "58.333333333333336" 17): a double printed with %.17g shows up as 17. */
+static int longest_number(const char *s)
+{
+    int best = 0;
+    while (*s) {
+        int n = 0, lead = 1;
+        while ((*s >= '0' && *s <= '9') || (*s == '.' && n + lead > 0)) {
+            if (*s != '.' && !(lead && *s == '0')) {
+                lead = 0;
+                n++;
+            }
+            s++;
+        }
+        if (n > best)
+            best = n;
+        if (*s)
+            s++;
+    }
+    return best;
+}
+
+/* Numbers read as a person would write them (issue 16: "percent_done":
+ * 42.857100000000003): no double printed in full, the per cent rounded to
+ * two decimals as status --json does. */
+static void test_report__json_numbers_are_rounded(void **state)
+{
+    char *t = render(*state, AB_REPORT_JSON, NULL, 0, 0, 0);
+    json_t *doc = json_loads(t, 0, NULL);
+
+    assert_non_null(doc);
+    assert_true(json_real_value(json_object_get(json_object_get(doc, "summary"),
+                                                "percent_finished")) == 58.33);
+    if (longest_number(t) > 15)
+        fail_msg("a number of %d digits in the JSON report", longest_number(t));
+    json_decref(doc);
+    free(t);
+}
+
 static void test_report__json_status_filter_and_tickets(void **state)
 {
     char *t = render(*state, AB_REPORT_JSON, "done", 1, 0, 0);
@@ -654,6 +693,14 @@ static void test_report__html_in_chinese(void **state)
     assert_non_null(strstr(t, "'Noto Sans CJK SC'"));
     assert_non_null(strstr(t, "'Microsoft YaHei'"));
     assert_non_null(strstr(t, "'PingFang SC'"));
+    /* The funnel chart's stage labels and tooltips too (its data keeps the
+     * machine names). */
+    assert_non_null(strstr(t, ">已获取令牌</text>"));
+    assert_non_null(strstr(t, "<title>已导入: "));
+    assert_non_null(strstr(t, ">已认证 "));
+    assert_null(strstr(t, ">ticket issued</text>"));
+    assert_null(strstr(t, "<title>imported: "));
+    assert_non_null(strstr(t, "data-stage=\"ticket_issued\""));
     free(t);
     o.lang = AB_LANG_EN;
     t = render_opts(*state, &o, 0, NULL);
@@ -881,6 +928,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_report__json_numbers_equal_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report__json_numbers_are_rounded,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_report__json_status_filter_and_tickets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report__json_empty_database,

@@ -173,6 +173,41 @@ static void test_store__refuses_newer_schema(void **state)
     assert_non_null(strstr(err.msg, "newer than this authbatch"));
 }
 
+/* A user who points --db at another program's SQLite file (the CRM file
+ * meant for import --from-sqlite) must get a refusal, not our tables added
+ * to that file and its journal mode switched to WAL. */
+static void test_store__refuses_foreign_database(void **state)
+{
+    struct fixture *f = *state;
+    struct ab_store *s = (struct ab_store *)1;
+    struct ab_err err = {0};
+    sqlite3 *db;
+
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    exec(db, "CREATE TABLE clients (cid INTEGER PRIMARY KEY, name TEXT);"
+             "INSERT INTO clients (name) VALUES ('CRM A')");
+    sqlite3_close(db);
+    assert_int_equal(ab_store_open(f->db, 0, &s, &err), AB_ESCHEMA);
+    assert_null(s);
+    assert_non_null(strstr(err.msg, "not an authbatch database"));
+    assert_non_null(strstr(err.msg, "clients"));
+
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master"), 1);
+    assert_int_equal(query_int(db, "PRAGMA user_version"), 0);
+    {
+        /* still a rollback-journal file: not switched to WAL */
+        sqlite3_stmt *st;
+        assert_int_equal(
+            sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL),
+            SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_string_equal((const char *)sqlite3_column_text(st, 0), "delete");
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+}
+
 static void test_store__counts_see_rows_of_other_programs(void **state)
 {
     struct fixture *f = *state;
@@ -228,6 +263,21 @@ static void test_store__missing_directory_named(void **state)
         fail_msg("message: %s", err.msg);
 }
 
+/* --db naming a directory (the directory the user meant the file to go
+ * in) says so; SQLite alone says only "unable to open database file". */
+static void test_store__directory_as_database_named(void **state)
+{
+    struct fixture *f = *state;
+    struct ab_store *s;
+    struct ab_err err = {0};
+    char want[160];
+    snprintf(want, sizeof want, "('%s' is a directory", f->dir);
+    assert_int_equal(ab_store_open(f->dir, 0, &s, &err), AB_EIO);
+    assert_null(s);
+    if (!strstr(err.msg, want))
+        fail_msg("message: %s", err.msg);
+}
+
 /* Hardening: the database holds tickets; a new file is not readable by
  * group or others (SQLite alone would create it 0644). */
 static void test_store__new_file_is_private(void **state)
@@ -253,9 +303,11 @@ int main(void)
         T(test_store__upgrades_version_1_keeping_rows),
         T(test_store__upgrade_keeps_other_systems_objects),
         T(test_store__refuses_newer_schema),
+        T(test_store__refuses_foreign_database),
         T(test_store__counts_see_rows_of_other_programs),
         T(test_store__read_only_open_of_missing_file_fails),
         T(test_store__missing_directory_named),
+        T(test_store__directory_as_database_named),
         T(test_store__new_file_is_private),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

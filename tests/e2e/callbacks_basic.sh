@@ -39,6 +39,10 @@ start_receiver recv --db "$AUTHBATCH_DB" callbacks --listen 127.0.0.1:0 \
 run_ab inuse callbacks --listen "127.0.0.1:$CB_PORT"
 eq "port in use: 78" "$RC" 78
 check "port in use: names the address" grep -q "cannot listen on 127.0.0.1:$CB_PORT" inuse.err
+# The server's own reason, with the port asked for and without a stray '?'
+# where its message had a newline.
+check "port in use: the reason names the port" \
+    grep -q "cannot listen on 127.0.0.1:$CB_PORT: .* port $CB_PORT: Address already in use$" inuse.err
 eq "the refused start changed nothing" "$(snapshot)" "$before_all"
 
 # --- a form callback: in progress

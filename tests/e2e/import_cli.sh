@@ -222,6 +222,40 @@ has "--help documents --strict" out "--strict"
 has "--help documents exit status" out "65 some rows rejected"
 has "--help documents --encoding" out "--encoding E"
 has "--help documents --delimiter" out "--delimiter D"
+# --db "" (a script's unset variable): SQLite would use a temporary
+# database that vanishes at exit, and the import would say "1 new".
+run --db "" import "$DATA/sample.csv"
+eq "--db '' exits 64" "$rc" 64
+has "--db '': says why" err "--db needs a file name"
+run --help
+has "authbatch --help: import names both ways in" out \
+    "  import    read companies from a CSV file or another program's SQLite file"
+has "authbatch --help: the summaries line up with callbacks" out "  init      create or upgrade the database"
+
+# --- an output file that is the database -----------------------------------
+# --rejects, report -o and --metrics-file given the database's name (or its
+# -wal) would replace it: refused (64) before anything is written.
+before=$(q .dump | sha256sum)
+run import --rejects "$AUTHBATCH_DB" "$DATA/bad.csv"
+eq "--rejects DB exits 64" "$rc" 64
+has "--rejects DB: says why" err "--rejects '$AUTHBATCH_DB' is the database (--db)"
+run import --rejects "./t.db-wal" "$DATA/bad.csv"
+eq "--rejects DB-wal (another spelling) exits 64" "$rc" 64
+run report --format csv -o "$AUTHBATCH_DB"
+eq "report -o DB exits 64" "$rc" 64
+has "report -o DB: says why" err "-o '$AUTHBATCH_DB' is the database (--db)"
+run --db "$AUTHBATCH_DB" callbacks --listen 127.0.0.1:0 --metrics-file "$AUTHBATCH_DB"
+eq "callbacks --metrics-file DB exits 64" "$rc" 64
+QYS_ACCESS_TOKEN=t QYS_ACCESS_SECRET=s run run --base-url http://127.0.0.1:9 \
+    --metrics-file "$AUTHBATCH_DB"
+eq "run --metrics-file DB exits 64" "$rc" 64
+eq "the database is intact" "$(q .dump | sha256sum)" "$before"
+# ... and so would --rejects naming the input in another spelling.
+cp "$DATA/bad.csv" in.csv
+run --db "$WORK/r.db" import --rejects ./in.csv in.csv
+eq "--rejects ./in.csv in.csv exits 64" "$rc" 64
+check_same() { cmp -s "$DATA/bad.csv" in.csv && echo same; }
+eq "the input is intact" "$(check_same)" same
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
