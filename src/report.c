@@ -59,7 +59,7 @@ double ab_report_run_rate(const struct ab_run_row *r)
     int64_t dur = r->ended_at >= 0 ? r->ended_at - r->started_at : -1;
     if (dur <= 0)
         return 0.0;
-    return (double)r->attempts * 1000.0 / (double)dur;
+    return (double)(r->attempts + r->polls) * 1000.0 / (double)dur;
 }
 
 void ab_report_iso_utc(char *buf, size_t n, int64_t ms)
@@ -334,8 +334,8 @@ int ab_report_text(struct ab_store *s, const struct ab_report_opts *o,
         fprintf(out, "  %5" PRId64 "  %-25s ", r->id, when);
         ab_safetext_rpad(out, dur, 9);
         fprintf(out, " %9" PRId64 " %8" PRId64 " %8" PRId64 " %7.1f %6s\n",
-                r->attempts, r->issued, r->failed, ab_report_run_rate(r),
-                exitst);
+                r->attempts + r->polls, r->issued, r->failed,
+                ab_report_run_rate(r), exitst);
     }
     if (sum->last_success_ms) {
         ab_report_local_time(when, sizeof when, sum->last_success_ms);

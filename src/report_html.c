@@ -599,8 +599,9 @@ static void stats_tables(FILE *f, enum ab_lang l,
                 "%" PRId64 "</td><td class=\"num\">%" PRId64 "</td>"
                 "<td class=\"num\">%" PRId64 "</td><td class=\"num\">%.1f</td>"
                 "<td class=\"num\">",
-                r->id, when, dur, r->attempts, r->issued, r->already_authed,
-                r->failed, r->retried, r->throttled, ab_report_run_rate(r));
+                r->id, when, dur, r->attempts + r->polls, r->issued,
+                r->already_authed, r->failed, r->retried, r->throttled,
+                ab_report_run_rate(r));
         if (r->exit_status >= 0)
             fprintf(f, "%d", r->exit_status);
         else

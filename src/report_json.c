@@ -89,6 +89,7 @@ static json_t *run_json(const struct ab_run_row *r)
               : json_null());
     json_object_set_new(o, "pid", json_integer(r->pid));
     json_object_set_new(o, "attempts", json_integer(r->attempts));
+    json_object_set_new(o, "polls", json_integer(r->polls));
     json_object_set_new(o, "issued", json_integer(r->issued));
     json_object_set_new(o, "already_authed", json_integer(r->already_authed));
     json_object_set_new(o, "failed", json_integer(r->failed));

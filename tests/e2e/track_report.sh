@@ -90,12 +90,18 @@ done
 eq "report json: each company's auth_status is the database's" \
     "$(jq -r '.companies[] | [.id, (.auth_status // "")] | @tsv' rj.out | sort)" \
     "$(q -separator $'\t' "SELECT id, coalesce(auth_status, '') FROM companies" | sort)"
+polls=$(q "SELECT polls FROM runs WHERE command = 'track' ORDER BY id DESC LIMIT 1")
+eq "report json: a track run's polls" \
+    "$(jq '[.summary.runs[] | select(.polls > 0)] | last | .polls' rj.out)" "$polls"
 run_ab rc report --format csv
 eq "report csv: the auth columns" "$(head -1 rc.out | tr -d '\r')" \
     "id,company_name,register_no,status,attempts,last_http_status,last_code,last_message,updated_at,auth_status,auth_reason,auth_changed_at"
 eq "report csv: rejected rows" "$(grep -c ',rejected,' rc.out)" "${want[rejected]}"
 run_ab rt report --lang en
 check "report text: the funnel" grep -q "^  in progress  *$started " rt.out
+track_id=$(q "SELECT id FROM runs WHERE command = 'track' ORDER BY id DESC LIMIT 1")
+eq "report text: a track run's requests are its polls" \
+    "$(awk -v id="$track_id" '$1 == id { print $(NF-4) }' rt.out)" "$polls"
 AB_I18N_CHECK=1 "$AB" report --lang zh-CN --format html -o zh.html 2>i18n.err
 eq "report html zh-CN: no untranslated label" "$(cat i18n.err)" ""
 run_ab rh report --format html --lang en -o report.html
