@@ -168,9 +168,10 @@ static void usage(FILE *f)
         HOST_TEST, HOST_PROD);
 }
 
-static int bad(const char *opt, const char *v)
+static int bad(const struct run_cfg *c, const char *opt, const char *v)
 {
-    ab_log_error("run: invalid value '%s' for %s", v, opt);
+    ab_log_error("%s: invalid value '%s' for %s",
+                 c->track_cmd ? "track" : "run", v, opt);
     return AB_EXIT_USAGE;
 }
 
@@ -322,7 +323,7 @@ static int parse(int argc, char **argv, struct run_cfg *c)
             else if (strcmp(optarg, "prod") == 0)
                 base = HOST_PROD;
             else
-                return bad("--env", optarg);
+                return bad(c, "--env", optarg);
             break;
         case O_CACERT:
             c->d.cacert = optarg;
@@ -335,21 +336,22 @@ static int parse(int argc, char **argv, struct run_cfg *c)
             break;
         case O_CSVENC:
             if (ab_charset_parse(optarg, &c->csv_opts.encoding) != 0)
-                return bad("--encoding (auto, utf-8, gb18030, utf-16)", optarg);
+                return bad(c, "--encoding (auto, utf-8, gb18030, utf-16)",
+                           optarg);
             break;
         case O_CSVSEP:
             if (ab_import_parse_delimiter(optarg, &c->csv_opts.delimiter) != 0)
-                return bad("--delimiter (auto, ',', ';', tab)", optarg);
+                return bad(c, "--delimiter (auto, ',', ';', tab)", optarg);
             break;
         case O_WORKERS:
             if ((n = ab_cli_parse_count(optarg)) < 0 ||
                 n > AB_ENGINE_MAX_THREADS)
-                return bad("--workers (0-16)", optarg);
+                return bad(c, "--workers (0-16)", optarg);
             c->d.workers = (int)n;
             break;
         case O_CONC:
             if ((n = ab_cli_parse_count(optarg)) < 1 || n > 4096)
-                return bad("--concurrency (1-4096)", optarg);
+                return bad(c, "--concurrency (1-4096)", optarg);
             c->d.concurrency = (int)n;
             break;
         case O_RATE:
@@ -357,59 +359,59 @@ static int parse(int argc, char **argv, struct run_cfg *c)
             /* 0 is "no ceiling"; below 0.001/s an interval overflows. */
             if (end == optarg || *end || !(r >= 0) || r > 1e6 ||
                 (r > 0 && r < 0.001))
-                return bad("--rate (0, or 0.001 to 1000000)", optarg);
+                return bad(c, "--rate (0, or 0.001 to 1000000)", optarg);
             c->d.rate = r;
             break;
         case O_BURST:
             if ((n = ab_cli_parse_count(optarg)) < 1 || n > 100000)
-                return bad("--burst", optarg);
+                return bad(c, "--burst", optarg);
             c->d.burst = (int)n;
             break;
         case O_TIMEOUT:
             r = strtod(optarg, &end);
             /* Under a millisecond would read as "no timeout" to curl. */
             if (end == optarg || *end || !(r >= 0.001) || r > 3600)
-                return bad("--timeout (0.001 to 3600 s)", optarg);
+                return bad(c, "--timeout (0.001 to 3600 s)", optarg);
             c->d.timeout_ms = (long)(r * 1000);
             break;
         case O_MAXATT:
             if ((n = ab_cli_parse_count(optarg)) < 1 || n > 1000)
-                return bad("--max-attempts", optarg);
+                return bad(c, "--max-attempts", optarg);
             c->d.retry.max_attempts = (int)n;
             break;
         case O_RBASE:
             if ((n = ab_cli_parse_count(optarg)) < 0 || n > 86400000)
-                return bad("--retry-base-ms", optarg);
+                return bad(c, "--retry-base-ms", optarg);
             c->d.retry.base_ms = n;
             break;
         case O_RMAX:
             if ((n = ab_cli_parse_count(optarg)) < 0 || n > 86400000)
-                return bad("--retry-max-ms", optarg);
+                return bad(c, "--retry-max-ms", optarg);
             c->d.retry.max_ms = n;
             break;
         case O_RCODES:
             if (ab_api_parse_codes(optarg, c->d.codes.retry,
                                    &c->d.codes.nretry) != 0)
-                return bad("--retry-codes", optarg);
+                return bad(c, "--retry-codes", optarg);
             break;
         case O_FCODES:
             if (ab_api_parse_codes(optarg, c->d.codes.fatal,
                                    &c->d.codes.nfatal) != 0)
-                return bad("--fatal-codes", optarg);
+                return bad(c, "--fatal-codes", optarg);
             break;
         case O_LIMIT:
             if ((n = ab_cli_parse_count(optarg)) < 1)
-                return bad("--limit", optarg);
+                return bad(c, "--limit", optarg);
             c->d.limit = n;
             break;
         case O_MAXRT:
             if ((n = ab_cli_parse_duration(optarg)) < 1)
-                return bad("--max-runtime", optarg);
+                return bad(c, "--max-runtime", optarg);
             c->d.max_runtime_ms = n * 1000;
             break;
         case O_LEASE:
             if ((n = ab_cli_parse_duration(optarg)) < 1)
-                return bad("--lease", optarg);
+                return bad(c, "--lease", optarg);
             c->d.lease_ms = n * 1000;
             break;
         case O_DRY:
@@ -417,7 +419,7 @@ static int parse(int argc, char **argv, struct run_cfg *c)
             break;
         case O_PROGRESS:
             if (ab_progress_parse_mode(optarg, &c->progress) != 0)
-                return bad("--progress", optarg);
+                return bad(c, "--progress", optarg);
             break;
         case O_METRICS:
             c->metrics_file = optarg;
@@ -430,7 +432,8 @@ static int parse(int argc, char **argv, struct run_cfg *c)
             break;
         case O_CBBASE:
             if (set_callback_base(c, optarg) != 0)
-                return bad("--callback-base (http:// or https://, at most "
+                return bad(c,
+                           "--callback-base (http:// or https://, at most "
                            "440 characters)",
                            optarg);
             break;
@@ -442,17 +445,17 @@ static int parse(int argc, char **argv, struct run_cfg *c)
             break;
         case O_FIRST:
             if ((n = ab_cli_parse_duration(optarg)) < 0 || n > 30 * 86400)
-                return bad("--first-check", optarg);
+                return bad(c, "--first-check", optarg);
             c->d.sched.first_ms = n * 1000;
             break;
         case O_MAXCHECK:
             if ((n = ab_cli_parse_duration(optarg)) < 1 || n > 30 * 86400)
-                return bad("--max-check", optarg);
+                return bad(c, "--max-check", optarg);
             c->d.sched.max_ms = n * 1000;
             break;
         case O_REISSUE:
             if ((n = ab_cli_parse_duration(optarg)) < 1)
-                return bad("--reissue-after", optarg);
+                return bad(c, "--reissue-after", optarg);
             c->reissue_after = n * 1000;
             break;
         case 'h':
@@ -489,10 +492,10 @@ static int parse(int argc, char **argv, struct run_cfg *c)
         return AB_EXIT_USAGE;
     }
     if (strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0)
-        return bad("--base-url (http:// or https://)", base);
+        return bad(c, "--base-url (http:// or https://)", base);
     if (snprintf(c->base_url, sizeof c->base_url, "%s", base) >=
         (int)sizeof c->base_url)
-        return bad("--base-url", "(too long)");
+        return bad(c, "--base-url", "(too long)");
     n = (long long)strlen(c->base_url);
     while (n > 0 && c->base_url[n - 1] == '/')
         c->base_url[--n] = '\0';

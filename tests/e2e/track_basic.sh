@@ -137,6 +137,9 @@ eq "...those are pending, attempts reset, auth state and token cleared" \
           AND auth_next_check_at IS NULL")" "$bad"
 run_ab x2 retry --auth authenticated
 eq "retry --auth authenticated: refused (64)" "$RC" 64
+run_ab tbad track --first-check xyz
+eq "track --first-check xyz: usage error" "$RC" 64
+check "...named as track's" grep -q "track: invalid value 'xyz' for --first-check" tbad.err
 run_ab r6 run --base-url "$URL" --rate 0 --progress none --first-check 0
 eq "the new tickets: exit 0" "$RC" 0
 eq "...every re-issued company has two tickets in the ledger" \
