@@ -11,7 +11,8 @@
 
 /* The zh-CN catalogue. Vocabulary follows the vendor's help centre (契约锁
  * 开放平台): 企业认证, 认证令牌 (ticket), 响应码 (code), 响应消息
- * (message), "该公司已完成认证" (1605, already_authed). Keys are the exact
+ * (message); already_authed (1605, "该公司已完成认证") is 此前已认证, so it
+ * does not read like the funnel's 已认证 (authenticated). Keys are the exact
  * English text, conversions included; keep one entry per line so merges
  * stay clean. */
 struct entry {
@@ -39,7 +40,7 @@ static const struct entry catalogue[] = {
     {"%" PRId64 " requests", "%" PRId64 " 次请求"},
     {", %.1f/s", "，每秒 %.1f 次"},
     {"; %" PRId64 " issued, %" PRId64 " already authed, %" PRId64 " failed",
-     "；获取令牌 %" PRId64 " 家，已完成认证 %" PRId64 " 家，失败 %" PRId64
+     "；获取令牌 %" PRId64 " 家，此前已认证 %" PRId64 " 家，失败 %" PRId64
      " 家"},
     {"last clean run", "上次无失败运行"},
     {"none yet (a clean run ends with exit 0: nothing failed, nothing left)",
@@ -173,7 +174,7 @@ static const struct entry catalogue[] = {
     {"Duration", "耗时"},
     {"Requests", "请求数"},
     {"Issued", "获取令牌"},
-    {"Already", "已认证"},
+    {"Already", "此前已认证"},
     {"Retried", "重试"},
     {"Throttled", "被限流"},
     {"Req/s", "请求/秒"},
@@ -227,7 +228,7 @@ static const struct {
     {"in_flight", "请求中"},
     {"retry_wait", "等待重试"},
     {"done", "已获取令牌"},
-    {"already_authed", "已完成认证"},
+    {"already_authed", "此前已认证"},
     {"failed", "失败"},
 };
 

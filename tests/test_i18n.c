@@ -103,7 +103,7 @@ static void test_i18n__status_names(void **state)
     assert_string_equal(ab_i18n_status(AB_LANG_EN, "already_authed"),
                         "already_authed");
     assert_string_equal(ab_i18n_status(AB_LANG_ZH_CN, "already_authed"),
-                        "已完成认证");
+                        "此前已认证");
     assert_string_equal(ab_i18n_status(AB_LANG_ZH_CN, "done"), "已获取令牌");
     assert_string_equal(ab_i18n_status(AB_LANG_ZH_CN, "odd"), "odd");
 }

@@ -661,7 +661,7 @@ static void test_report__text_in_chinese(void **state)
     assert_non_null(strstr(t, "authbatch 报告：fixture.db"));
     assert_non_null(strstr(t, "企业 12 家，已处理完毕 7 家（58.3%）"));
     assert_non_null(strstr(t, "  已获取令牌       3\n"));
-    assert_non_null(strstr(t, "  已完成认证       1\n"));
+    assert_non_null(strstr(t, "  此前已认证       1\n"));
     assert_non_null(strstr(t, "响应码 1005    2 家企业（2 家失败）："));
     assert_non_null(strstr(t, "最近一次无失败的运行："));
     /* Status names translated in the rows, padded by display width. */

@@ -209,7 +209,7 @@ eq "status zh-CN on an empty database: every label translated" "$(cat err)" ""
 unset AB_I18N_CHECK
 has "html zh-CN sets lang" zh.html '<html lang="zh-CN">'
 has "html zh-CN heading" zh.html '<h1>authbatch 报告</h1>'
-has "html zh-CN status legend" zh.html '已完成认证'
+has "html zh-CN status legend" zh.html '此前已认证'
 has "html zh-CN keeps machine names in data" zh.html 'data-status="already_authed"'
 has "html font stack covers Simplified Chinese" zh.html "'PingFang SC','Hiragino Sans GB','Microsoft YaHei','Noto Sans CJK SC','Source Han Sans SC','WenQuanYi Micro Hei',sans-serif"
 if command -v xmllint >/dev/null; then
