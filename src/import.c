@@ -315,9 +315,20 @@ static void on_header(struct importer *im)
             if (why)
                 fatal_msg(im, AB_EDATA, "%s: line 1: %s", im->source, why);
             else
-                fatal_msg(im, AB_EDATA, "%s: missing required column '%s'%s",
-                          im->source, ab_validate_col_name(c),
-                          other_separator(im));
+                fatal_msg(
+                    im, AB_EDATA, "%s: missing required column '%s'%s%s%s%s",
+                    im->source, ab_validate_col_name(c), other_separator(im),
+                    im->o->encoding != AB_CHARSET_AUTO
+                        ? "; the file was read as "
+                        : "",
+                    im->o->encoding != AB_CHARSET_AUTO
+                        ? ab_charset_name(im->o->encoding)
+                        : "",
+                    im->o->encoding != AB_CHARSET_AUTO
+                        ? " because --encoding said so: if that is "
+                          "not its encoding, leave --encoding out "
+                          "(auto)"
+                        : "");
             return;
         }
     }

@@ -171,6 +171,10 @@ PY
     eq "nothing Chinese stored" "$(sqlite3 strict8.db "SELECT count(*) FROM companies")" 1
     run --db named.db import --encoding gb18030 --delimiter , excel_gb.csv
     eq "--encoding gb18030 named: exit 0" "$rc" 0
+    printf 'companyName,applicantContact\r\nA Co,13800001111\r\n' >plain_utf8.csv
+    run --db wrong16.db import --encoding utf-16 plain_utf8.csv
+    eq "--encoding utf-16 on a UTF-8 file: exit 65" "$rc" 65
+    has "the error says what --encoding did" err "the file was read as UTF-16 because --encoding said so"
     run --db bomclash.db import --encoding gb18030 excel_utf8.csv
     eq "a BOM against --encoding: exit 65" "$rc" 65
     has "the clash is named" err "starts with a UTF-8 byte order mark, but --encoding GB18030 was given"
