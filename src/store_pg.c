@@ -76,8 +76,33 @@ static void put(char *out, size_t n, size_t *k, const char *s, size_t len)
     out[*k] = '\0';
 }
 
-/* A URI without the password of its user info and without password=
- * among its parameters. */
+/* Whether the parameter name k (len bytes, percent-encoded as libpq
+ * decodes it) names a password: password or sslpassword. */
+static int is_password_key(const char *k, size_t len)
+{
+    char name[16];
+    size_t i = 0, j = 0;
+
+    while (i < len && j + 1 < sizeof name) {
+        if (k[i] == '%' && i + 2 < len && isxdigit((unsigned char)k[i + 1]) &&
+            isxdigit((unsigned char)k[i + 2])) {
+            char hex[3] = {k[i + 1], k[i + 2], '\0'};
+            name[j++] = (char)strtol(hex, NULL, 16);
+            i += 3;
+        } else {
+            name[j++] = k[i++];
+        }
+    }
+    if (i < len)
+        return 0; /* longer than any password keyword */
+    name[j] = '\0';
+    return strcmp(name, "password") == 0 || strcmp(name, "sslpassword") == 0;
+}
+
+/* A URI without the password of its user info and without password= (or
+ * sslpassword=) among its parameters. The user info ends at the last '@'
+ * before the first '/': libpq looks no further for it, so a '?' before
+ * that '@' is part of the password. */
 static int redact_uri(const char *spec, char *out, size_t n)
 {
     int dropped = 0;
@@ -85,7 +110,7 @@ static int redact_uri(const char *spec, char *out, size_t n)
     size_t k = 0;
 
     out[0] = '\0';
-    end = auth + strcspn(auth, "/?");
+    end = auth + strcspn(auth, "/");
     for (p = auth; p < end; p++)
         if (*p == '@')
             at = p;
@@ -97,22 +122,23 @@ static int redact_uri(const char *spec, char *out, size_t n)
         put(out, n, &k, "@", 1);
         auth = at + 1;
     }
-    p = strchr(end, '?');
-    put(out, n, &k, auth, (size_t)((p ? p : end + strlen(end)) - auth));
+    p = strchr(auth, '?');
+    put(out, n, &k, auth, (size_t)((p ? p : auth + strlen(auth)) - auth));
     if (!p)
         return dropped;
-    /* Parameters: keep all but password=. */
+    /* Parameters: keep all but the passwords. */
     {
         char sep = '?';
         p++;
         while (*p) {
             size_t len = strcspn(p, "&");
-            if (!(len >= 9 && strncmp(p, "password=", 9) == 0)) {
+            size_t key = strcspn(p, "=&");
+            if (key < len && is_password_key(p, key)) {
+                dropped = 1;
+            } else {
                 put(out, n, &k, &sep, 1);
                 put(out, n, &k, p, len);
                 sep = '&';
-            } else {
-                dropped = 1;
             }
             p += len;
             if (*p == '&')
@@ -158,8 +184,7 @@ static int redact_kv(const char *spec, char *out, size_t n)
                         p++;
             }
         }
-        if (strncmp(w, "password", 8) == 0 &&
-            (w[8] == '=' || isspace((unsigned char)w[8]))) {
+        if (is_password_key(w, strcspn(w, "= \t\n\r\f\v"))) {
             dropped = 1;
             continue;
         }

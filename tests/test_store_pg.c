@@ -51,6 +51,14 @@ static void test_store_pg__password_found(void **state)
     assert_true(ab_store_spec_has_password("postgresql://h/db?password=pw"));
     assert_true(ab_store_spec_has_password("host=h password=pw dbname=d"));
     assert_true(ab_store_spec_has_password("host=h password = 'p w' x=1"));
+    /* As libpq reads them: user info ends at '@' (a '?' before it is part
+     * of the password), parameter names are percent-decoded, and the key
+     * file's password is a password too. */
+    assert_true(ab_store_spec_has_password("postgresql://u:pa?ss@h/db"));
+    assert_true(ab_store_spec_has_password("postgresql://h/db?passwor%64=pw"));
+    assert_true(ab_store_spec_has_password("postgresql://h/db?sslpassword=pw"));
+    assert_true(ab_store_spec_has_password("host=h sslpassword=pw"));
+    assert_false(ab_store_spec_has_password("postgresql://h/db?passfile=/p"));
     assert_false(ab_store_spec_has_password("postgresql://u@h/db"));
     assert_false(ab_store_spec_has_password("service=ab"));
     assert_false(ab_store_spec_has_password("pw.db"));
@@ -72,6 +80,13 @@ static void test_store_pg__redacted_never_shows_the_password(void **state)
         {"host=h password=s3cret dbname=d", "host=h dbname=d"},
         {"host=h password='s3 cr\\'et' dbname=d", "host=h dbname=d"},
         {"password = s3cret service=ab", "service=ab"},
+        {"postgresql://u:s3c?ret@h/db", "postgresql://u@h/db"},
+        {"postgresql://u:s3c?x=1@h/db?sslmode=require",
+         "postgresql://u@h/db?sslmode=require"},
+        {"postgresql://h/db?passwor%64=s3cret&sslmode=require",
+         "postgresql://h/db?sslmode=require"},
+        {"postgresql://h/db?sslpassword=s3cret", "postgresql://h/db"},
+        {"host=h sslpassword=s3cret sslkey=/k", "host=h sslkey=/k"},
         {"service=ab", "service=ab"},
         {"authbatch.db", "authbatch.db"},
     };
