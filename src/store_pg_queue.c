@@ -87,6 +87,12 @@ static const char sql_record[] =
     " $7::integer, $8::bigint, $16::text, $17::text, $18::text FROM u";
 static const char sql_holder[] =
     "SELECT status, claimed_by FROM companies WHERE id = $1::bigint";
+/* This very result, stored by a commit whose answer never came back (the
+ * connection broke after the server committed). */
+static const char sql_stored[] =
+    "SELECT 1 FROM attempts WHERE company_id = $1::bigint"
+    " AND run_id = $2::bigint AND attempt_no = $3::integer"
+    " AND started_at = $4::bigint AND outcome = $5::text LIMIT 1";
 static const char sql_run_start[] =
     "INSERT INTO runs (started_at, pid, options, command)"
     " VALUES ($1, $2, $3, $4) RETURNING id";
@@ -439,8 +445,9 @@ int ab_pg_queue_peek(struct ab_pg *pg, int64_t now_ms, int64_t limit,
     return rc > 0 ? 0 : rc;
 }
 
-/* Why a result found no row to update: the company is gone, or another
- * run holds it now. Both AB_ENOENT: nothing is written. */
+/* Why a result found no row to update: this run stored it already (0:
+ * the retry of a commit whose answer was lost), the company is gone, or
+ * another run holds it now (both AB_ENOENT: nothing is written). */
 static int not_held(struct ab_pg *pg, const struct ab_queue_result *r,
                     struct ab_err *err)
 {
@@ -448,6 +455,21 @@ static int not_held(struct ab_pg *pg, const struct ab_queue_result *r,
     PGresult *res;
     int rc;
 
+    if (r->run_id) {
+        ab_pgq_init(&q);
+        ab_pgq_i64(&q, r->company_id);
+        ab_pgq_i64(&q, r->run_id);
+        ab_pgq_i64(&q, r->attempt_no);
+        ab_pgq_i64(&q, r->started_at);
+        ab_pgq_text(&q, ab_outcome_name(r->api->outcome));
+        if (!(res = ab_pg_run(pg, sql_stored, &q, err,
+                              "cannot record a result in")))
+            return ab_pg_code(err);
+        rc = PQntuples(res) > 0;
+        PQclear(res);
+        if (rc)
+            return 0;
+    }
     ab_pgq_init(&q);
     ab_pgq_i64(&q, r->company_id);
     if (!(res =
