@@ -743,6 +743,7 @@ void ab_pg_close(struct ab_pg *pg)
     if (pg->conn)
         PQfinish(pg->conn); /* an open transaction rolls back */
     free(pg->recorded);
+    free(pg->unsure);
     free(pg->spec);
     free(pg->shown);
     free(pg);

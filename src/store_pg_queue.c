@@ -328,15 +328,51 @@ static int assign_tokens(struct ab_pg *pg, struct ab_company *out, int n,
     return 0;
 }
 
+static int release_ids(struct ab_pg *pg, const int64_t *ids, int n,
+                       int64_t run_id, struct ab_err *err);
+
+/* The companies of a claim whose COMMIT failed, back to 'pending' if that
+ * commit happened after all: they are this run's in the database, and no
+ * one else's while it renews them, yet it never got them. */
+static int release_unsure(struct ab_pg *pg, struct ab_err *err)
+{
+    int rc;
+
+    if (pg->nunsure == 0)
+        return 0;
+    if ((rc = release_ids(pg, pg->unsure, pg->nunsure, pg->unsure_run, err)) !=
+        0)
+        return rc;
+    pg->nunsure = 0;
+    return 0;
+}
+
+static void remember_unsure(struct ab_pg *pg, int64_t run_id,
+                            const struct ab_company *out, int n)
+{
+    int64_t *t;
+    int i;
+
+    /* Still unreleased ones stay: they are of the same run. */
+    if (!(t = realloc(pg->unsure, (size_t)(pg->nunsure + n) * sizeof *t)))
+        return; /* their leases run out: due again then */
+    pg->unsure = t;
+    for (i = 0; i < n; i++)
+        pg->unsure[pg->nunsure++] = out[i].id;
+    pg->unsure_run = run_id;
+}
+
 int ab_pg_queue_claim(struct ab_pg *pg, int64_t now_ms, int64_t run_id, int max,
                       int tokens, struct ab_company *out, int *n,
                       struct ab_err *err)
 {
-    int rc, i;
+    int rc, i, committing = 0;
 
     *n = 0;
     if (max <= 0)
         return 0;
+    if ((rc = release_unsure(pg, err)) != 0)
+        return rc;
     if ((rc = ab_pg_begin(pg, err)) != 0)
         return rc;
     rc = claim_from(pg, sql_claim_retry, now_ms, run_id, max, out, n, err);
@@ -347,11 +383,15 @@ int ab_pg_queue_claim(struct ab_pg *pg, int64_t now_ms, int64_t run_id, int max,
             claim_from(pg, sql_claim_pending, now_ms, run_id, max, out, n, err);
     if (rc == 0 && tokens)
         rc = assign_tokens(pg, out, *n, err);
-    if (rc == 0)
+    if (rc == 0) {
+        committing = 1;
         rc = ab_pg_commit(pg, err);
-    else
+    } else {
         ab_pg_rollback(pg);
+    }
     if (rc != 0) {
+        if (committing && run_id)
+            remember_unsure(pg, run_id, out, *n);
         for (i = 0; i < *n; i++)
             ab_company_release(&out[i]);
         *n = 0;
@@ -377,6 +417,12 @@ int ab_pg_queue_retry_wait(struct ab_pg *pg, int64_t *n, int64_t *next_at,
 int ab_pg_queue_release(struct ab_pg *pg, const int64_t *ids, int n,
                         struct ab_err *err)
 {
+    return release_ids(pg, ids, n, pg->run_id, err);
+}
+
+static int release_ids(struct ab_pg *pg, const int64_t *ids, int n,
+                       int64_t run_id, struct ab_err *err)
+{
     struct ab_pgq q;
     char *arr, *p;
     int i, rc;
@@ -394,7 +440,7 @@ int ab_pg_queue_release(struct ab_pg *pg, const int64_t *ids, int n,
     ab_pgq_init(&q);
     ab_pgq_text(&q, arr);
     ab_pgq_i64(&q, ab_now_ms());
-    ab_pgq_i64(&q, pg->run_id);
+    ab_pgq_i64(&q, run_id);
     rc = ab_pg_cmd(pg, sql_release, &q, NULL, err,
                    "cannot release companies in");
     free(arr);
