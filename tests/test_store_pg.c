@@ -104,6 +104,31 @@ static void test_store_pg__redacted_never_shows_the_password(void **state)
     assert_string_equal(out, "postgresql:");
 }
 
+static void test_store_pg__open_errors_never_show_the_password(void **state)
+{
+    /* libpq's own messages quote what it could not parse: the password,
+     * or the whole URI. No server needed: these fail before connecting. */
+    static const char *const specs[] = {
+        "postgresql://u:s3c%zzret@127.0.0.1:1/db",
+        "postgresql://u:s3cret@[::1/db",
+        "postgresql://h/db?password=s3c%zzret",
+        "host=127.0.0.1 port=1 password=s3cret sslmode=bogus",
+    };
+    struct ab_store *s;
+    struct ab_err err;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        memset(&err, 0, sizeof err);
+        s = NULL;
+        assert_int_not_equal(ab_store_open(specs[i], 0, &s, &err), 0);
+        assert_null(s);
+        if (strstr(err.msg, "s3c"))
+            fail_msg("'%s': the password is in '%s'", specs[i], err.msg);
+    }
+}
+
 static void test_store_pg__shares_hold_rate_plus_burst(void **state)
 {
     /* n runs at share s each, burst b each: no second above n * (s + b),
@@ -141,6 +166,7 @@ int main(void)
         cmocka_unit_test(test_store_pg__engine_of_spec),
         cmocka_unit_test(test_store_pg__password_found),
         cmocka_unit_test(test_store_pg__redacted_never_shows_the_password),
+        cmocka_unit_test(test_store_pg__open_errors_never_show_the_password),
         cmocka_unit_test(test_store_pg__shares_hold_rate_plus_burst),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
