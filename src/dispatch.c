@@ -565,19 +565,35 @@ static void arm(struct dispatcher *d, int64_t delay_ms)
     uv_timer_start(&d->t_send, on_send_timer, (uint64_t)delay_ms, 0);
 }
 
-/* Renews the run's leases when due (runner.h); claims that are no longer
- * this run's are dropped unsent. */
+/* Renews the run's leases when due (runner.h); the tickets claimed and
+ * not sent when the lease had run out are given back unsent: those another
+ * run took meanwhile are its own (the release leaves them alone), the
+ * others would stay in flight under leases this run renews. */
 static void beat(struct dispatcher *d)
 {
+    struct ab_err err = {0};
     int could = ab_runner_may_send(d->runner), k;
 
     if (ab_runner_beat(d->runner, d->rl, ab_dsp_now_us())) {
         if (d->staged && d->staged->kind == AB_WORK_TICKET) {
+            int64_t id = d->staged->c.id;
             ab_dsp_release(d->staged);
             d->staged = NULL;
+            if (ab_queue_release(d->s, &id, 1, &err) != 0)
+                ab_log_warn("%s (that company is due again when its lease "
+                            "runs out)",
+                            err.msg);
         }
-        for (k = 0; k < d->nsrc; k++)
-            ab_worksrc_forget(d->src[k]);
+        for (k = 0; k < d->nsrc; k++) {
+            if (ab_worksrc_kind(d->src[k]) != AB_WORK_TICKET) {
+                ab_worksrc_forget(d->src[k]);
+                continue;
+            }
+            if (ab_worksrc_release(d->src[k], &err) != 0)
+                ab_log_warn("%s (those companies are due again when their "
+                            "leases run out)",
+                            err.msg);
+        }
         wake(d);
     }
     if (!could && ab_runner_may_send(d->runner))

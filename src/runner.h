@@ -16,7 +16,8 @@
  *    its lease runs out, and every request it sent has been answered or
  *    timed out by then. When a renewal succeeds after the lease ran out,
  *    the companies claimed and not yet sent are no longer the run's
- *    (ab_runner_beat() returns 1: drop them without releasing).
+ *    (ab_runner_beat() returns 1: give them back unsent, with a release
+ *    that leaves alone those another run claimed meanwhile).
  *  - Rate. Each live run sends at ab_runner_share() of --rate, as the
  *    ceiling of its own limiter (ratelimit.h, which keeps finding the
  *    server's limit beneath it). A run that joins sends nothing until

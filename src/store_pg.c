@@ -76,8 +76,33 @@ static void put(char *out, size_t n, size_t *k, const char *s, size_t len)
     out[*k] = '\0';
 }
 
-/* A URI without the password of its user info and without password=
- * among its parameters. */
+/* Whether the parameter name k (len bytes, percent-encoded as libpq
+ * decodes it) names a password: password or sslpassword. */
+static int is_password_key(const char *k, size_t len)
+{
+    char name[16];
+    size_t i = 0, j = 0;
+
+    while (i < len && j + 1 < sizeof name) {
+        if (k[i] == '%' && i + 2 < len && isxdigit((unsigned char)k[i + 1]) &&
+            isxdigit((unsigned char)k[i + 2])) {
+            char hex[3] = {k[i + 1], k[i + 2], '\0'};
+            name[j++] = (char)strtol(hex, NULL, 16);
+            i += 3;
+        } else {
+            name[j++] = k[i++];
+        }
+    }
+    if (i < len)
+        return 0; /* longer than any password keyword */
+    name[j] = '\0';
+    return strcmp(name, "password") == 0 || strcmp(name, "sslpassword") == 0;
+}
+
+/* A URI without the password of its user info and without password= (or
+ * sslpassword=) among its parameters. The user info ends at the last '@'
+ * before the first '/': libpq looks no further for it, so a '?' before
+ * that '@' is part of the password. */
 static int redact_uri(const char *spec, char *out, size_t n)
 {
     int dropped = 0;
@@ -85,7 +110,7 @@ static int redact_uri(const char *spec, char *out, size_t n)
     size_t k = 0;
 
     out[0] = '\0';
-    end = auth + strcspn(auth, "/?");
+    end = auth + strcspn(auth, "/");
     for (p = auth; p < end; p++)
         if (*p == '@')
             at = p;
@@ -97,22 +122,23 @@ static int redact_uri(const char *spec, char *out, size_t n)
         put(out, n, &k, "@", 1);
         auth = at + 1;
     }
-    p = strchr(end, '?');
-    put(out, n, &k, auth, (size_t)((p ? p : end + strlen(end)) - auth));
+    p = strchr(auth, '?');
+    put(out, n, &k, auth, (size_t)((p ? p : auth + strlen(auth)) - auth));
     if (!p)
         return dropped;
-    /* Parameters: keep all but password=. */
+    /* Parameters: keep all but the passwords. */
     {
         char sep = '?';
         p++;
         while (*p) {
             size_t len = strcspn(p, "&");
-            if (!(len >= 9 && strncmp(p, "password=", 9) == 0)) {
+            size_t key = strcspn(p, "=&");
+            if (key < len && is_password_key(p, key)) {
+                dropped = 1;
+            } else {
                 put(out, n, &k, &sep, 1);
                 put(out, n, &k, p, len);
                 sep = '&';
-            } else {
-                dropped = 1;
             }
             p += len;
             if (*p == '&')
@@ -158,8 +184,7 @@ static int redact_kv(const char *spec, char *out, size_t n)
                         p++;
             }
         }
-        if (strncmp(w, "password", 8) == 0 &&
-            (w[8] == '=' || isspace((unsigned char)w[8]))) {
+        if (is_password_key(w, strcspn(w, "= \t\n\r\f\v"))) {
             dropped = 1;
             continue;
         }
@@ -169,6 +194,79 @@ static int redact_kv(const char *spec, char *out, size_t n)
         put(out, n, &k, w, (size_t)(p - w));
     }
     return dropped;
+}
+
+/* Replaces every copy of s[0, len) in line with "***" (shorter copies
+ * with as many '*'). */
+static void blot(char *line, const char *s, size_t len)
+{
+    size_t put = len < 3 ? len : 3;
+    char *p = line;
+
+    if (len == 0)
+        return;
+    while (*p) {
+        if (strncmp(p, s, len) != 0) {
+            p++;
+            continue;
+        }
+        memset(p, '*', put);
+        memmove(p + put, p + len, strlen(p + len) + 1);
+        p += put;
+    }
+}
+
+/* A message from libpq about spec, without the passwords in spec: libpq
+ * quotes what it cannot parse (a bad %-escape, a URI it gave up on). */
+static void scrub(const char *spec, char *line)
+{
+    const char *p, *v;
+
+    if (is_uri(spec)) {
+        const char *auth = strstr(spec, "://") + 3, *end, *at = NULL, *colon;
+        end = auth + strcspn(auth, "/");
+        for (p = auth; p < end; p++)
+            if (*p == '@')
+                at = p;
+        if (at && (colon = memchr(auth, ':', (size_t)(at - auth))))
+            blot(line, colon + 1, (size_t)(at - colon - 1));
+        for (p = strchr(at ? at : auth, '?'); p && *p;) {
+            size_t len, key;
+            p++;
+            len = strcspn(p, "&");
+            key = strcspn(p, "=&");
+            if (key < len && is_password_key(p, key))
+                blot(line, p + key + 1, len - key - 1);
+            p += len;
+        }
+        return;
+    }
+    for (p = spec; *p;) {
+        const char *w;
+        while (isspace((unsigned char)*p))
+            p++;
+        w = p;
+        while (*p && *p != '=' && !isspace((unsigned char)*p))
+            p++;
+        if (!is_password_key(w, (size_t)(p - w))) {
+            if (*p)
+                p++;
+            continue;
+        }
+        while (isspace((unsigned char)*p) || *p == '=')
+            p++;
+        v = p;
+        if (*p == '\'') {
+            for (p++; *p && *p != '\''; p++)
+                if (*p == '\\' && p[1])
+                    p++;
+            blot(line, v + 1, (size_t)(p - v - 1));
+        } else {
+            while (*p && !isspace((unsigned char)*p))
+                p++;
+            blot(line, v, (size_t)(p - v));
+        }
+    }
 }
 
 void ab_pg_redact(const char *spec, char *out, size_t n)
@@ -336,6 +434,22 @@ static void first_line(const char *m, char *out, size_t n)
     snprintf(out, n, "%.*s", (int)len, m);
 }
 
+/* The first line of libpq's message m about pg's spec, without the
+ * spec's passwords (the whole message is scrubbed before it is cut). */
+static void pq_line(const struct ab_pg *pg, const char *m, char *out, size_t n)
+{
+    char *c = m ? strdup(m) : NULL;
+
+    if (m && !c) {
+        snprintf(out, n, "out of memory reading its error");
+        return;
+    }
+    if (c)
+        scrub(pg->spec, c);
+    first_line(c, out, n);
+    free(c);
+}
+
 /* Maps a failed result (or none) to an AB_E* code and sets err. */
 static int fail(struct ab_pg *pg, PGresult *res, struct ab_err *err,
                 const char *what)
@@ -347,7 +461,7 @@ static int fail(struct ab_pg *pg, PGresult *res, struct ab_err *err,
 
     if (!m || !*m)
         m = PQerrorMessage(pg->conn);
-    first_line(m, line, sizeof line);
+    pq_line(pg, m, line, sizeof line);
     if (PQstatus(pg->conn) == CONNECTION_BAD ||
         (state && strncmp(state, "08", 2) == 0 && strcmp(state, "08P01")) ||
         (state && strncmp(state, "57P", 3) == 0)) {
@@ -409,7 +523,7 @@ static int ready(struct ab_pg *pg, struct ab_err *err)
     PQreset(pg->conn);
     if (PQstatus(pg->conn) != CONNECTION_OK) {
         char line[400];
-        first_line(PQerrorMessage(pg->conn), line, sizeof line);
+        pq_line(pg, PQerrorMessage(pg->conn), line, sizeof line);
         return ab_err_set(err, AB_EBUSY, "cannot reach database '%s': %s",
                           pg->shown, line);
     }
@@ -694,7 +808,7 @@ int ab_pg_open(const char *spec, int flags, struct ab_pg **out,
         return ab_err_set(err, AB_ENOMEM, "out of memory");
     }
     if (PQstatus(pg->conn) != CONNECTION_OK) {
-        first_line(PQerrorMessage(pg->conn), line, sizeof line);
+        pq_line(pg, PQerrorMessage(pg->conn), line, sizeof line);
         rc = ab_err_set(err, AB_EIO, "cannot open database '%s': %s", shown,
                         line);
         ab_pg_close(pg);
@@ -718,6 +832,7 @@ void ab_pg_close(struct ab_pg *pg)
     if (pg->conn)
         PQfinish(pg->conn); /* an open transaction rolls back */
     free(pg->recorded);
+    free(pg->unsure);
     free(pg->spec);
     free(pg->shown);
     free(pg);

@@ -35,6 +35,12 @@ struct ab_pg {
      * may hold two for one company): a set, emptied by begin. */
     int64_t *recorded;
     size_t nrecorded, caprecorded;
+    /* Companies a claim returned whose COMMIT failed: perhaps claimed for
+     * this run after all (the answer lost, not the commit). Released by
+     * the next claim, before it claims. */
+    int64_t *unsure;
+    int nunsure;
+    int64_t unsure_run;
     int nstmts;
     const char *stmts[AB_PG_MAX_STMTS];
 };

@@ -87,6 +87,12 @@ static const char sql_record[] =
     " $7::integer, $8::bigint, $16::text, $17::text, $18::text FROM u";
 static const char sql_holder[] =
     "SELECT status, claimed_by FROM companies WHERE id = $1::bigint";
+/* This very result, stored by a commit whose answer never came back (the
+ * connection broke after the server committed). */
+static const char sql_stored[] =
+    "SELECT 1 FROM attempts WHERE company_id = $1::bigint"
+    " AND run_id = $2::bigint AND attempt_no = $3::integer"
+    " AND started_at = $4::bigint AND outcome = $5::text LIMIT 1";
 static const char sql_run_start[] =
     "INSERT INTO runs (started_at, pid, options, command)"
     " VALUES ($1, $2, $3, $4) RETURNING id";
@@ -322,15 +328,51 @@ static int assign_tokens(struct ab_pg *pg, struct ab_company *out, int n,
     return 0;
 }
 
+static int release_ids(struct ab_pg *pg, const int64_t *ids, int n,
+                       int64_t run_id, struct ab_err *err);
+
+/* The companies of a claim whose COMMIT failed, back to 'pending' if that
+ * commit happened after all: they are this run's in the database, and no
+ * one else's while it renews them, yet it never got them. */
+static int release_unsure(struct ab_pg *pg, struct ab_err *err)
+{
+    int rc;
+
+    if (pg->nunsure == 0)
+        return 0;
+    if ((rc = release_ids(pg, pg->unsure, pg->nunsure, pg->unsure_run, err)) !=
+        0)
+        return rc;
+    pg->nunsure = 0;
+    return 0;
+}
+
+static void remember_unsure(struct ab_pg *pg, int64_t run_id,
+                            const struct ab_company *out, int n)
+{
+    int64_t *t;
+    int i;
+
+    /* Still unreleased ones stay: they are of the same run. */
+    if (!(t = realloc(pg->unsure, (size_t)(pg->nunsure + n) * sizeof *t)))
+        return; /* their leases run out: due again then */
+    pg->unsure = t;
+    for (i = 0; i < n; i++)
+        pg->unsure[pg->nunsure++] = out[i].id;
+    pg->unsure_run = run_id;
+}
+
 int ab_pg_queue_claim(struct ab_pg *pg, int64_t now_ms, int64_t run_id, int max,
                       int tokens, struct ab_company *out, int *n,
                       struct ab_err *err)
 {
-    int rc, i;
+    int rc, i, committing = 0;
 
     *n = 0;
     if (max <= 0)
         return 0;
+    if ((rc = release_unsure(pg, err)) != 0)
+        return rc;
     if ((rc = ab_pg_begin(pg, err)) != 0)
         return rc;
     rc = claim_from(pg, sql_claim_retry, now_ms, run_id, max, out, n, err);
@@ -341,11 +383,15 @@ int ab_pg_queue_claim(struct ab_pg *pg, int64_t now_ms, int64_t run_id, int max,
             claim_from(pg, sql_claim_pending, now_ms, run_id, max, out, n, err);
     if (rc == 0 && tokens)
         rc = assign_tokens(pg, out, *n, err);
-    if (rc == 0)
+    if (rc == 0) {
+        committing = 1;
         rc = ab_pg_commit(pg, err);
-    else
+    } else {
         ab_pg_rollback(pg);
+    }
     if (rc != 0) {
+        if (committing && run_id)
+            remember_unsure(pg, run_id, out, *n);
         for (i = 0; i < *n; i++)
             ab_company_release(&out[i]);
         *n = 0;
@@ -371,6 +417,12 @@ int ab_pg_queue_retry_wait(struct ab_pg *pg, int64_t *n, int64_t *next_at,
 int ab_pg_queue_release(struct ab_pg *pg, const int64_t *ids, int n,
                         struct ab_err *err)
 {
+    return release_ids(pg, ids, n, pg->run_id, err);
+}
+
+static int release_ids(struct ab_pg *pg, const int64_t *ids, int n,
+                       int64_t run_id, struct ab_err *err)
+{
     struct ab_pgq q;
     char *arr, *p;
     int i, rc;
@@ -388,7 +440,7 @@ int ab_pg_queue_release(struct ab_pg *pg, const int64_t *ids, int n,
     ab_pgq_init(&q);
     ab_pgq_text(&q, arr);
     ab_pgq_i64(&q, ab_now_ms());
-    ab_pgq_i64(&q, pg->run_id);
+    ab_pgq_i64(&q, run_id);
     rc = ab_pg_cmd(pg, sql_release, &q, NULL, err,
                    "cannot release companies in");
     free(arr);
@@ -439,8 +491,9 @@ int ab_pg_queue_peek(struct ab_pg *pg, int64_t now_ms, int64_t limit,
     return rc > 0 ? 0 : rc;
 }
 
-/* Why a result found no row to update: the company is gone, or another
- * run holds it now. Both AB_ENOENT: nothing is written. */
+/* Why a result found no row to update: this run stored it already (0:
+ * the retry of a commit whose answer was lost), the company is gone, or
+ * another run holds it now (both AB_ENOENT: nothing is written). */
 static int not_held(struct ab_pg *pg, const struct ab_queue_result *r,
                     struct ab_err *err)
 {
@@ -448,6 +501,21 @@ static int not_held(struct ab_pg *pg, const struct ab_queue_result *r,
     PGresult *res;
     int rc;
 
+    if (r->run_id) {
+        ab_pgq_init(&q);
+        ab_pgq_i64(&q, r->company_id);
+        ab_pgq_i64(&q, r->run_id);
+        ab_pgq_i64(&q, r->attempt_no);
+        ab_pgq_i64(&q, r->started_at);
+        ab_pgq_text(&q, ab_outcome_name(r->api->outcome));
+        if (!(res = ab_pg_run(pg, sql_stored, &q, err,
+                              "cannot record a result in")))
+            return ab_pg_code(err);
+        rc = PQntuples(res) > 0;
+        PQclear(res);
+        if (rc)
+            return 0;
+    }
     ab_pgq_init(&q);
     ab_pgq_i64(&q, r->company_id);
     if (!(res =

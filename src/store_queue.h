@@ -75,7 +75,9 @@ int ab_queue_peek(struct ab_store *s, int64_t now_ms, int64_t limit,
 
 /* One answered (or failed) attempt and the company's state after it.
  * Call inside a transaction. AB_ENOENT (nothing written) when the company
- * is no longer in the table (another program deleted it). */
+ * is no longer in the table (another program deleted it), or (shared
+ * store) another run holds it now. 0, writing nothing, when this very
+ * result is stored already: the retry of a commit whose answer was lost. */
 struct ab_queue_result {
     int64_t company_id;
     int64_t run_id;

@@ -51,6 +51,14 @@ static void test_store_pg__password_found(void **state)
     assert_true(ab_store_spec_has_password("postgresql://h/db?password=pw"));
     assert_true(ab_store_spec_has_password("host=h password=pw dbname=d"));
     assert_true(ab_store_spec_has_password("host=h password = 'p w' x=1"));
+    /* As libpq reads them: user info ends at '@' (a '?' before it is part
+     * of the password), parameter names are percent-decoded, and the key
+     * file's password is a password too. */
+    assert_true(ab_store_spec_has_password("postgresql://u:pa?ss@h/db"));
+    assert_true(ab_store_spec_has_password("postgresql://h/db?passwor%64=pw"));
+    assert_true(ab_store_spec_has_password("postgresql://h/db?sslpassword=pw"));
+    assert_true(ab_store_spec_has_password("host=h sslpassword=pw"));
+    assert_false(ab_store_spec_has_password("postgresql://h/db?passfile=/p"));
     assert_false(ab_store_spec_has_password("postgresql://u@h/db"));
     assert_false(ab_store_spec_has_password("service=ab"));
     assert_false(ab_store_spec_has_password("pw.db"));
@@ -72,6 +80,13 @@ static void test_store_pg__redacted_never_shows_the_password(void **state)
         {"host=h password=s3cret dbname=d", "host=h dbname=d"},
         {"host=h password='s3 cr\\'et' dbname=d", "host=h dbname=d"},
         {"password = s3cret service=ab", "service=ab"},
+        {"postgresql://u:s3c?ret@h/db", "postgresql://u@h/db"},
+        {"postgresql://u:s3c?x=1@h/db?sslmode=require",
+         "postgresql://u@h/db?sslmode=require"},
+        {"postgresql://h/db?passwor%64=s3cret&sslmode=require",
+         "postgresql://h/db?sslmode=require"},
+        {"postgresql://h/db?sslpassword=s3cret", "postgresql://h/db"},
+        {"host=h sslpassword=s3cret sslkey=/k", "host=h sslkey=/k"},
         {"service=ab", "service=ab"},
         {"authbatch.db", "authbatch.db"},
     };
@@ -87,6 +102,31 @@ static void test_store_pg__redacted_never_shows_the_password(void **state)
     /* Cut short, still terminated. */
     ab_store_spec_shown("postgresql://u:s3cret@host.example/db", out, 12);
     assert_string_equal(out, "postgresql:");
+}
+
+static void test_store_pg__open_errors_never_show_the_password(void **state)
+{
+    /* libpq's own messages quote what it could not parse: the password,
+     * or the whole URI. No server needed: these fail before connecting. */
+    static const char *const specs[] = {
+        "postgresql://u:s3c%zzret@127.0.0.1:1/db",
+        "postgresql://u:s3cret@[::1/db",
+        "postgresql://h/db?password=s3c%zzret",
+        "host=127.0.0.1 port=1 password=s3cret sslmode=bogus",
+    };
+    struct ab_store *s;
+    struct ab_err err;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        memset(&err, 0, sizeof err);
+        s = NULL;
+        assert_int_not_equal(ab_store_open(specs[i], 0, &s, &err), 0);
+        assert_null(s);
+        if (strstr(err.msg, "s3c"))
+            fail_msg("'%s': the password is in '%s'", specs[i], err.msg);
+    }
 }
 
 static void test_store_pg__shares_hold_rate_plus_burst(void **state)
@@ -126,6 +166,7 @@ int main(void)
         cmocka_unit_test(test_store_pg__engine_of_spec),
         cmocka_unit_test(test_store_pg__password_found),
         cmocka_unit_test(test_store_pg__redacted_never_shows_the_password),
+        cmocka_unit_test(test_store_pg__open_errors_never_show_the_password),
         cmocka_unit_test(test_store_pg__shares_hold_rate_plus_burst),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
