@@ -140,11 +140,11 @@ static int pass(struct ab_batch *b, int slow, struct ab_run_stats *tmp,
             goto out_rollback;
         rc = record(b, r, &counts, &e);
         if (rc == AB_ENOENT) {
-            /* Deleted by another program since it was claimed: there is
-             * nothing left to attach the answer to. */
-            ab_log_warn("company #%lld was deleted from the database while "
-                        "its request was out: its result (%s) is not kept",
-                        (long long)r->company_id,
+            /* Deleted by another program since it was claimed, or (a
+             * shared store) taken over by another run: there is nothing
+             * of this run's left to attach the answer to. The store's
+             * message says which. */
+            ab_log_warn("%s: its result (%s) is not kept", e.msg,
                         ab_outcome_name(r->api.outcome));
             (*vanished)++;
             rc = 0;

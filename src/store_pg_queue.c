@@ -522,7 +522,9 @@ static int not_held(struct ab_pg *pg, const struct ab_queue_result *r,
               ab_pg_run(pg, sql_holder, &q, err, "cannot record a result in")))
         return ab_pg_code(err);
     if (PQntuples(res) == 0)
-        rc = ab_err_set(err, AB_ENOENT, "company #%lld is no longer in '%s'",
+        rc = ab_err_set(err, AB_ENOENT,
+                        "company #%lld was deleted from the database "
+                        "('%s') while its request was out",
                         (long long)r->company_id, pg->shown);
     else if (!ab_pg_isnull(res, 0, 1) && ab_pg_i64(res, 0, 1) != r->run_id)
         rc = ab_err_set(err, AB_ENOENT,

@@ -341,7 +341,9 @@ int ab_queue_record(struct ab_store *s, const struct ab_queue_result *r,
     if ((rc = step_done(s, st, err, "cannot record a result in")) != 0)
         return rc;
     if (sqlite3_changes64(s->db) == 0)
-        return ab_err_set(err, AB_ENOENT, "company #%lld is no longer in '%s'",
+        return ab_err_set(err, AB_ENOENT,
+                          "company #%lld was deleted from the database "
+                          "('%s') while its request was out",
                           (long long)r->company_id, s->path);
 
     if (!(st = ab_store_stmt(s, sql_insert_attempt, err)))
