@@ -901,6 +901,14 @@ static int run_main(const struct ab_cli *cli, int argc, char **argv,
     if (rc != 0) {
         ab_log_error("%s", err.msg);
         status = ab_cli_exit_for(rc);
+        if (st.run_id > 0) {
+            /* The run was registered before it failed to start: close
+             * its row rather than leave it "unfinished". */
+            struct ab_err uerr = {0};
+            st.exit_status = status;
+            if (ab_queue_run_update(s, &st, 1, &uerr) != 0)
+                ab_log_warn("%s", uerr.msg);
+        }
         goto out_progress;
     }
     if (stop.msg.msg[0])

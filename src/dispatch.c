@@ -827,8 +827,8 @@ static int start(struct dispatcher *d, struct ab_err *err)
         return ab_err_set(err, AB_ENOMEM, "out of memory");
     if ((rc = ab_runner_join(d->runner, d->rl, ab_dsp_now_us(), err)) != 0)
         return rc;
-    if ((rc = uv_loop_init(&d->loop)) != 0)
-        return ab_err_set(err, AB_EIO, "cannot start the event loop: %s",
+    if ((rc = uv_loop_init(&d->loop)) != 0) /* the system's resources: 70 */
+        return ab_err_set(err, AB_ENOMEM, "cannot start the event loop: %s",
                           uv_strerror(rc));
     snprintf(ua, sizeof ua, "authbatch/%s", AB_VERSION);
     eo.cacert = d->o->cacert;

@@ -45,4 +45,18 @@ eq "one socket not watched: exit 0" "$RC" 0
 eq "one socket not watched: all done" "$(counts)" "done=100"
 eq "one socket not watched: one transfer failed, and was retried" \
     "$(q "SELECT count(*) FROM attempts WHERE transport_error LIKE 'cannot watch a socket%'")" 1
+# The run cannot start its loop, after its runs row was written: it says
+# so, ends with 70, and its runs row is closed (not left "unfinished").
+import_n 20
+before=$(q "SELECT count(*) FROM attempts")
+RC=0
+LD_PRELOAD=$SHIM AB_SHIM_LOOP_INIT_FAIL_AT=1 timeout 60 "$AB" run \
+    --base-url "$URL" --rate 0 --progress none >noloop.out 2>noloop.err || RC=$?
+eq "no event loop: exit 70" "$RC" 70
+check "no event loop: says so" grep -q "cannot start the event loop" noloop.err
+eq "no event loop: the run's row is closed with its exit status" \
+    "$(q "SELECT ended_at IS NOT NULL, exit_status FROM runs ORDER BY id DESC LIMIT 1")" "1|70"
+eq "no event loop: nothing sent" "$(q "SELECT count(*) FROM attempts")" "$before"
+eq "no event loop: the new companies still pending, uncharged" \
+    "$(q "SELECT count(*) FROM companies WHERE status = 'pending' AND attempts = 0")" 20
 finish

@@ -5,7 +5,9 @@
  *       CURLM_INTERNAL_ERROR from its (N+1)-th call on: the multi handle is
  *       broken, as after an out-of-memory inside curl;
  *   AB_SHIM_POLL_START_FAIL_AT=N        the N-th uv_poll_start() fails once
- *       (UV_ENOMEM): one socket cannot be watched.
+ *       (UV_ENOMEM): one socket cannot be watched;
+ *   AB_SHIM_LOOP_INIT_FAIL_AT=N         the N-th uv_loop_init() fails once
+ *       (UV_ENOMEM): with N = 1, the run cannot start its loop.
  *
  * Unset variables change nothing. Test code only; never linked into the
  * program. */
@@ -43,4 +45,16 @@ int uv_poll_start(uv_poll_t *h, int events, uv_poll_cb cb)
     if (at > 0 && ++calls == at)
         return UV_ENOMEM;
     return real(h, events, cb);
+}
+
+int uv_loop_init(uv_loop_t *loop)
+{
+    int (*real)(uv_loop_t *);
+    static _Atomic long calls;
+    long at = env_long("AB_SHIM_LOOP_INIT_FAIL_AT");
+
+    *(void **)&real = dlsym(RTLD_NEXT, "uv_loop_init");
+    if (at > 0 && ++calls == at)
+        return UV_ENOMEM;
+    return real(loop);
 }
