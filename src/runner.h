@@ -18,9 +18,11 @@
  *    the companies claimed and not yet sent are no longer the run's
  *    (ab_runner_beat() returns 1: give them back unsent, with a release
  *    that leaves alone those another run claimed meanwhile).
- *  - Rate. Each live run sends at ab_runner_share() of --rate, as the
- *    ceiling of its own limiter (ratelimit.h, which keeps finding the
- *    server's limit beneath it). A run that joins sends nothing until
+ *  - Rate. The App's --rate is the lowest any live run was given (runs
+ *    started with 60 and 100 share 60), its --burst likewise. Each live
+ *    run sends at ab_runner_share() of it, as the ceiling of its own
+ *    limiter (ratelimit.h, which keeps finding the server's limit beneath
+ *    it). A run that joins sends nothing until
  *    every other live run has renewed since (each has lowered its share to
  *    count it); a run that dies keeps its share until its lease runs out,
  *    one that ends gives it back at once. So the runs together never send

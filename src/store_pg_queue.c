@@ -134,10 +134,15 @@ static const char sql_renew_runner[] =
     " + $2::bigint, rate = $3, estimate = $4 FROM (SELECT lease_until"
     " AS was FROM runners WHERE run_id = $1) o WHERE r.run_id = $1"
     " RETURNING o.was < " AB_PG_NOW;
+/* Also the App's rate: the lowest --rate (0 is none) and --burst that the
+ * live runs were started with (their runs.options, authbatch's JSON). */
 static const char sql_share[] =
     "SELECT count(*),"
-    " count(*) FILTER (WHERE r.run_id <> $1 AND r.beat_at <= me.joined_at)"
-    " FROM runners r, (SELECT joined_at FROM runners WHERE run_id = $1) me"
+    " count(*) FILTER (WHERE r.run_id <> $1 AND r.beat_at <= me.joined_at),"
+    " coalesce(min(nullif((u.options::jsonb->>'rate')::float8, 0)), 0),"
+    " coalesce(min((u.options::jsonb->>'burst')::bigint), 0)"
+    " FROM runners r JOIN runs u ON u.id = r.run_id,"
+    " (SELECT joined_at FROM runners WHERE run_id = $1) me"
     " WHERE r.lease_until >= " AB_PG_NOW " OR r.run_id = $1";
 static const char sql_leave[] = "DELETE FROM runners WHERE run_id = $1";
 /* Polls read and never answered: free for the others now. */
@@ -673,6 +678,8 @@ static int share(struct ab_pg *pg, int64_t run_id, int64_t sent_ms,
     if (out->runners < 1)
         out->runners = 1;
     out->admitted = PQntuples(r) && ab_pg_i64(r, 0, 1) == 0;
+    out->app_rate = PQntuples(r) ? strtod(PQgetvalue(r, 0, 2), NULL) : 0;
+    out->app_burst = PQntuples(r) ? (int)ab_pg_i64(r, 0, 3) : 0;
     PQclear(r);
     return 0;
 }

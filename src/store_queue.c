@@ -419,6 +419,8 @@ static void alone(struct ab_queue_share *out)
     out->lease_until = INT64_MAX;
     out->runners = 1;
     out->admitted = 1;
+    out->app_rate = 0; /* its own */
+    out->app_burst = 0;
 }
 
 int ab_queue_join(struct ab_store *s, int64_t run_id, int64_t lease_ms,

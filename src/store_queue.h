@@ -106,6 +106,10 @@ struct ab_queue_share {
     int runners;  /* live runs, this one included (>= 1) */
     int admitted; /* every other live run has renewed since this one
                      joined, so each counts it in its share */
+    /* The lowest --rate among the live runs (0: none of them set one) and
+     * the lowest --burst: the App's, whatever each run was given. */
+    double app_rate;
+    int app_burst;
 };
 
 /* Joins run_id to the runs sharing the database: from now on its claims

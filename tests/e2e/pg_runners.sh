@@ -13,6 +13,8 @@
 #     instead of each taking the limit for itself.
 #  3. Two runners on this one host: both fine (no lock on PostgreSQL), and
 #     the SQLite store still refuses a second run (exit 75).
+#  4. Runners given --rate 60 and --rate 100: together they stay within
+#     60 + burst (the App's rate is the lowest), and the faster one says so.
 set -euo pipefail
 AB_STORE=pg
 # shellcheck source=lib.sh
@@ -126,5 +128,20 @@ check "sqlite: ...naming the holder" grep -q "pid $sq_pid" sq2.err
 kill -TERM "$sq_pid"
 AB_PID=$sq_pid
 run_ab_wait
+stop_sandbox TERM
+
+# --- 4. runners given different --rate: the App's is the lowest
+start_sandbox --token "$TOK" --secret "$SEC" --latency-ms 2
+import_n 400
+run_bg d1 --rate 60 --burst 1 --concurrency 8
+run_bg d2 --rate 100 --burst 1 --concurrency 8
+wait_rc d1
+eq "two rates: runner 1 exit 0" "$RC" 0
+wait_rc d2
+eq "two rates: runner 2 exit 0" "$RC" 0
+eq "two rates: all done" "$(counts)" "done=400"
+le "two rates: no second above the lower --rate + --burst" "$(stat_of .max_per_second)" 61
+check "two rates: the faster runner says whose rate it shares" \
+    grep -q "another run on the database was given --rate 60.0" d2.err
 
 finish
