@@ -23,6 +23,7 @@
 #define EPISODE_US US_PER_S
 #define FALL 0.9    /* a throttle outside a probe: at most this share */
 #define FLOOR 0.5   /* an episode never refines below this share of its start */
+#define GUESS 0.25  /* a throttle in the first window: at least this share */
 #define BOUND 0.9   /* a probe step counts only if sends reached this share */
 #define SAME 1.05   /* a failed probe found at most this much: no new limit */
 #define NOISE 0.01  /* a share of throttles this small is not a limit... */
@@ -58,6 +59,7 @@ struct ab_ratelimit {
     int64_t ep_sent;     /* send time of the request that started it */
     double ep_floor;     /* its refinements stay at or above this */
     int64_t srtt;        /* smoothed answer latency, us */
+    int64_t first_sent;  /* the first send, us; INT64_MIN before it */
     int64_t answers, throttled, episodes, probes;
     int64_t top; /* highest bucket id in the ring */
     struct bucket ring[NBUCKETS];
@@ -93,6 +95,7 @@ struct ab_ratelimit *ab_ratelimit_new(double ceiling, int burst, int64_t now)
     rl->tat =
         rl->rate > 0 ? now + (rl->burst - 1) * interval_of(rl->rate) : now;
     rl->paused_until = now;
+    rl->first_sent = INT64_MIN;
     rl->phase_since = now;
     rl->hold = HOLD_MIN_US;
     rl->top = floor_div(now, BUCKET_US);
@@ -321,6 +324,8 @@ void ab_ratelimit_take(struct ab_ratelimit *rl, int64_t now)
 
     if (b)
         b->sent++;
+    if (rl->first_sent == INT64_MIN)
+        rl->first_sent = now;
     if (rl->rate <= 0) {
         rl->tat = now;
         return;
@@ -441,6 +446,18 @@ void ab_ratelimit_answer(struct ab_ratelimit *rl, int64_t now, int64_t sent_at,
     if (retry_after_us > 0)
         pause_until(rl, now + retry_after_us);
     est = accepted_before(rl, sent_at);
+    if (est >= 0 &&
+        (rl->first_sent == INT64_MIN || sent_at - rl->first_sent < WINDOW_US)) {
+        /* Not a whole window of sending behind it: what was accepted is
+         * a lower bound of the limit. Alone at the server it is the limit
+         * already (the window filled); but others may have filled it (runs
+         * sharing the App, another tool), and a first answer throttled
+         * would then read as a limit of 0. At least a share of the rate
+         * it was sending at. */
+        double guess = GUESS * rl->rate;
+        if (guess > est)
+            est = guess;
+    }
     if (retry_after_us <= 0 && rl->phase != AB_RATELIMIT_PROBE &&
         !(rl->ep_active && sent_at < rl->ep_sent + EPISODE_US) &&
         !throttled_in_bulk(rl, now))

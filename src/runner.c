@@ -15,8 +15,8 @@ struct ab_runner {
     int64_t run_id;
     int64_t lease_ms, timeout_ms, beat_ms;
     double rate;     /* its own --rate */
-    double app_rate; /* the App's, as last shared (runner.h) */
-    int burst;
+    double app_rate; /* the App's: the lowest seen (runner.h) */
+    int burst, app_burst;
     struct ab_queue_share share;
     int64_t next_beat_ms; /* monotonic */
     int failing;          /* renewals fail: said once */
@@ -62,7 +62,7 @@ struct ab_runner *ab_runner_new(struct ab_store *s, int64_t run_id,
     if (r->beat_ms < BEAT_MIN_MS)
         r->beat_ms = BEAT_MIN_MS;
     r->rate = r->app_rate = rate;
-    r->burst = burst;
+    r->burst = r->app_burst = burst;
     r->share.runners = 1;
     return r;
 }
@@ -76,30 +76,30 @@ static void apply(struct ab_runner *r, struct ab_ratelimit *rl, int64_t now_us,
                   const struct ab_queue_share *sh)
 {
     int before = r->share.runners;
-    double rate = r->rate, before_rate = r->app_rate;
-    int burst = r->burst;
+    double before_rate = r->app_rate;
 
     r->share = *sh;
     if (!sh->shared)
         return;
-    /* The App's rate is the lowest any live run was given: runs started
-     * with 60 and 100 share 60, not 80 each. */
-    if (sh->app_rate > 0 && (rate <= 0 || sh->app_rate < rate))
-        rate = sh->app_rate;
-    if (sh->app_burst > 0 && sh->app_burst < burst)
-        burst = sh->app_burst;
-    r->app_rate = rate;
-    ab_ratelimit_set_ceiling(rl, ab_runner_share(rate, burst, sh->runners),
-                             now_us);
-    if (rate != r->rate && rate != before_rate)
+    /* The App's rate is the lowest any live run was given, and stays so
+     * for the rest of this run once seen (the slower run's end does not
+     * make the App faster): runs started with 60 and 100 share 60. */
+    if (sh->app_rate > 0 && (r->app_rate <= 0 || sh->app_rate < r->app_rate))
+        r->app_rate = sh->app_rate;
+    if (sh->app_burst > 0 && sh->app_burst < r->app_burst)
+        r->app_burst = sh->app_burst;
+    ab_ratelimit_set_ceiling(
+        rl, ab_runner_share(r->app_rate, r->app_burst, sh->runners), now_us);
+    if (r->app_rate != before_rate)
         ab_log_info("another run on the database was given --rate %.1f: the "
                     "App's rate is the lowest, so this run (--rate %.1f) "
-                    "shares %.1f",
-                    rate, r->rate, rate);
-    if (sh->runners != before || rate != before_rate)
-        ab_log_info("%d runs share the database: this one sends at up to "
-                    "%.1f requests/s",
-                    sh->runners, ab_runner_share(rate, burst, sh->runners));
+                    "keeps to it",
+                    r->app_rate, r->rate);
+    if (sh->runners != before || r->app_rate != before_rate)
+        ab_log_info("%d runs share the database: this one sends at up to %.1f "
+                    "requests/s",
+                    sh->runners,
+                    ab_runner_share(r->app_rate, r->app_burst, sh->runners));
 }
 
 int ab_runner_join(struct ab_runner *r, struct ab_ratelimit *rl, int64_t now_us,

@@ -19,14 +19,15 @@
  *    (ab_runner_beat() returns 1: give them back unsent, with a release
  *    that leaves alone those another run claimed meanwhile).
  *  - Rate. The App's --rate is the lowest any live run was given (runs
- *    started with 60 and 100 share 60), its --burst likewise. Each live
- *    run sends at ab_runner_share() of it, as the ceiling of its own
- *    limiter (ratelimit.h, which keeps finding the server's limit beneath
- *    it). A run that joins sends nothing until
- *    every other live run has renewed since (each has lowered its share to
- *    count it); a run that dies keeps its share until its lease runs out,
- *    one that ends gives it back at once. So the runs together never send
- *    above --rate + --burst in a second.
+ *    started with 60 and 100 share 60), its --burst likewise; once seen,
+ *    it holds for the rest of the run. Each live run sends at
+ *    ab_runner_share() of it, as the ceiling of its own limiter
+ *    (ratelimit.h, which keeps finding the server's limit beneath it). A
+ *    run that joins sends nothing until every other live run has renewed
+ *    since (each has lowered its share to count it); a run that dies keeps
+ *    its share until its lease runs out, one that ends gives it back at
+ *    once. So the runs together never send above --rate + --burst in a
+ *    second.
  */
 #ifndef AB_RUNNER_H
 #define AB_RUNNER_H

@@ -59,6 +59,9 @@ static int at_once(struct ab_ratelimit *rl, int64_t t)
     return n;
 }
 
+/* Below the estimate by the cruise margin, and a little more. */
+#define MARGIN_FLOOR 0.95
+
 static void test_ratelimit__starts_with_one_token(void **state)
 {
     static const struct {
@@ -260,6 +263,32 @@ static void test_ratelimit__burst_of_throttles_cuts_once(void **state)
     assert_true(ab_ratelimit_rate(rl) < 100.0);
     assert_true(ab_ratelimit_rate(rl) >= 40.0);
     assert_true(st.estimate >= 45.0);
+    ab_ratelimit_free(rl);
+}
+
+/* The first answers come back throttled, before a whole window of sending
+ * (other runs sharing the App had filled the server's window): what this
+ * limiter got accepted (nothing) is not the limit, and the rate does not
+ * collapse to the floor (it was 0.1/s for the rest of an 18 s run). */
+static void test_ratelimit__throttled_at_the_start_keeps_a_rate(void **state)
+{
+    struct ab_ratelimit *rl = ab_ratelimit_new(32, 1, T0);
+    int64_t now = T0, sent[3];
+    int i;
+    (void)state;
+
+    assert_non_null(rl);
+    for (i = 0; i < 3; i++) {
+        int64_t t = ab_ratelimit_next(rl, now);
+        if (t > now)
+            now = t;
+        ab_ratelimit_take(rl, now);
+        sent[i] = now;
+    }
+    ab_ratelimit_answer(rl, now + 5000, sent[0], 1, S);
+    ab_ratelimit_answer(rl, now + 6000, sent[1], 0, 0);
+    assert_true(ab_ratelimit_rate(rl) >= 0.25 * 32 * MARGIN_FLOOR);
+    assert_true(ab_ratelimit_rate(rl) < 32);
     ab_ratelimit_free(rl);
 }
 
@@ -670,6 +699,7 @@ int main(void)
         cmocka_unit_test(test_ratelimit__throttle_pauses_for_retry_after),
         cmocka_unit_test(test_ratelimit__rate_has_a_floor),
         cmocka_unit_test(test_ratelimit__burst_of_throttles_cuts_once),
+        cmocka_unit_test(test_ratelimit__throttled_at_the_start_keeps_a_rate),
         cmocka_unit_test(test_ratelimit__retry_after_is_a_lower_bound),
         cmocka_unit_test(test_ratelimit__phases),
         cmocka_unit_test(test_ratelimit_sim__windows_hold_the_limit),
