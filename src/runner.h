@@ -20,7 +20,8 @@
  *    that leaves alone those another run claimed meanwhile).
  *  - Rate. The App's --rate is the lowest any live run was given (runs
  *    started with 60 and 100 share 60), its --burst likewise; once seen,
- *    it holds for the rest of the run. Each live run sends at
+ *    it holds for the rest of the run (a run alone keeps to its own until
+ *    a slower one joins). Each live run sends at
  *    ab_runner_share() of it, as the ceiling of its own limiter
  *    (ratelimit.h, which keeps finding the server's limit beneath it). A
  *    run that joins sends nothing until every other live run has renewed

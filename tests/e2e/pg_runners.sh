@@ -13,8 +13,9 @@
 #     instead of each taking the limit for itself.
 #  3. Two runners on this one host: both fine (no lock on PostgreSQL), and
 #     the SQLite store still refuses a second run (exit 75).
-#  4. Runners given --rate 60 and --rate 100: together they stay within
-#     60 + burst (the App's rate is the lowest), and the faster one says so.
+#  4. Runners given --rate 60 and --rate 100 (the slower one first):
+#     together they stay within 60 + burst (the App's rate is the lowest),
+#     and the faster one says so.
 set -euo pipefail
 AB_STORE=pg
 # shellcheck source=lib.sh
@@ -133,7 +134,12 @@ stop_sandbox TERM
 # --- 4. runners given different --rate: the App's is the lowest
 start_sandbox --token "$TOK" --secret "$SEC" --latency-ms 2
 import_n 400
+# The slower runner joins first: a run alone sends at its own --rate
+# until a slower one joins (it cannot know of it before).
 run_bg d1 --rate 60 --burst 1 --concurrency 8
+joined() { (($(q "SELECT count(*) FROM runners r JOIN runs u ON u.id = r.run_id
+    WHERE u.pid = ${PIDS[d1]}") >= 1)); }
+wait_for 20 "runner 1 has joined" joined
 run_bg d2 --rate 100 --burst 1 --concurrency 8
 wait_rc d1
 eq "two rates: runner 1 exit 0" "$RC" 0
