@@ -243,9 +243,23 @@ static const char *other_separator(const struct importer *im)
     return "";
 }
 
+/* After an explicit --encoding, a header without the required columns
+ * may be that encoding's misreading: say what it was read as. "" for auto. */
+static const char *encoding_given(const struct importer *im, char *buf,
+                                  size_t n)
+{
+    if (im->o->encoding == AB_CHARSET_AUTO)
+        return "";
+    snprintf(buf, n,
+             "; the file was read as %s because --encoding said so: if "
+             "that is not its encoding, leave --encoding out (auto)",
+             ab_charset_name(im->o->encoding));
+    return buf;
+}
+
 static void on_header(struct importer *im)
 {
-    char unknown[400];
+    char unknown[400], hint[160];
     size_t i, ulen = 0, nunknown = 0;
     int seen[AB_COL_COUNT] = {0};
     int rc;
@@ -315,20 +329,10 @@ static void on_header(struct importer *im)
             if (why)
                 fatal_msg(im, AB_EDATA, "%s: line 1: %s", im->source, why);
             else
-                fatal_msg(
-                    im, AB_EDATA, "%s: missing required column '%s'%s%s%s%s",
-                    im->source, ab_validate_col_name(c), other_separator(im),
-                    im->o->encoding != AB_CHARSET_AUTO
-                        ? "; the file was read as "
-                        : "",
-                    im->o->encoding != AB_CHARSET_AUTO
-                        ? ab_charset_name(im->o->encoding)
-                        : "",
-                    im->o->encoding != AB_CHARSET_AUTO
-                        ? " because --encoding said so: if that is "
-                          "not its encoding, leave --encoding out "
-                          "(auto)"
-                        : "");
+                fatal_msg(im, AB_EDATA, "%s: missing required column '%s'%s%s",
+                          im->source, ab_validate_col_name(c),
+                          other_separator(im),
+                          encoding_given(im, hint, sizeof hint));
             return;
         }
     }

@@ -678,7 +678,7 @@ static int share(struct ab_pg *pg, int64_t run_id, int64_t sent_ms,
     if (out->runners < 1)
         out->runners = 1;
     out->admitted = PQntuples(r) && ab_pg_i64(r, 0, 1) == 0;
-    out->app_rate = PQntuples(r) ? strtod(PQgetvalue(r, 0, 2), NULL) : 0;
+    out->app_rate = PQntuples(r) ? ab_pg_f64(r, 0, 2) : 0;
     out->app_burst = PQntuples(r) ? (int)ab_pg_i64(r, 0, 3) : 0;
     PQclear(r);
     return 0;
